@@ -1,0 +1,49 @@
+# Rust Allocation from First Principles: the two commands are `make run` and `make test`.
+# Every target installs what it needs first (scripts/setup.sh is idempotent and fast when warm).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
+export CARGO_TERM_COLOR := never
+
+.PHONY: help setup run test lab bench rust-checks miri notebook-hygiene notebook-run clean
+
+help:
+	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
+	@echo "make test   - fmt, clippy, unit/integration/doc tests, Miri, notebook hygiene and execution"
+	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
+	@echo "make bench  - criterion benchmarks of the support crate (reports in target/criterion)"
+	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv and the kernel"
+
+setup:
+	@scripts/setup.sh
+
+run: setup notebook-run
+
+test: setup rust-checks miri notebook-hygiene notebook-run
+	@echo "[test] all checks passed"
+
+rust-checks:
+	@echo "[test] cargo fmt --check"; cargo fmt --all -- --check
+	@echo "[test] cargo clippy (-D warnings)"; cargo clippy --workspace --all-targets --quiet -- -D warnings
+	@echo "[test] cargo test (unit, integration, doc, examples)"; cargo test --workspace --quiet
+
+miri:
+	@echo "[test] cargo +nightly miri test (support crate)"
+	@cargo +nightly miri setup >/dev/null 2>&1 || { echo "[test] error: miri setup failed: run 'rustup component add --toolchain nightly miri rust-src'"; exit 1; }
+	@cargo +nightly miri test -p support --lib --tests --quiet
+
+notebook-hygiene:
+	@$(PY) tests/notebooks.py hygiene
+
+notebook-run:
+	@$(PY) tests/notebooks.py execute
+
+lab: setup
+	.venv/bin/jupyter lab --notebook-dir=notebooks
+
+bench:
+	cargo bench -p support
+
+clean:
+	rm -rf build target

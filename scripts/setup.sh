@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs everything the course needs, idempotently: a second run only checks, in seconds.
+#   - rust-src for the stable toolchain (evcxr's analyzer and the std-source excerpts read it)
+#   - miri + rust-src for the nightly toolchain (the test suite runs the support crate under Miri)
+#   - evcxr_jupyter $EVCXR_VERSION (cargo install --locked; skipped when that version is installed)
+#   - a project-local Python virtual environment (.venv) with the pinned requirements.txt
+#   - the `rust` Jupyter kernel, registered inside .venv (nothing written to your home's Jupyter dirs)
+set -euo pipefail
+
+EVCXR_VERSION="0.22.0"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+cd "$ROOT"
+
+step_start=0
+step() { step_start=$(date +%s); printf '[setup] %-58s' "$1"; }
+ok() { echo "ok ($(( $(date +%s) - step_start ))s)${1:+ $1}"; }
+fail() { echo "FAILED"; echo "[setup] error: $1" >&2; exit 1; }
+
+step "toolchain: cargo, rustc, rustup, $PYTHON"
+command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup (https://rustup.rs) and reopen the shell."
+command -v rustup >/dev/null || fail "rustup not found: the course needs rustup to add rust-src and miri (https://rustup.rs)."
+command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python 3.9+ or run with PYTHON=/path/to/python3."
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || fail "$PYTHON is older than 3.9: install a newer Python or set PYTHON=."
+ok "$(rustc --version | cut -d' ' -f2), python $("$PYTHON" -c 'import platform; print(platform.python_version())')"
+
+step "rust-src for the stable toolchain"
+if rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then ok "already installed"
+else rustup component add rust-src >/dev/null 2>&1 || fail "could not add rust-src: run 'rustup component add rust-src' and read its error."; ok "installed"; fi
+
+step "nightly toolchain with miri and rust-src"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || fail "no nightly toolchain: run 'rustup toolchain install nightly'."
+fi
+if rustup component list --installed --toolchain nightly 2>/dev/null | grep -q '^miri' \
+   && rustup component list --installed --toolchain nightly 2>/dev/null | grep -q '^rust-src'; then ok "already installed"
+else rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 \
+  || fail "could not add miri: run 'rustup component add --toolchain nightly miri rust-src' and read its error."; ok "installed"; fi
+
+step "evcxr_jupyter $EVCXR_VERSION"
+# evcxr_jupyter has no --version flag: ask cargo which version it installed.
+have="$(cargo install --list 2>/dev/null | sed -n 's/^evcxr_jupyter v\([0-9.]*\):$/\1/p')"
+if [ "$have" = "$EVCXR_VERSION" ] && command -v evcxr_jupyter >/dev/null; then ok "already installed"
+else
+  echo "building (about 10 minutes on 2 cores, once)..."
+  cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION" >"$ROOT/build-evcxr-install.log" 2>&1 \
+    || fail "cargo install evcxr_jupyter failed: see build-evcxr-install.log (it needs rustc >= 1.95 and network access to crates.io)."
+  rm -f "$ROOT/build-evcxr-install.log"
+  command -v evcxr_jupyter >/dev/null || fail "evcxr_jupyter installed but not on PATH: add \$HOME/.cargo/bin to PATH."
+  step "evcxr_jupyter $EVCXR_VERSION"; ok "installed"
+fi
+
+step "Python virtual environment .venv (requirements.txt)"
+want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
+else
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || fail "could not create .venv: on Debian/Ubuntu install python3-venv."
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+    || fail "pip install -r requirements.txt failed: check network access to PyPI, then rerun."
+  echo "$want" > "$VENV/.requirements.sha256"
+  ok "installed"
+fi
+
+step "Jupyter kernel 'rust' inside .venv"
+kdir="$VENV/share/jupyter/kernels/rust"
+mkdir -p "$kdir"
+"$VENV/bin/python" - "$kdir/kernel.json" "$(command -v evcxr_jupyter)" "$ROOT/config/evcxr" <<'PY'
+import json, sys
+path, exe, config_dir = sys.argv[1:]
+spec = {
+    "argv": [exe, "--control_file", "{connection_file}"],
+    "display_name": "Rust (allocation course)",
+    "language": "rust",
+    "interrupt_mode": "message",
+    # init.evcxr there turns on evcxr's dependency cache, so plotters compiles once per machine.
+    "env": {"EVCXR_CONFIG_DIR": config_dir},
+}
+new = json.dumps(spec, indent=1)
+try:
+    old = open(path).read()
+except OSError:
+    old = None
+if old != new:
+    open(path, "w").write(new)
+PY
+JUPYTER_PATH="$VENV/share/jupyter" "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep -q "^ *rust " \
+  || fail "the rust kernel is not visible to Jupyter: remove .venv and rerun 'make setup'."
+ok

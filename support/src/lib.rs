@@ -1,0 +1,27 @@
+//! Helpers for the notebooks of *Rust Allocation from First Principles*.
+//!
+//! Every notebook starts with `:dep support = { path = "../support" }` and then calls into this crate:
+//! the logic, and its tests, live here; the notebooks read like lab instructions.
+//!
+//! | module | used by | what it holds |
+//! |---|---|---|
+//! | [`chart`] | every chapter | line, step and point charts as inline SVG (and SVG files outside Jupyter) |
+//! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
+//! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
+//! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
+//!
+//! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
+//! `static` surviving from one cell to the next (each cell is its own library in evcxr).
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod chart;
+pub mod display;
+pub mod env_report;
+pub mod std_source;
+
+/// Crates the notebooks use through this one, so a single `:dep` line is enough.
+pub mod reexports {
+    pub use allocator_api2;
+    pub use libc;
+}

@@ -1,0 +1,382 @@
+//! Excerpts of the standard library source that is installed with the toolchain (`rust-src`).
+//!
+//! The course never pastes std code into its text: every excerpt is read at run time from
+//! `$(rustc --print sysroot)/lib/rustlib/src/rust/library/`, so learners read exactly the code that
+//! their compiler builds. Paths are relative to `library/`, as in `alloc/src/raw_vec/mod.rs`.
+//!
+//! ```no_run
+//! let e = support::std_source::excerpt("alloc/src/raw_vec/mod.rs", "fn min_non_zero_cap").unwrap();
+//! assert!(e.text().contains("if size == 1"));
+//! println!("{e}"); // with line numbers; in a notebook it shows as a titled code block
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::display::{emit, escape};
+
+/// Why an excerpt could not be produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceError {
+    /// The `rust-src` component is not installed where the toolchain keeps it.
+    RustSrcMissing {
+        /// The folder that was looked at.
+        looked_in: PathBuf,
+    },
+    /// `rustc --print sysroot` could not be run.
+    NoRustc(String),
+    /// The file does not exist under `library/`.
+    FileNotFound {
+        /// The full path that was tried.
+        path: PathBuf,
+    },
+    /// The file exists but holds no item matching the request.
+    ItemNotFound {
+        /// The file searched.
+        path: String,
+        /// What was searched for.
+        item: String,
+    },
+    /// A line range outside the file.
+    BadRange {
+        /// The file.
+        path: String,
+        /// The range asked for (1-based, inclusive).
+        range: (usize, usize),
+        /// How many lines the file has.
+        lines: usize,
+    },
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceError::RustSrcMissing { looked_in } => write!(
+                f,
+                "the std source (rust-src) is not installed: looked in {}; fix: rustup component add rust-src",
+                looked_in.display()
+            ),
+            SourceError::NoRustc(e) => write!(
+                f,
+                "cannot run `rustc --print sysroot` ({e}); fix: put rustc on PATH or set RUST_SRC_LIBRARY to the library/ folder"
+            ),
+            SourceError::FileNotFound { path } => write!(
+                f,
+                "no such std source file: {} (paths are relative to library/, e.g. alloc/src/boxed.rs)",
+                path.display()
+            ),
+            SourceError::ItemNotFound { path, item } => write!(
+                f,
+                "`{item}` was not found in {path} (give the start of the item's declaration, e.g. \"fn grow_amortized\" or \"struct Layout\")"
+            ),
+            SourceError::BadRange { path, range, lines } => write!(
+                f,
+                "lines {}-{} are outside {path}, which has {lines} lines",
+                range.0, range.1
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// The `library/` folder of the installed std source.
+///
+/// `RUST_SRC_LIBRARY` overrides the lookup (point it at a `library/` folder); otherwise the folder
+/// comes from `rustc --print sysroot`.
+pub fn library_root() -> Result<PathBuf, SourceError> {
+    if let Some(dir) = std::env::var_os("RUST_SRC_LIBRARY") {
+        let dir = PathBuf::from(dir);
+        return if dir.join("core").is_dir() {
+            Ok(dir)
+        } else {
+            Err(SourceError::RustSrcMissing { looked_in: dir })
+        };
+    }
+    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| SourceError::NoRustc(e.to_string()))?;
+    if !out.status.success() {
+        return Err(SourceError::NoRustc(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = Path::new(&sysroot).join("lib/rustlib/src/rust/library");
+    if dir.join("core").is_dir() {
+        Ok(dir)
+    } else {
+        Err(SourceError::RustSrcMissing { looked_in: dir })
+    }
+}
+
+/// Lines of a std source file, with where they came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Excerpt {
+    /// Path relative to the repository root, e.g. `library/alloc/src/raw_vec/mod.rs`.
+    pub path: String,
+    /// 1-based number of the first line.
+    pub first_line: usize,
+    /// The lines, without trailing newlines.
+    pub lines: Vec<String>,
+}
+
+impl Excerpt {
+    /// 1-based number of the last line.
+    pub fn last_line(&self) -> usize {
+        self.first_line + self.lines.len().saturating_sub(1)
+    }
+
+    /// The excerpt's text, lines joined with `\n`.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// `path:first-last`, the reference a learner can open.
+    pub fn location(&self) -> String {
+        format!("{}:{}-{}", self.path, self.first_line, self.last_line())
+    }
+
+    /// The excerpt as an HTML code block with line numbers and a header naming the file.
+    pub fn to_html(&self) -> String {
+        let width = self.last_line().to_string().len();
+        let mut body = String::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            body += &format!(
+                "<span style=\"color:#999;user-select:none\">{:>width$}</span>  {}\n",
+                self.first_line + i,
+                escape(l)
+            );
+        }
+        format!(
+            "<div style=\"margin:4px 0\"><div style=\"font-family:monospace;font-size:90%;background:#e8eef7;padding:3px 8px;border:1px solid #c5d2e6\">{}</div><pre style=\"margin:0;padding:6px 8px;background:#f7f7f7;border:1px solid #ddd;border-top:0;overflow-x:auto;line-height:1.3\">{}</pre></div>",
+            escape(&self.location()),
+            body
+        )
+    }
+
+    /// Shows the excerpt in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html());
+    }
+}
+
+impl fmt::Display for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "// {}", self.location())?;
+        let width = self.last_line().to_string().len();
+        for (i, l) in self.lines.iter().enumerate() {
+            writeln!(f, "{:>width$} | {l}", self.first_line + i)?;
+        }
+        Ok(())
+    }
+}
+
+fn read(path: &str) -> Result<(String, Vec<String>), SourceError> {
+    let rel = path.trim_start_matches("library/");
+    let full = library_root()?.join(rel);
+    let text =
+        std::fs::read_to_string(&full).map_err(|_| SourceError::FileNotFound { path: full })?;
+    Ok((
+        format!("library/{rel}"),
+        text.lines().map(str::to_string).collect(),
+    ))
+}
+
+/// Lines `first..=last` (1-based) of a std source file.
+pub fn lines(path: &str, first: usize, last: usize) -> Result<Excerpt, SourceError> {
+    let (name, all) = read(path)?;
+    if first == 0 || last < first || last > all.len() {
+        return Err(SourceError::BadRange {
+            path: name,
+            range: (first, last),
+            lines: all.len(),
+        });
+    }
+    Ok(Excerpt {
+        path: name,
+        first_line: first,
+        lines: all[first - 1..last].to_vec(),
+    })
+}
+
+/// The whole item (function, struct, impl, const …) whose declaration starts with `item`, with the
+/// doc comments and attributes above it.
+///
+/// `item` is matched against code lines (not comments) as a whole word sequence: `"fn grow"` does
+/// not match `fn grow_one`. The first match in the file wins; see [`excerpt_after`] to pick a later one.
+pub fn excerpt(path: &str, item: &str) -> Result<Excerpt, SourceError> {
+    excerpt_after(path, "", item)
+}
+
+/// Like [`excerpt`], but the search for `item` starts after the first code line containing `anchor`
+/// (e.g. `anchor = "impl<A: Allocator> RawVecInner<A>"`, `item = "fn grow_one"`).
+pub fn excerpt_after(path: &str, anchor: &str, item: &str) -> Result<Excerpt, SourceError> {
+    let (name, all) = read(path)?;
+    let not_found = || SourceError::ItemNotFound {
+        path: name.clone(),
+        item: if anchor.is_empty() {
+            item.to_string()
+        } else {
+            format!("{item}` after `{anchor}")
+        },
+    };
+    let start_search = if anchor.is_empty() {
+        0
+    } else {
+        find_code_line(&all, 0, anchor).ok_or_else(not_found)? + 1
+    };
+    let decl = find_code_line(&all, start_search, item).ok_or_else(not_found)?;
+    let (first, last) = item_span(&all, decl);
+    Ok(Excerpt {
+        path: name,
+        first_line: first + 1,
+        lines: all[first..=last].to_vec(),
+    })
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The index of the first non-comment line at or after `from` that contains `needle` as a whole token run.
+fn find_code_line(lines: &[String], from: usize, needle: &str) -> Option<usize> {
+    (from..lines.len()).find(|&i| {
+        let l = &lines[i];
+        if l.trim_start().starts_with("//") {
+            return false;
+        }
+        let mut start = 0;
+        while let Some(pos) = l[start..].find(needle) {
+            let at = start + pos;
+            let before = l[..at].chars().next_back();
+            let after = l[at + needle.len()..].chars().next();
+            let first_is_ident = needle.chars().next().is_some_and(is_ident);
+            let last_is_ident = needle.chars().next_back().is_some_and(is_ident);
+            let clean_before = !(first_is_ident && before.is_some_and(is_ident));
+            let clean_after = !(last_is_ident && after.is_some_and(is_ident));
+            if clean_before && clean_after {
+                return true;
+            }
+            start = at + needle.len();
+        }
+        false
+    })
+}
+
+/// From a declaration line, the span of the item: attributes and doc comments above, and the body
+/// to its closing brace (or to the `;` of a body-less item).
+fn item_span(lines: &[String], decl: usize) -> (usize, usize) {
+    let mut first = decl;
+    while first > 0 {
+        let t = lines[first - 1].trim_start();
+        if t.starts_with("///") || t.starts_with("#[") || t.starts_with("//") {
+            first -= 1;
+        } else {
+            break;
+        }
+    }
+    let mut depth = 0usize;
+    let mut opened = false;
+    let mut in_str = false;
+    let mut block_comment = 0usize;
+    for (i, line) in lines.iter().enumerate().skip(decl) {
+        let chars: Vec<char> = line.chars().collect();
+        let mut j = 0;
+        while j < chars.len() {
+            let c = chars[j];
+            let next = chars.get(j + 1).copied();
+            if block_comment > 0 {
+                if c == '*' && next == Some('/') {
+                    block_comment -= 1;
+                    j += 1;
+                } else if c == '/' && next == Some('*') {
+                    block_comment += 1;
+                    j += 1;
+                }
+            } else if in_str {
+                if c == '\\' {
+                    j += 1;
+                } else if c == '"' {
+                    in_str = false;
+                }
+            } else if c == '/' && next == Some('/') {
+                break;
+            } else if c == '/' && next == Some('*') {
+                block_comment += 1;
+                j += 1;
+            } else if c == '"' {
+                in_str = true;
+            } else if c == '\'' && chars.get(j + 2) == Some(&'\'') {
+                j += 2; // a char literal such as '{'
+            } else if c == '{' {
+                depth += 1;
+                opened = true;
+            } else if c == '}' {
+                depth = depth.saturating_sub(1);
+                if opened && depth == 0 {
+                    return (first, i);
+                }
+            } else if c == ';' && !opened && depth == 0 {
+                return (first, i);
+            }
+            j += 1;
+        }
+    }
+    (first, lines.len() - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn finds_whole_tokens_only_and_skips_comments() {
+        let src = v("// fn grow here\nfn grow_one() {}\nfn grow() {}\n");
+        assert_eq!(find_code_line(&src, 0, "fn grow"), Some(2));
+        assert_eq!(find_code_line(&src, 0, "fn grow_one"), Some(1));
+        assert_eq!(find_code_line(&src, 0, "fn nope"), None);
+    }
+
+    #[test]
+    fn span_takes_docs_attributes_and_balanced_body() {
+        let src = v(
+            "x\n/// doc { not counted\n#[inline]\nfn f() {\n    let s = \"}\";\n    let c = '}';\n    if a { b } // }\n}\nfn g() {}\n",
+        );
+        assert_eq!(item_span(&src, 3), (1, 7));
+    }
+
+    #[test]
+    fn span_of_a_bodyless_item_ends_at_semicolon() {
+        let src = v("pub struct Global;\nfn x() {}\n");
+        assert_eq!(item_span(&src, 0), (0, 0));
+        let src = v("unsafe fn alloc(&self,\n    layout: Layout) -> *mut u8;\n");
+        assert_eq!(item_span(&src, 0), (0, 1));
+    }
+
+    #[test]
+    fn display_numbers_lines() {
+        let e = Excerpt {
+            path: "library/x.rs".into(),
+            first_line: 9,
+            lines: v("a\nb"),
+        };
+        assert_eq!(e.location(), "library/x.rs:9-10");
+        assert_eq!(e.to_string(), "// library/x.rs:9-10\n 9 | a\n10 | b\n");
+        assert!(e.to_html().contains("library/x.rs:9-10"));
+    }
+
+    #[test]
+    fn missing_rust_src_is_a_clear_error() {
+        let e = SourceError::RustSrcMissing {
+            looked_in: "/x".into(),
+        };
+        assert!(e.to_string().contains("rustup component add rust-src"));
+    }
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Notebook checks and headless execution for the course.
+
+    python tests/notebooks.py hygiene             # structure checks, no kernel needed (seconds)
+    python tests/notebooks.py execute [NB ...]     # run every chapter through the real `rust` kernel
+
+`execute` runs the notebooks in order, prints one progress line per notebook, and writes into build/:
+the executed notebook, a standalone HTML page per chapter, and index.html linking them. It exits
+non-zero if any cell errors. A cell that must fail (a deliberate compile error, a panic shown on
+purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BUILD = ROOT / "build"
+EXPECTED_FAIL_TAG = "raises-exception"
+SUPPORT_DEP = ':dep support = { path = "../support" }'
+
+
+def notebook_paths(names: list[str]) -> list[Path]:
+    if names:
+        return [Path(n).resolve() for n in names]
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def hygiene_problems(path: Path) -> list[str]:
+    """Everything wrong with how a notebook is committed; an empty list means clean."""
+    import nbformat
+
+    problems = []
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:  # invalid JSON or schema
+        return [f"not a valid nbformat 4 notebook: {e}"]
+    spec = nb.metadata.get("kernelspec", {})
+    if spec.get("name") != "rust":
+        problems.append(f"kernelspec name is {spec.get('name')!r}, expected 'rust'")
+    if nb.metadata.get("language_info", {}).get("name") not in (None, "rust", "Rust"):
+        problems.append("language_info is not rust")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code:
+        problems.append("has no code cells")
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code":
+            if c.get("outputs"):
+                problems.append(f"cell {i} is committed with outputs")
+            if c.get("execution_count") is not None:
+                problems.append(f"cell {i} is committed with an execution count")
+        extra = set(c.get("metadata", {})) - {"tags"}
+        if extra:
+            problems.append(f"cell {i} has unstable metadata keys {sorted(extra)}")
+    if code:
+        first = [ln.strip() for ln in code[0].source.splitlines() if ln.strip()]
+        if not first or first[0] != SUPPORT_DEP:
+            problems.append(f"the first code cell must start with `{SUPPORT_DEP}`")
+        stray = [ln for ln in first if not (ln.startswith(":dep ") or ln.startswith("//"))]
+        if stray:
+            problems.append(f"the first code cell holds only :dep lines, found {stray[0]!r}")
+    if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
+        problems.append("the first cell must be a markdown title ('# ...')")
+    return problems
+
+
+def cmd_hygiene(args) -> int:
+    paths = notebook_paths(args.notebooks)
+    if not paths:
+        print("[hygiene] no notebooks found in notebooks/", file=sys.stderr)
+        return 1
+    bad = 0
+    for p in paths:
+        probs = hygiene_problems(p)
+        status = "ok" if not probs else "FAILED"
+        print(f"[hygiene] {p.name:<36} {status}")
+        for pr in probs:
+            print(f"          - {pr}")
+        bad += bool(probs)
+    return 1 if bad else 0
+
+
+def cell_failures(nb) -> list[str]:
+    """Error outputs in cells not tagged to fail, and tagged cells that did not fail."""
+    out = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        expected = EXPECTED_FAIL_TAG in tags(c)
+        if errors and not expected:
+            e = errors[0]
+            detail = "\n".join(e.get("traceback", [])) or e.get("evalue", "")
+            first = c.source.strip().splitlines()[0] if c.source.strip() else ""
+            out.append(f"cell {i} ({first[:60]!r}) errored: {e.get('ename')}: {detail[:2000]}")
+        if expected and not errors:
+            out.append(f"cell {i} is tagged {EXPECTED_FAIL_TAG} but did not fail")
+    return out
+
+
+def title_of(nb, fallback: str) -> str:
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            for ln in c.source.splitlines():
+                if ln.startswith("# "):
+                    return ln[2:].strip()
+    return fallback
+
+
+def write_index(results: list[dict]) -> None:
+    rows = "\n".join(
+        f'<tr><td><a href="{html.escape(r["html"])}">{html.escape(r["name"])}</a></td>'
+        f'<td>{html.escape(r["title"])}</td><td style="text-align:right">{r["cells"]}</td>'
+        f'<td style="text-align:right">{r["seconds"]:.1f}</td><td>{r["status"]}</td></tr>'
+        for r in results
+    )
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Rust Allocation from First Principles</title></head>
+<body style="font-family:sans-serif;max-width:60em;margin:2em auto">
+<h1>Rust Allocation from First Principles</h1>
+<p>Chapters executed headless on {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} through the evcxr <code>rust</code> kernel.</p>
+<table style="border-collapse:collapse" border="1" cellpadding="6">
+<tr><th>notebook</th><th>chapter</th><th>code cells</th><th>seconds</th><th>status</th></tr>
+{rows}
+</table></body></html>
+"""
+    (BUILD / "index.html").write_text(page)
+
+
+def execute_one(path: Path) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    ncode = sum(c.cell_type == "code" for c in nb.cells)
+    client = NotebookClient(
+        nb,
+        kernel_name="rust",
+        timeout=900,
+        startup_timeout=300,
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.monotonic()
+    failures: list[str] = []
+    try:
+        client.execute()
+    except Exception as e:  # dead kernel, timeout
+        failures.append(f"execution stopped: {type(e).__name__}: {str(e)[:2000]}")
+    seconds = time.monotonic() - start
+    failures += cell_failures(nb)
+    BUILD.mkdir(exist_ok=True)
+    nbformat.write(nb, BUILD / path.name)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    html_name = path.stem + ".html"
+    (BUILD / html_name).write_text(body)
+    return {
+        "name": path.name,
+        "title": title_of(nb, path.stem),
+        "cells": ncode,
+        "seconds": seconds,
+        "status": "ok" if not failures else "failed",
+        "failures": failures,
+        "html": html_name,
+    }
+
+
+def cmd_execute(args) -> int:
+    paths = notebook_paths(args.notebooks)
+    if not paths:
+        print("[run] no notebooks found in notebooks/", file=sys.stderr)
+        return 1
+    BUILD.mkdir(exist_ok=True)
+    # One persistent evcxr build directory: notebooks run one at a time, so they share compiled
+    # dependencies (plotters, the support crate) and a second run rebuilds nothing.
+    os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
+    Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
+    # Our kernel spec lives in .venv; put it first so a `rust` kernel in ~/.local cannot shadow it.
+    venv_kernels = Path(sys.prefix) / "share" / "jupyter"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    )
+    results = []
+    total = time.monotonic()
+    for i, p in enumerate(paths, 1):
+        print(f"[run] {i}/{len(paths)} {p.name} ...", flush=True)
+        r = execute_one(p)
+        results.append(r)
+        print(f"[run] {p.name:<36} {r['cells']:>3} cells {r['seconds']:>7.1f}s  {r['status']}", flush=True)
+        for f in r["failures"]:
+            print("      - " + f.replace("\n", "\n        "))
+        write_index(results)
+    failed = [r for r in results if r["status"] != "ok"]
+    print(
+        f"[run] {len(results) - len(failed)}/{len(results)} notebooks ok in "
+        f"{time.monotonic() - total:.1f}s; pages in {BUILD.relative_to(ROOT)}/index.html"
+    )
+    (BUILD / "run-summary.json").write_text(json.dumps(results, indent=1))
+    return 1 if failed else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("hygiene", "execute"):
+        sp = sub.add_parser(name)
+        sp.add_argument("notebooks", nargs="*", help="notebook files (default: notebooks/*.ipynb)")
+    args = ap.parse_args()
+    return {"hygiene": cmd_hygiene, "execute": cmd_execute}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
