@@ -92,13 +92,31 @@ def cmd_hygiene(args) -> int:
     return 1 if bad else 0
 
 
+# evcxr reports a panic or a crashed child process as stderr text, not as an `error` output.
+FAILURE_MARKERS = ("panicked at", "Child process terminated", "Subprocess terminated")
+
+
+def cell_errors(cell) -> list[dict]:
+    """The cell's error outputs, with panics and crashes (stderr text) turned into errors."""
+    errors = []
+    stderr = ""
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "error":
+            errors.append(o)
+        elif o.get("output_type") == "stream" and o.get("name") == "stderr":
+            stderr += o.get("text", "")
+    if any(m in stderr for m in FAILURE_MARKERS):
+        errors.append({"ename": "panic", "evalue": stderr.strip(), "traceback": [stderr.strip()]})
+    return errors
+
+
 def cell_failures(nb) -> list[str]:
     """Error outputs in cells not tagged to fail, and tagged cells that did not fail."""
     out = []
     for i, c in enumerate(nb.cells):
         if c.cell_type != "code":
             continue
-        errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        errors = cell_errors(c)
         expected = EXPECTED_FAIL_TAG in tags(c)
         if errors and not expected:
             e = errors[0]
@@ -187,6 +205,7 @@ def cmd_execute(args) -> int:
     # One persistent evcxr build directory: notebooks run one at a time, so they share compiled
     # dependencies (plotters, the support crate) and a second run rebuilds nothing.
     os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
+    os.environ.setdefault("RUST_BACKTRACE", "0")  # panics shown in pages stay short
     Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
     # Our kernel spec lives in .venv; put it first so a `rust` kernel in ~/.local cannot shadow it.
     venv_kernels = Path(sys.prefix) / "share" / "jupyter"

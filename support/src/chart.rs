@@ -75,6 +75,9 @@ impl fmt::Display for ChartError {
 
 impl std::error::Error for ChartError {}
 
+/// An axis range `(low, high)`.
+type Span = (f64, f64);
+
 /// Distinguishable on white and for the common colour-vision deficiencies (Okabe–Ito palette).
 const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
@@ -193,7 +196,7 @@ impl Chart {
     }
 
     /// Checks the data and returns the x and y ranges to draw.
-    fn ranges(&self) -> Result<((f64, f64), (f64, f64)), ChartError> {
+    fn ranges(&self) -> Result<(Span, Span), ChartError> {
         let all: Vec<(f64, f64)> = self
             .series
             .iter()
@@ -225,7 +228,11 @@ impl Chart {
             let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if log {
-                let (lo, hi) = if lo == hi { (lo / 2.0, hi * 2.0) } else { (lo, hi) };
+                let (lo, hi) = if lo == hi {
+                    (lo / 2.0, hi * 2.0)
+                } else {
+                    (lo, hi)
+                };
                 (lo / 1.15, hi * 1.15)
             } else {
                 let lo = lo.min(0.0);
@@ -292,11 +299,7 @@ impl Chart {
             let style = ShapeStyle::from(&color).stroke_width(2);
             let legend = match s.style {
                 Style::Points => chart
-                    .draw_series(
-                        s.points
-                            .iter()
-                            .map(|&p| Circle::new(p, 4, style.filled())),
-                    )
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, style.filled())))
                     .map_err(err)?,
                 Style::Line => chart
                     .draw_series(LineSeries::new(s.points.iter().copied(), style))
@@ -306,9 +309,9 @@ impl Chart {
                     .map_err(err)?,
             };
             if !s.name.is_empty() {
-                legend.label(s.name.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], style)
-                });
+                legend
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
             }
         }
         if self.series.iter().any(|s| !s.name.is_empty()) {
@@ -452,7 +455,11 @@ mod tests {
 
     #[test]
     fn empty_and_non_finite_charts_are_errors() {
-        assert!(Chart::new("empty").to_svg().unwrap_err().0.contains("no points"));
+        assert!(Chart::new("empty")
+            .to_svg()
+            .unwrap_err()
+            .0
+            .contains("no points"));
         let e = Chart::new("nan")
             .line("s", [(1.0, f64::NAN)])
             .to_svg()
@@ -461,6 +468,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri isolates the file system")]
     fn save_svg_writes_the_same_picture() {
         let c = Chart::new("file").line("s", [(0, 0), (1, 1)]);
         let path = std::env::temp_dir().join(format!("support-chart-{}.svg", std::process::id()));

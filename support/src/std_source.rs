@@ -328,6 +328,58 @@ fn item_span(lines: &[String], decl: usize) -> (usize, usize) {
     (first, lines.len() - 1)
 }
 
+/// What a notebook cell shows for a source request: the excerpt, or the error as a clear message.
+///
+/// Cells use [`show`] and friends, which never panic; code that wants to handle the error itself
+/// uses [`excerpt`], which returns a `Result`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceView(pub Result<Excerpt, SourceError>);
+
+impl SourceView {
+    /// The excerpt, if it was found.
+    pub fn excerpt(&self) -> Option<&Excerpt> {
+        self.0.as_ref().ok()
+    }
+
+    /// Shows the excerpt, or the error in a red box, in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        match &self.0 {
+            Ok(e) => e.evcxr_display(),
+            Err(e) => emit(
+                "text/html",
+                &format!(
+                    "<div style=\"border:1px solid #d33;background:#fff4f4;padding:4px 8px;font-family:monospace\">{}</div>",
+                    escape(&e.to_string())
+                ),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for SourceView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Ok(e) => e.fmt(f),
+            Err(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// [`excerpt`] for a notebook cell: shows the item, or says clearly why it cannot.
+pub fn show(path: &str, item: &str) -> SourceView {
+    SourceView(excerpt(path, item))
+}
+
+/// [`excerpt_after`] for a notebook cell.
+pub fn show_after(path: &str, anchor: &str, item: &str) -> SourceView {
+    SourceView(excerpt_after(path, anchor, item))
+}
+
+/// [`lines`] for a notebook cell.
+pub fn show_lines(path: &str, first: usize, last: usize) -> SourceView {
+    SourceView(lines(path, first, last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
