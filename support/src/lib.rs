@@ -9,6 +9,8 @@
 //! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
 //! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
 //! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
+//! | [`exercise`] | every chapter | exercise checks that say PASS or NOT YET and what is wrong |
+//! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
 //! `static` surviving from one cell to the next (each cell is its own library in evcxr).
@@ -18,6 +20,8 @@
 pub mod chart;
 pub mod display;
 pub mod env_report;
+pub mod exercise;
+pub mod layout;
 pub mod std_source;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.
