@@ -8,6 +8,8 @@
 the executed notebook, a standalone HTML page per chapter, and index.html linking them. It exits
 non-zero if any cell errors. A cell that must fail (a deliberate compile error, a panic shown on
 purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
+Exercise check cells (tag `exercise-check`) must say NOT YET on the committed, unsolved exercise, and
+solution cells (tag `solution`, source hidden in JupyterLab) must say PASS.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def hygiene_problems(path: Path) -> list[str]:
                 problems.append(f"cell {i} is committed with outputs")
             if c.get("execution_count") is not None:
                 problems.append(f"cell {i} is committed with an execution count")
-        extra = set(c.get("metadata", {})) - {"tags"}
+        extra = set(c.get("metadata", {})) - {"tags", "jupyter"}
         if extra:
             problems.append(f"cell {i} has unstable metadata keys {sorted(extra)}")
     if code:
@@ -110,6 +112,17 @@ def cell_errors(cell) -> list[dict]:
     return errors
 
 
+def output_text(cell) -> str:
+    """Everything a cell showed, as one string (stream text and text/plain or text/html data)."""
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append(o.get("text", ""))
+        data = o.get("data", {})
+        parts.append(data.get("text/plain", ""))
+        parts.append(data.get("text/html", ""))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
 def cell_failures(nb) -> list[str]:
     """Error outputs in cells not tagged to fail, and tagged cells that did not fail."""
     out = []
@@ -125,6 +138,12 @@ def cell_failures(nb) -> list[str]:
             out.append(f"cell {i} ({first[:60]!r}) errored: {e.get('ename')}: {detail[:2000]}")
         if expected and not errors:
             out.append(f"cell {i} is tagged {EXPECTED_FAIL_TAG} but did not fail")
+        # Exercises must fail unsolved and pass solved, in the real kernel, every run.
+        shown = output_text(c)
+        if "exercise-check" in tags(c) and "NOT YET" not in shown:
+            out.append(f"cell {i} checks an unsolved exercise but did not say NOT YET: {shown[:300]!r}")
+        if "solution" in tags(c) and ("PASS" not in shown or "NOT YET" in shown):
+            out.append(f"cell {i} runs a solution but did not say PASS: {shown[:300]!r}")
     return out
 
 

@@ -158,7 +158,10 @@ pub mod ch1 {
         // repr(C) keeps declaration order, so memory order is declaration order.
         let want_offsets: Vec<usize> = compiler.fields.iter().map(|f| f.offset).collect();
         if layout.size() != compiler.size || layout.align() != compiler.align {
-            let hint = if layout.size() < compiler.size && layout.size() % compiler.align != 0 {
+            let only_end_padding_missing = layout.align() == compiler.align
+                && layout.size() < compiler.size
+                && layout.size().next_multiple_of(compiler.align) == compiler.size;
+            let hint = if only_end_padding_missing {
                 " (did you call pad_to_align() at the end?)"
             } else {
                 ""

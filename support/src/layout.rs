@@ -410,10 +410,12 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
         );
         if let Some(i) = owner(b) {
             if fields[i].offset == b || b % per_row == 0 {
-                let label: String = fields[i].name.chars().take(3).collect();
+                // Centre the name over the field's run of squares on this row.
+                let run = fields[i].end().min((b / per_row + 1) * per_row) - b;
+                let label: String = fields[i].name.chars().take(run * 4).collect();
                 s += &format!(
                     "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
-                    x + cell / 2,
+                    x + run * cell / 2,
                     y + cell / 2 + 4,
                     escape(&label)
                 );
