@@ -86,7 +86,10 @@ pub mod ch1 {
         if want != got {
             return Verdict::not_yet(
                 ex,
-                format!("keep exactly the fields of {} (name, type): expected {want:?}, found {got:?}", original.name),
+                format!(
+                    "keep exactly the fields of {} (name, type): expected {want:?}, found {got:?}",
+                    original.name
+                ),
             );
         }
         let best = original.smallest_possible_size();
@@ -124,15 +127,15 @@ pub mod ch1 {
         if predicted == actual {
             Verdict::pass(
                 ex,
-                format!(
-                    "{type_name}: size {}, alignment {}",
-                    actual.0, actual.1
-                ),
+                format!("{type_name}: size {}, alignment {}", actual.0, actual.1),
             )
         } else {
             let mut wrong = Vec::new();
             if predicted.0 != actual.0 {
-                wrong.push(format!("size: you said {}, it is {}", predicted.0, actual.0));
+                wrong.push(format!(
+                    "size: you said {}, it is {}",
+                    predicted.0, actual.0
+                ));
             }
             if predicted.1 != actual.1 {
                 wrong.push(format!(
@@ -259,13 +262,18 @@ mod tests {
         assert!(v.passed, "{v}");
         let mut missing = report_solved();
         missing.fields.pop();
-        assert!(check_reordered(&missing, &original).message.contains("keep exactly"));
+        assert!(check_reordered(&missing, &original)
+            .message
+            .contains("keep exactly"));
     }
 
     #[test]
     fn prediction_names_what_is_wrong() {
         let v = check_prediction("(u8, u32)", (5, 4), (8, 4));
-        assert!(!v.passed && v.message.contains("size: you said 5, it is 8"), "{v}");
+        assert!(
+            !v.passed && v.message.contains("size: you said 5, it is 8"),
+            "{v}"
+        );
         assert!(!v.message.contains("alignment:"));
         assert!(check_prediction("(u8, u32)", (8, 4), (8, 4)).passed);
     }
@@ -278,7 +286,9 @@ mod tests {
         let mut l = std::alloc::Layout::from_size_align(0, 1).unwrap();
         let mut offs = vec![];
         for (s, a) in fields {
-            let (n, o) = l.extend(std::alloc::Layout::from_size_align(s, a).unwrap()).unwrap();
+            let (n, o) = l
+                .extend(std::alloc::Layout::from_size_align(s, a).unwrap())
+                .unwrap();
             l = n;
             offs.push(o);
         }
@@ -287,6 +297,8 @@ mod tests {
         let v = check_layout_by_hand(repr_c_layout_with_offsets(&fields), &compiler);
         assert!(v.passed, "{v}");
         let err = std::alloc::Layout::from_size_align(1, 3).map(|l| (l, vec![]));
-        assert!(check_layout_by_hand(err, &compiler).message.contains("failed"));
+        assert!(check_layout_by_hand(err, &compiler)
+            .message
+            .contains("failed"));
     }
 }

@@ -318,7 +318,12 @@ impl LayoutReport {
                     ]);
                 }
                 Segment::Padding { offset, len } => {
-                    t.row([offset.to_string(), len.to_string(), "".into(), "padding".into()]);
+                    t.row([
+                        offset.to_string(),
+                        len.to_string(),
+                        "".into(),
+                        "padding".into(),
+                    ]);
                 }
                 Segment::EndPadding { offset, len } => {
                     t.row([
@@ -390,7 +395,11 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
 <text x=\"4\" y=\"18\" font-size=\"15\" font-weight=\"bold\">{} — {size} bytes, one square per byte</text>",
         escape(title)
     );
-    let owner = |b: usize| fields.iter().position(|fl| fl.size > 0 && b >= fl.offset && b < fl.end());
+    let owner = |b: usize| {
+        fields
+            .iter()
+            .position(|fl| fl.size > 0 && b >= fl.offset && b < fl.end())
+    };
     for r in 0..rows {
         s += &format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#666\">{}</text>",
@@ -527,7 +536,11 @@ mod tests {
         let text = r.to_string();
         assert!(text.starts_with("a.......bbbbbbbbcc......\n"), "{text}");
         let svg = r.byte_map_svg();
-        assert_eq!(svg.matches("<rect x=").count(), 24 + 4, "24 bytes + 4 legend swatches");
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            24 + 4,
+            "24 bytes + 4 legend swatches"
+        );
         assert!(svg.contains("url(#hatch)"));
         assert!(r.to_html().contains("<table"));
     }
@@ -611,7 +624,12 @@ impl SizeTable {
 
     /// As a display table with a `size / align` column.
     pub fn table(&self) -> Table {
-        let mut t = Table::new(["type", "size_of (bytes)", "align_of (bytes)", "size / align"]);
+        let mut t = Table::new([
+            "type",
+            "size_of (bytes)",
+            "align_of (bytes)",
+            "size / align",
+        ]);
         for (n, s, a) in &self.rows {
             t.row([n.clone(), s.to_string(), a.to_string(), (s / a).to_string()]);
         }

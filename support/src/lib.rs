@@ -11,6 +11,7 @@
 //! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
 //! | [`exercise`] | every chapter | exercise checks that say PASS or NOT YET and what is wrong |
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
+//! | [`recording`] | chapters 2-4 | a recording allocator (a value, thread-safe) with an event log, tables and a timeline |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
 //! `static` surviving from one cell to the next (each cell is its own library in evcxr).
@@ -22,6 +23,7 @@ pub mod display;
 pub mod env_report;
 pub mod exercise;
 pub mod layout;
+pub mod recording;
 pub mod std_source;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.

@@ -1,0 +1,873 @@
+//! A recording allocator: wraps another allocator, counts every call and keeps an ordered event log.
+//!
+//! It is a *value*, not a `static` (statics are per cell in evcxr): a cell creates one and hands a
+//! reference to a collection of `allocator_api2`, which then allocates through it:
+//!
+//! ```
+//! use support::recording::{EventKind, RecordingAllocator};
+//! use support::reexports::allocator_api2::vec::Vec;
+//!
+//! let rec = RecordingAllocator::new();           // wraps the system allocator (malloc)
+//! let mut v = Vec::new_in(&rec);
+//! for i in 0..10u64 { v.push(i); }               // capacity 4 -> 8 -> 16
+//! drop(v);
+//! let kinds: std::vec::Vec<EventKind> = rec.events().iter().map(|e| e.kind).collect();
+//! assert_eq!(kinds[0], EventKind::Alloc);
+//! assert_eq!(kinds.len(), 4);                    // allocate, grow, grow, deallocate
+//! assert!(rec.stats().balanced());
+//! ```
+//!
+//! It implements [`Allocator`] (for `allocator_api2` collections) and, when the inner allocator is a
+//! [`GlobalAlloc`], `GlobalAlloc` too, so a *program* can install it as `#[global_allocator]` and see
+//! every allocation of plain `Box`/`Vec`/`String` (see the `alloc_trace` example). The log's own
+//! allocations are not recorded: a thread-local guard passes them straight to the inner allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use allocator_api2::alloc::{AllocError, Allocator};
+
+use crate::chart::Chart;
+use crate::display::{emit, Table};
+
+/// What happened in one allocator call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// A new block (`allocate` / `alloc`).
+    Alloc,
+    /// A new zero-filled block (`allocate_zeroed` / `alloc_zeroed`).
+    AllocZeroed,
+    /// A block grew and kept its address.
+    GrowInPlace,
+    /// A block grew and moved to a new address.
+    GrowMoved,
+    /// A block shrank and kept its address.
+    ShrinkInPlace,
+    /// A block shrank and moved.
+    ShrinkMoved,
+    /// A block was freed.
+    Dealloc,
+    /// The inner allocator refused a request (returned null / `AllocError`).
+    Failed,
+}
+
+impl EventKind {
+    /// A short lower-case name, as shown in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Alloc => "alloc",
+            EventKind::AllocZeroed => "alloc_zeroed",
+            EventKind::GrowInPlace => "grow (in place)",
+            EventKind::GrowMoved => "grow (moved)",
+            EventKind::ShrinkInPlace => "shrink (in place)",
+            EventKind::ShrinkMoved => "shrink (moved)",
+            EventKind::Dealloc => "dealloc",
+            EventKind::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One allocator call, in the order the calls happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the log (0-based, counting every recorded call).
+    pub seq: usize,
+    /// What happened.
+    pub kind: EventKind,
+    /// Size of the block before the call (0 for a new block).
+    pub old_size: usize,
+    /// Size of the block after the call (the size freed, for `Dealloc`; the size asked, for `Failed`).
+    pub size: usize,
+    /// Alignment of the block.
+    pub align: usize,
+    /// Address of the block before the call (0 for a new block).
+    pub old_addr: usize,
+    /// Address of the block after the call (the freed address for `Dealloc`, 0 for `Failed`).
+    pub addr: usize,
+}
+
+/// Totals over everything recorded (including events that fell off a full log).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// New blocks (`alloc` and `alloc_zeroed`).
+    pub allocs: usize,
+    /// Freed blocks.
+    pub deallocs: usize,
+    /// Grow calls (in place or moved).
+    pub grows: usize,
+    /// Grow calls that kept the address.
+    pub grows_in_place: usize,
+    /// Shrink calls.
+    pub shrinks: usize,
+    /// Requests the inner allocator refused.
+    pub failures: usize,
+    /// Bytes requested by new blocks plus bytes added by grows.
+    pub bytes_requested: usize,
+    /// Bytes given back by deallocations and shrinks.
+    pub bytes_released: usize,
+    /// Bytes in blocks that are currently live.
+    pub live_bytes: usize,
+    /// The largest `live_bytes` seen.
+    pub peak_live_bytes: usize,
+    /// Bytes that had to move when a block changed address (the old size, for each moved grow/shrink).
+    pub bytes_moved: usize,
+    /// Zero-byte allocate/deallocate calls (allowed by `Allocator`; no memory is involved, so they
+    /// are not counted as blocks).
+    pub zero_size_calls: usize,
+}
+
+impl Stats {
+    /// Blocks currently live: new blocks minus freed ones.
+    pub fn live_blocks(&self) -> usize {
+        self.allocs - self.deallocs
+    }
+
+    /// True when every block was freed and every byte given back.
+    pub fn balanced(&self) -> bool {
+        self.allocs == self.deallocs
+            && self.live_bytes == 0
+            && self.bytes_requested == self.bytes_released
+    }
+
+    /// The totals as a two-column table.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(["counter", "value"]).caption("Allocator calls recorded");
+        for (k, v) in [
+            ("allocations", self.allocs),
+            ("deallocations", self.deallocs),
+            ("grows (in place)", self.grows_in_place),
+            ("grows (moved)", self.grows - self.grows_in_place),
+            ("shrinks", self.shrinks),
+            ("failures", self.failures),
+            ("zero-size calls", self.zero_size_calls),
+            ("bytes requested", self.bytes_requested),
+            ("bytes released", self.bytes_released),
+            ("bytes moved by reallocation", self.bytes_moved),
+            ("live blocks", self.live_blocks()),
+            ("live bytes", self.live_bytes),
+            ("peak live bytes", self.peak_live_bytes),
+        ] {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        t
+    }
+
+    /// Shows the totals as a table in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display();
+    }
+}
+
+struct Log {
+    events: Vec<Event>,
+    stats: Stats,
+    next_seq: usize,
+    dropped: usize,
+}
+
+thread_local! {
+    /// Set while this thread is inside the recorder, so the log's own allocations are not recorded
+    /// (and cannot deadlock on the log's lock when the recorder is the global allocator).
+    static IN_RECORDER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Wraps an allocator `A` (by default the system allocator, i.e. `malloc` on Unix) and records
+/// every call made through it.
+pub struct RecordingAllocator<A = System> {
+    inner: A,
+    enabled: AtomicBool,
+    max_events: AtomicUsize,
+    log: Mutex<Log>,
+}
+
+impl RecordingAllocator<System> {
+    /// A recorder over the system allocator.
+    pub const fn new() -> Self {
+        RecordingAllocator::new_in(System)
+    }
+}
+
+impl Default for RecordingAllocator<System> {
+    fn default() -> Self {
+        RecordingAllocator::new()
+    }
+}
+
+impl<A> RecordingAllocator<A> {
+    /// A recorder over `inner`; usable in a `static` (the constructor is `const`).
+    pub const fn new_in(inner: A) -> Self {
+        RecordingAllocator {
+            inner,
+            enabled: AtomicBool::new(true),
+            max_events: AtomicUsize::new(1_000_000),
+            log: Mutex::new(Log {
+                events: Vec::new(),
+                stats: Stats {
+                    allocs: 0,
+                    deallocs: 0,
+                    grows: 0,
+                    grows_in_place: 0,
+                    shrinks: 0,
+                    failures: 0,
+                    bytes_requested: 0,
+                    bytes_released: 0,
+                    live_bytes: 0,
+                    peak_live_bytes: 0,
+                    bytes_moved: 0,
+                    zero_size_calls: 0,
+                },
+                next_seq: 0,
+                dropped: 0,
+            }),
+        }
+    }
+
+    /// The wrapped allocator.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    /// Turns recording on or off (calls are always forwarded either way).
+    pub fn set_recording(&self, on: bool) {
+        self.enabled.store(on, Ordering::SeqCst);
+    }
+
+    /// Keeps at most `n` events in the log (counters keep counting); the default is one million.
+    pub fn set_max_events(&self, n: usize) {
+        self.max_events.store(n, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` with the re-entrancy guard set, so allocations made by `f` are not recorded.
+    fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+        let was = IN_RECORDER.with(|g| g.replace(true));
+        let r = f();
+        IN_RECORDER.with(|g| g.set(was));
+        r
+    }
+
+    /// A copy of the event log, oldest first.
+    pub fn events(&self) -> Vec<Event> {
+        Self::unrecorded(|| self.lock().events.clone())
+    }
+
+    /// The totals.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats
+    }
+
+    /// Events that did not fit in the log (see [`RecordingAllocator::set_max_events`]).
+    pub fn dropped_events(&self) -> usize {
+        self.lock().dropped
+    }
+
+    /// Forgets every event and zeroes the totals (blocks still live stay live in the real heap).
+    pub fn clear(&self) {
+        Self::unrecorded(|| {
+            let mut log = self.lock();
+            log.events = Vec::new();
+            log.stats = Stats::default();
+            log.next_seq = 0;
+            log.dropped = 0;
+        })
+    }
+
+    /// Returns the log and clears it.
+    pub fn take_events(&self) -> Vec<Event> {
+        Self::unrecorded(|| {
+            let mut log = self.lock();
+            log.next_seq = 0;
+            std::mem::take(&mut log.events)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        kind: EventKind,
+        old_size: usize,
+        size: usize,
+        align: usize,
+        old_addr: usize,
+        addr: usize,
+    ) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        // try_with: during thread teardown the guard may be gone; then we simply do not record.
+        let Ok(inside) = IN_RECORDER.try_with(|g| g.replace(true)) else {
+            return;
+        };
+        if inside {
+            return;
+        }
+        {
+            let mut log = self.lock();
+            let s = &mut log.stats;
+            let zero_sized_block = size == 0
+                && matches!(kind, EventKind::Alloc | EventKind::AllocZeroed | EventKind::Dealloc);
+            match kind {
+                _ if zero_sized_block => s.zero_size_calls += 1,
+                EventKind::Alloc | EventKind::AllocZeroed => {
+                    s.allocs += 1;
+                    s.bytes_requested += size;
+                    s.live_bytes += size;
+                }
+                EventKind::GrowInPlace | EventKind::GrowMoved => {
+                    s.grows += 1;
+                    s.grows_in_place += usize::from(kind == EventKind::GrowInPlace);
+                    s.bytes_requested += size - old_size;
+                    s.live_bytes += size - old_size;
+                }
+                EventKind::ShrinkInPlace | EventKind::ShrinkMoved => {
+                    s.shrinks += 1;
+                    s.bytes_released += old_size - size;
+                    s.live_bytes -= old_size - size;
+                }
+                EventKind::Dealloc => {
+                    s.deallocs += 1;
+                    s.bytes_released += size;
+                    s.live_bytes = s.live_bytes.saturating_sub(size);
+                }
+                EventKind::Failed => s.failures += 1,
+            }
+            if matches!(kind, EventKind::GrowMoved | EventKind::ShrinkMoved) {
+                s.bytes_moved += old_size.min(size);
+            }
+            s.peak_live_bytes = s.peak_live_bytes.max(s.live_bytes);
+            let seq = log.next_seq;
+            log.next_seq += 1;
+            if log.events.len() < self.max_events.load(Ordering::Relaxed) {
+                log.events.push(Event {
+                    seq,
+                    kind,
+                    old_size,
+                    size,
+                    align,
+                    old_addr,
+                    addr,
+                });
+            } else {
+                log.dropped += 1;
+            }
+        }
+        IN_RECORDER.with(|g| g.set(false));
+    }
+
+    /// The event log as a table with addresses relative to the first block seen.
+    pub fn table(&self) -> Table {
+        events_table(&self.events())
+    }
+
+    /// Live bytes after each event, as a step chart with moved reallocations marked.
+    pub fn timeline(&self, title: &str) -> Chart {
+        timeline_chart(title, &self.events())
+    }
+
+    /// Shows the event log as a table in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.table().to_html());
+    }
+}
+
+/// An event log as a table: one row per call, addresses relative to the first block's address.
+pub fn events_table(events: &[Event]) -> Table {
+    let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
+    let rel = |a: usize| -> String {
+        if a == 0 {
+            "-".into()
+        } else if a >= base {
+            format!("base+{:#x}", a - base)
+        } else {
+            format!("base-{:#x}", base - a)
+        }
+    };
+    let mut t = Table::new([
+        "#",
+        "event",
+        "old size",
+        "size",
+        "align",
+        "old address",
+        "address",
+    ])
+    .caption("Allocator events (addresses relative to the first block)");
+    for e in events {
+        t.row([
+            e.seq.to_string(),
+            e.kind.name().to_string(),
+            if e.old_size == 0 {
+                "-".into()
+            } else {
+                e.old_size.to_string()
+            },
+            e.size.to_string(),
+            e.align.to_string(),
+            rel(e.old_addr),
+            rel(e.addr),
+        ]);
+    }
+    t
+}
+
+/// Live bytes after each event (step), with moved grows and frees marked as points.
+pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
+    let mut live = 0usize;
+    let mut steps = vec![(0usize, 0usize)];
+    let mut moved = Vec::new();
+    let mut frees = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
+            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
+            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
+            EventKind::Dealloc => live = live.saturating_sub(e.size),
+            EventKind::Failed => {}
+        }
+        steps.push((i + 1, live));
+        match e.kind {
+            EventKind::GrowMoved | EventKind::ShrinkMoved => moved.push((i + 1, live)),
+            EventKind::Dealloc => frees.push((i + 1, live)),
+            _ => {}
+        }
+    }
+    let mut c = Chart::new(title)
+        .x_axis("allocator event number")
+        .y_axis("live bytes")
+        .step("live bytes", steps);
+    if !moved.is_empty() {
+        c = c.points("block moved", moved);
+    }
+    if !frees.is_empty() {
+        c = c.points("dealloc", frees);
+    }
+    c
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments unchanged, so `inner`'s
+// guarantees (valid blocks, fit rules, no unwinding) carry over; recording only reads the results.
+unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let r = self.inner.allocate(layout);
+        match r {
+            Ok(p) => self.record(
+                EventKind::Alloc,
+                0,
+                layout.size(),
+                layout.align(),
+                0,
+                p.as_ptr() as *mut u8 as usize,
+            ),
+            Err(_) => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
+        }
+        r
+    }
+
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let r = self.inner.allocate_zeroed(layout);
+        match r {
+            Ok(p) => self.record(
+                EventKind::AllocZeroed,
+                0,
+                layout.size(),
+                layout.align(),
+                0,
+                p.as_ptr() as *mut u8 as usize,
+            ),
+            Err(_) => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
+        }
+        r
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        let addr = ptr.as_ptr() as usize;
+        // SAFETY: the caller guarantees `ptr` is a block of this allocator that fits `layout`.
+        unsafe { self.inner.deallocate(ptr, layout) };
+        self.record(
+            EventKind::Dealloc,
+            layout.size(),
+            layout.size(),
+            layout.align(),
+            addr,
+            addr,
+        );
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let old = ptr.as_ptr() as usize;
+        // SAFETY: the caller upholds `grow`'s contract; we pass the arguments through unchanged.
+        let r = unsafe { self.inner.grow(ptr, old_layout, new_layout) };
+        self.record_resize(true, &r, old, old_layout, new_layout);
+        r
+    }
+
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let old = ptr.as_ptr() as usize;
+        // SAFETY: the caller upholds `grow_zeroed`'s contract; arguments pass through unchanged.
+        let r = unsafe { self.inner.grow_zeroed(ptr, old_layout, new_layout) };
+        self.record_resize(true, &r, old, old_layout, new_layout);
+        r
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let old = ptr.as_ptr() as usize;
+        // SAFETY: the caller upholds `shrink`'s contract; arguments pass through unchanged.
+        let r = unsafe { self.inner.shrink(ptr, old_layout, new_layout) };
+        self.record_resize(false, &r, old, old_layout, new_layout);
+        r
+    }
+}
+
+impl<A> RecordingAllocator<A> {
+    fn record_resize(
+        &self,
+        grow: bool,
+        r: &Result<NonNull<[u8]>, AllocError>,
+        old: usize,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) {
+        match r {
+            Ok(p) => {
+                let new = p.as_ptr() as *mut u8 as usize;
+                let kind = match (grow, new == old) {
+                    (true, true) => EventKind::GrowInPlace,
+                    (true, false) => EventKind::GrowMoved,
+                    (false, true) => EventKind::ShrinkInPlace,
+                    (false, false) => EventKind::ShrinkMoved,
+                };
+                self.record(
+                    kind,
+                    old_layout.size(),
+                    new_layout.size(),
+                    new_layout.align(),
+                    old,
+                    new,
+                );
+            }
+            Err(_) => self.record(
+                EventKind::Failed,
+                old_layout.size(),
+                new_layout.size(),
+                new_layout.align(),
+                old,
+                0,
+            ),
+        }
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments unchanged; the recorder's
+// own bookkeeping allocates only with the re-entrancy guard set, so it never recurses into itself
+// while holding the log's lock, and it never unwinds (poisoned locks are recovered).
+unsafe impl<A: GlobalAlloc> GlobalAlloc for RecordingAllocator<A> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller guarantees a non-zero size, as `GlobalAlloc::alloc` requires.
+        let p = unsafe { self.inner.alloc(layout) };
+        if p.is_null() {
+            self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0);
+        } else {
+            self.record(
+                EventKind::Alloc,
+                0,
+                layout.size(),
+                layout.align(),
+                0,
+                p as usize,
+            );
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
+        if p.is_null() {
+            self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0);
+        } else {
+            self.record(
+                EventKind::AllocZeroed,
+                0,
+                layout.size(),
+                layout.align(),
+                0,
+                p as usize,
+            );
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller guarantees `ptr` came from this allocator with `layout`.
+        unsafe { self.inner.dealloc(ptr, layout) };
+        self.record(
+            EventKind::Dealloc,
+            layout.size(),
+            layout.size(),
+            layout.align(),
+            ptr as usize,
+            ptr as usize,
+        );
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `realloc`'s contract; arguments pass through unchanged.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        let grow = new_size >= layout.size();
+        let kind = match (p.is_null(), grow, p == ptr) {
+            (true, _, _) => EventKind::Failed,
+            (false, true, true) => EventKind::GrowInPlace,
+            (false, true, false) => EventKind::GrowMoved,
+            (false, false, true) => EventKind::ShrinkInPlace,
+            (false, false, false) => EventKind::ShrinkMoved,
+        };
+        self.record(
+            kind,
+            layout.size(),
+            new_size,
+            layout.align(),
+            ptr as usize,
+            p as usize,
+        );
+        p
+    }
+}
+
+/// Adapts a [`GlobalAlloc`] (such as one written in an exercise) to the [`Allocator`] trait, so
+/// `allocator_api2` collections can use it. Zero-sized requests never reach the `GlobalAlloc`: they
+/// get a dangling, aligned pointer, as std's `Global` does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsAllocator<G>(pub G);
+
+// SAFETY: non-zero requests are forwarded to a `GlobalAlloc`, whose blocks stay valid until
+// `dealloc`; zero-sized requests get `layout.dangling_ptr()`, which is never dereferenced or freed.
+unsafe impl<G: GlobalAlloc> Allocator for AsAllocator<G> {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.size() == 0 {
+            return Ok(NonNull::slice_from_raw_parts(layout.dangling_ptr(), 0));
+        }
+        // SAFETY: the size is not zero.
+        let p = unsafe { self.0.alloc(layout) };
+        NonNull::new(p)
+            .map(|p| NonNull::slice_from_raw_parts(p, layout.size()))
+            .ok_or(AllocError)
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: a non-zero block was made by `alloc` with this layout (the caller's contract).
+            unsafe { self.0.dealloc(ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allocator_api2::boxed::Box as ABox;
+    use allocator_api2::vec::Vec as AVec;
+    use std::sync::Arc;
+
+    #[test]
+    fn vec_growth_is_recorded_in_order_and_balances() {
+        let rec = RecordingAllocator::new();
+        {
+            let mut v = AVec::new_in(&rec);
+            for i in 0..17u64 {
+                v.push(i);
+            }
+            assert_eq!(v.capacity(), 32);
+        }
+        let ev = rec.events();
+        let kinds: Vec<EventKind> = ev.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.len(), 5, "{kinds:?}"); // alloc 4, grow 8, 16, 32, dealloc
+        assert_eq!(kinds[0], EventKind::Alloc);
+        assert!(kinds[1..4]
+            .iter()
+            .all(|k| matches!(k, EventKind::GrowInPlace | EventKind::GrowMoved)));
+        assert_eq!(kinds[4], EventKind::Dealloc);
+        let sizes: Vec<usize> = ev.iter().map(|e| e.size).collect();
+        assert_eq!(sizes, [32, 64, 128, 256, 256]);
+        assert_eq!(
+            ev.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        let s = rec.stats();
+        assert!(s.balanced(), "{s:?}");
+        assert_eq!((s.allocs, s.deallocs, s.grows), (1, 1, 3));
+        assert_eq!(s.peak_live_bytes, 256);
+        assert_eq!(s.bytes_requested, 256);
+    }
+
+    #[test]
+    fn zero_sized_boxes_and_shrinks() {
+        let rec = RecordingAllocator::new();
+        let b = ABox::new_in((), &rec);
+        drop(b);
+        // allocator_api2's Box skips `allocate` for a zero-sized type but still calls `deallocate`
+        // with size 0 when dropped (std's Box checks `layout.size() != 0` first).
+        let ev = rec.events();
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!((ev[0].kind, ev[0].size, ev[0].addr), (EventKind::Dealloc, 0, 1));
+        assert_eq!((rec.stats().deallocs, rec.stats().zero_size_calls), (0, 1));
+        rec.clear();
+        let mut v: AVec<u8, _> = AVec::with_capacity_in(100, &rec);
+        v.push(1);
+        v.shrink_to_fit();
+        drop(v);
+        let kinds: Vec<EventKind> = rec.events().iter().map(|e| e.kind).collect();
+        assert_eq!(kinds[0], EventKind::Alloc);
+        assert!(matches!(
+            kinds[1],
+            EventKind::ShrinkInPlace | EventKind::ShrinkMoved
+        ));
+        assert_eq!(kinds[2], EventKind::Dealloc);
+        assert!(rec.stats().balanced());
+    }
+
+    #[test]
+    fn failures_are_recorded_and_clear_resets() {
+        let rec = RecordingAllocator::new();
+        let mut v: AVec<u8, _> = AVec::new_in(&rec);
+        let err = v.try_reserve(isize::MAX as usize).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        let s = rec.stats();
+        assert_eq!(s.failures, 1, "{s:?}");
+        assert_eq!(rec.events()[0].kind, EventKind::Failed);
+        rec.clear();
+        assert!(rec.events().is_empty());
+        assert_eq!(rec.stats(), Stats::default());
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "4000 allocations per thread are slow under Miri; see the small variant"
+    )]
+    fn concurrent_events_are_all_kept() {
+        concurrent(8, 500);
+    }
+
+    #[test]
+    fn concurrent_events_are_all_kept_small() {
+        concurrent(3, 20);
+    }
+
+    fn concurrent(threads: usize, per_thread: usize) {
+        let rec = Arc::new(RecordingAllocator::new());
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let rec = Arc::clone(&rec);
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        let b = ABox::new_in([t as u8; 24], &*rec);
+                        assert_eq!(b[i % 24], t as u8);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let ev = rec.events();
+        assert_eq!(ev.len(), threads * per_thread * 2);
+        let mut seqs: Vec<usize> = ev.iter().map(|e| e.seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..ev.len()).collect::<Vec<_>>());
+        assert!(rec.stats().balanced());
+    }
+
+    #[test]
+    fn global_alloc_interface_records_realloc() {
+        let rec = RecordingAllocator::new();
+        let l = Layout::from_size_align(16, 8).unwrap();
+        // SAFETY: non-zero layout; the block is used within its size, reallocated with its own
+        // layout and freed with the layout of its final size.
+        unsafe {
+            let p = GlobalAlloc::alloc(&rec, l);
+            assert!(!p.is_null());
+            p.write_bytes(7, 16);
+            let q = GlobalAlloc::realloc(&rec, p, l, 4096);
+            assert!(!q.is_null());
+            assert_eq!(*q.add(15), 7);
+            GlobalAlloc::dealloc(&rec, q, Layout::from_size_align(4096, 8).unwrap());
+        }
+        let kinds: Vec<EventKind> = rec.events().iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.len(), 3);
+        assert!(matches!(
+            kinds[1],
+            EventKind::GrowInPlace | EventKind::GrowMoved
+        ));
+        assert!(rec.stats().balanced());
+    }
+
+    #[test]
+    fn recording_can_pause_and_log_can_be_capped() {
+        let rec = RecordingAllocator::new();
+        rec.set_recording(false);
+        drop(ABox::new_in(1u64, &rec));
+        assert!(rec.events().is_empty());
+        rec.set_recording(true);
+        rec.set_max_events(1);
+        drop(ABox::new_in(1u64, &rec));
+        assert_eq!(rec.events().len(), 1);
+        assert_eq!(rec.dropped_events(), 1);
+        assert_eq!(rec.stats().deallocs, 1, "counters keep counting");
+        assert_eq!(rec.take_events().len(), 1);
+        assert!(rec.events().is_empty());
+    }
+
+    #[test]
+    fn as_allocator_adapts_a_global_alloc() {
+        let a = AsAllocator(System);
+        let mut v = AVec::new_in(a);
+        v.extend_from_slice(&[1u32, 2, 3]);
+        assert_eq!(v.iter().sum::<u32>(), 6);
+        let z = ABox::new_in((), a);
+        assert_eq!(&*z as *const () as usize, 1);
+    }
+
+    #[test]
+    fn table_and_timeline_render() {
+        let rec = RecordingAllocator::new();
+        let mut v = AVec::new_in(&rec);
+        v.extend(0..100u32);
+        drop(v);
+        let t = rec.table();
+        assert_eq!(t.rows.len(), rec.events().len());
+        assert_eq!(t.rows[0][6], "base+0x0");
+        let c = rec.timeline("t");
+        assert_eq!(c.series_list()[0].points.len(), rec.events().len() + 1);
+        assert_eq!(c.series_list()[0].points.last().unwrap().1, 0.0);
+    }
+}
