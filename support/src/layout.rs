@@ -164,7 +164,7 @@ pub struct LayoutReport {
 }
 
 fn valid_size_align(size: usize, align: usize) -> bool {
-    Layout::from_size_align(size, align).is_ok() && size % align == 0
+    Layout::from_size_align(size, align).is_ok() && size.is_multiple_of(align)
 }
 
 impl LayoutReport {
@@ -593,7 +593,7 @@ mod tests {
 /// A table of `size_of` and `align_of` for a list of types, built one type at a time.
 ///
 /// ```
-/// let t = support::layout::SizeTable::new().add::<u8>("u8").add::<Option<Box<u8>>>("Option<Box<u8>>");
+/// let t = support::layout::SizeTable::new().row::<u8>("u8").row::<Option<Box<u8>>>("Option<Box<u8>>");
 /// assert_eq!(t.rows()[1], ("Option<Box<u8>>".to_string(), 8, 8));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -608,7 +608,7 @@ impl SizeTable {
     }
 
     /// Adds the type `T` under `name`.
-    pub fn add<T>(mut self, name: &str) -> Self {
+    pub fn row<T>(mut self, name: &str) -> Self {
         self.rows.push((
             name.to_string(),
             std::mem::size_of::<T>(),

@@ -8,10 +8,12 @@
 //! | [`chart`] | every chapter | line, step and point charts as inline SVG (and SVG files outside Jupyter) |
 //! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
 //! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
+//! | [`system`] | chapter 2 | what glibc malloc hands out: usable sizes, address alignment, `MIN_ALIGN` |
 //! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
 //! | [`exercise`] | every chapter | exercise checks that say PASS or NOT YET and what is wrong |
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
 //! | [`recording`] | chapters 2-4 | a recording allocator (a value, thread-safe) with an event log, tables and a timeline |
+//! | [`programs`] | chapters 2-4 | runs the crate's example programs (global allocator, libc interposition) from a cell |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
 //! `static` surviving from one cell to the next (each cell is its own library in evcxr).
@@ -23,8 +25,10 @@ pub mod display;
 pub mod env_report;
 pub mod exercise;
 pub mod layout;
+pub mod programs;
 pub mod recording;
 pub mod std_source;
+pub mod system;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.
 pub mod reexports {

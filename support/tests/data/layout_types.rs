@@ -1,20 +1,20 @@
 // Types whose layouts the agreement test compares with `rustc +nightly -Zprint-type-sizes`.
 // This file is `include!`d by tests/layout_agreement.rs and compiled on its own by that test.
 
-pub struct RustOrder { a: u8, b: u64, c: u16 }
-#[repr(C)] pub struct COrder { a: u8, b: u64, c: u16 }
-#[repr(C, packed)] pub struct Packed { a: u8, b: u64 }
-#[repr(C, packed(2))] pub struct Packed2 { a: u8, b: u32, c: u8 }
-#[repr(C, align(32))] pub struct Aligned32 { a: u8 }
-pub struct WithUnit { a: u8, z: (), b: u32 }
-pub struct Nested { inner: COrder, x: u8 }
-pub struct WithArray { tag: u8, data: [u16; 3], wide: u32 }
-pub struct Wide { a: u128, b: u8 }
-pub struct Pointers { s: &'static str, b: Box<u64>, o: Option<Box<u8>>, c: char }
-#[repr(C)] pub struct Mixed { a: u16, b: f64, c: bool, d: i32, e: u8 }
-pub struct Tuple(u8, u32, u16);
+struct RustOrder { a: u8, b: u64, c: u16 }
+#[repr(C)] struct COrder { a: u8, b: u64, c: u16 }
+#[repr(C, packed)] struct Packed { a: u8, b: u64 }
+#[repr(C, packed(2))] struct Packed2 { a: u8, b: u32, c: u8 }
+#[repr(C, align(32))] struct Aligned32 { a: u8 }
+struct WithUnit { a: u8, z: (), b: u32 }
+struct Nested { inner: COrder, x: u8 }
+struct WithArray { tag: u8, data: [u16; 3], wide: u32 }
+struct Wide { a: u128, b: u8 }
+struct Pointers { s: &'static str, b: Box<u64>, o: Option<Box<u8>>, c: char }
+#[repr(C)] struct Mixed { a: u16, b: f64, c: bool, d: i32, e: u8 }
+struct Tuple(u8, u32, u16);
 
-pub fn instantiate() {
+fn instantiate() {
     use std::hint::black_box;
     black_box(RustOrder { a: 1, b: 2, c: 3 });
     black_box(COrder { a: 1, b: 2, c: 3 });

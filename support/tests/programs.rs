@@ -1,0 +1,68 @@
+//! The example programs that chapters run from cells: their output has the structure and the
+//! deterministic facts the notebooks rely on.
+#![cfg(all(not(miri), target_os = "linux", target_env = "gnu"))]
+
+use support::exercise::ch2::{check_libc_predictions, first_call};
+use support::programs::{libc_calls, run_example};
+
+#[test]
+fn libc_calls_observes_what_unix_rs_says() {
+    let obs = libc_calls(&[]).expect("libc_calls runs");
+    let first: Vec<(String, String)> = obs
+        .iter()
+        .map(|o| (o.request.clone(), first_call(&o.calls)))
+        .collect();
+    let want = [
+        ("alloc 1:1", "malloc"),
+        ("alloc 8:8", "malloc"),
+        ("alloc 24:8", "malloc"),
+        ("alloc 8:16", "posix_memalign"), // align <= 16 but align > size
+        ("alloc 16:16", "malloc"),
+        ("alloc 4096:16", "malloc"),
+        ("alloc 64:32", "posix_memalign"), // align > MIN_ALIGN
+        ("alloc 4096:4096", "posix_memalign"),
+        ("alloc 0:8", "none"),
+        ("realloc 16:8:4096", "realloc"),
+        ("realloc 64:32:4096", "posix_memalign"), // realloc_fallback: allocate, copy, free
+        ("realloc 8:16:24", "realloc"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(first, want);
+    let fallback = &obs[10].calls;
+    assert_eq!(fallback.last().map(String::as_str), Some("free"), "{fallback:?}");
+}
+
+#[test]
+fn libc_calls_rejects_bad_requests_clearly() {
+    let out = run_example("libc_calls", &["8:3"], &[]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("`8:3`"), "{}", out.stderr);
+    let v = check_libc_predictions(&[("8:16", "malloc"), ("64:8", "malloc")]);
+    assert!(!v.passed && v.message.contains("8:16: you said malloc, it called posix_memalign(align 16)"), "{v}");
+    assert!(check_libc_predictions(&[("8:16", "posix_memalign")]).passed);
+}
+
+#[test]
+fn alloc_trace_reports_plain_box_vec_and_string() {
+    let out = run_example("alloc_trace", &[], &[]);
+    assert!(out.success, "{}", out.stderr);
+    let text = out.stdout;
+    let section = |name: &str| -> String {
+        let start = text.find(&format!("== {name} ==")).unwrap_or_else(|| panic!("no {name}"));
+        let rest = &text[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_string()
+    };
+    let boxed = section("box");
+    assert!(boxed.contains("alloc ") && boxed.contains("balanced true"), "{boxed}");
+    assert!(boxed.contains("allocs 1 deallocs 1 grows 0"), "{boxed}");
+    assert!(section("box-zst").contains("(no allocator calls)"));
+    let vec = section("vec");
+    assert!(vec.contains("allocs 1 deallocs 1 grows 2"), "{vec}"); // 32 -> 64 -> 128 bytes
+    assert!(section("string").contains("grows 1"));
+    assert!(section("shrink").contains("shrinks 1"));
+    let bad = run_example("alloc_trace", &["nope"], &[]);
+    assert!(!bad.success && bad.stderr.contains("unknown scenario"));
+}
