@@ -27,6 +27,11 @@ pub struct ProgramOutput {
 }
 
 impl ProgramOutput {
+    /// The first line of stderr that starts with `error` (Miri's verdict), if any.
+    pub fn first_error(&self) -> Option<&str> {
+        self.stderr.lines().find(|l| l.starts_with("error"))
+    }
+
     /// Stdout lines.
     pub fn lines(&self) -> Vec<&str> {
         self.stdout.lines().collect()
@@ -79,21 +84,26 @@ pub fn target_dir() -> PathBuf {
 /// Runs `cargo run --release --example NAME -- ARGS` for the support crate, with extra environment
 /// variables `envs` (e.g. `GLIBC_TUNABLES`). Never panics: a failure is in the output.
 pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramOutput {
+    cargo_run(&["run", "--release"], name, args, envs)
+}
+
+/// Runs an example under Miri (`cargo +nightly miri run --example NAME -- ARGS`) in a child
+/// process: undefined behaviour there is reported by Miri and cannot harm the notebook's kernel.
+pub fn run_under_miri(name: &str, args: &[&str]) -> ProgramOutput {
+    cargo_run(&["+nightly", "miri", "run"], name, args, &[])
+}
+
+fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramOutput {
     let manifest = support_dir().join("Cargo.toml");
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args([
-        "run",
-        "--quiet",
-        "--release",
-        "--example",
-        name,
-        "--manifest-path",
-    ])
-    .arg(&manifest)
-    .arg("--target-dir")
-    .arg(target_dir())
-    .arg("--")
-    .args(args);
+    // Plain `cargo` (not $CARGO) so that a `+toolchain` argument is honoured by rustup.
+    let mut cmd = Command::new("cargo");
+    cmd.args(sub)
+        .args(["--quiet", "--example", name, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir())
+        .arg("--")
+        .args(args);
     // evcxr builds cells with its own settings; the example must not inherit them.
     for var in [
         "RUSTC_WRAPPER",
@@ -101,6 +111,7 @@ pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramO
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_BUILD_DIR",
         "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTUP_TOOLCHAIN",
     ] {
         cmd.env_remove(var);
     }
@@ -108,10 +119,11 @@ pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramO
         cmd.env(k, v);
     }
     let command = format!(
-        "{}cargo run --release --example {name}{}",
+        "{}cargo {} --example {name}{}",
         envs.iter()
             .map(|(k, v)| format!("{k}={v} "))
             .collect::<String>(),
+        sub.join(" "),
         if args.is_empty() {
             String::new()
         } else {

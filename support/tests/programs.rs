@@ -32,7 +32,11 @@ fn libc_calls_observes_what_unix_rs_says() {
         .collect();
     assert_eq!(first, want);
     let fallback = &obs[10].calls;
-    assert_eq!(fallback.last().map(String::as_str), Some("free"), "{fallback:?}");
+    assert_eq!(
+        fallback.last().map(String::as_str),
+        Some("free"),
+        "{fallback:?}"
+    );
 }
 
 #[test]
@@ -41,7 +45,12 @@ fn libc_calls_rejects_bad_requests_clearly() {
     assert!(!out.success);
     assert!(out.stderr.contains("`8:3`"), "{}", out.stderr);
     let v = check_libc_predictions(&[("8:16", "malloc"), ("64:8", "malloc")]);
-    assert!(!v.passed && v.message.contains("8:16: you said malloc, it called posix_memalign(align 16)"), "{v}");
+    assert!(
+        !v.passed
+            && v.message
+                .contains("8:16: you said malloc, it called posix_memalign(align 16)"),
+        "{v}"
+    );
     assert!(check_libc_predictions(&[("8:16", "posix_memalign")]).passed);
 }
 
@@ -51,12 +60,17 @@ fn alloc_trace_reports_plain_box_vec_and_string() {
     assert!(out.success, "{}", out.stderr);
     let text = out.stdout;
     let section = |name: &str| -> String {
-        let start = text.find(&format!("== {name} ==")).unwrap_or_else(|| panic!("no {name}"));
+        let start = text
+            .find(&format!("== {name} =="))
+            .unwrap_or_else(|| panic!("no {name}"));
         let rest = &text[start..];
         rest[..rest.find("\n\n").unwrap_or(rest.len())].to_string()
     };
     let boxed = section("box");
-    assert!(boxed.contains("alloc ") && boxed.contains("balanced true"), "{boxed}");
+    assert!(
+        boxed.contains("alloc ") && boxed.contains("balanced true"),
+        "{boxed}"
+    );
     assert!(boxed.contains("allocs 1 deallocs 1 grows 0"), "{boxed}");
     assert!(section("box-zst").contains("(no allocator calls)"));
     let vec = section("vec");

@@ -70,3 +70,67 @@ fn errors_say_what_is_wrong() {
         .to_string()
         .starts_with("error: "));
 }
+
+/// Rust string literals at the start of `s` (after optional `, ` separators), unescaped.
+fn string_args(s: &str, n: usize) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while out.len() < n {
+        while matches!(chars.peek(), Some(' ' | ',')) {
+            chars.next();
+        }
+        if chars.next()? != '"' {
+            return None;
+        }
+        let mut lit = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => lit.push(chars.next()?),
+                '"' => break,
+                c => lit.push(c),
+            }
+        }
+        out.push(lit);
+    }
+    Some(out)
+}
+
+/// Every `std_source::show(..)` / `show_after(..)` in the notebooks names an item that exists in the
+/// installed rust-src, so a toolchain update that moves code is caught without running a kernel.
+#[test]
+fn every_excerpt_the_notebooks_show_exists() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ipynb") {
+            continue;
+        }
+        let nb: String = std::fs::read_to_string(&path).unwrap();
+        // Undo JSON string escaping of the source lines (enough for the patterns searched).
+        let text = nb
+            .replace("\\\\", "\u{1}")
+            .replace("\\\"", "\"")
+            .replace('\u{1}', "\\");
+        for (call, n) in [("std_source::show(", 2), ("std_source::show_after(", 3)] {
+            for (at, _) in text.match_indices(call) {
+                // Prose such as `show(path, item)` has no string literals: skip it.
+                let Some(args) = string_args(&text[at + call.len()..], n) else {
+                    continue;
+                };
+                let r = if n == 2 {
+                    excerpt(&args[0], &args[1])
+                } else {
+                    excerpt_after(&args[0], &args[1], &args[2])
+                };
+                if args[0].contains("no_such_file") {
+                    assert!(r.is_err());
+                } else {
+                    r.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} excerpts found");
+}
