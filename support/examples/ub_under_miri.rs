@@ -29,6 +29,17 @@ fn main() {
                 std::hint::black_box(p.read());
             }
             "leak" => {} // not UB: Miri reports it as a leak at exit
+            "box-from-raw-twice" => {
+                dealloc(p, layout);
+                let raw = Box::into_raw(Box::new(5u64));
+                drop(Box::from_raw(raw));
+                drop(Box::from_raw(raw)); // the same pointer owned twice: a double free
+            }
+            "box-wrong-type" => {
+                dealloc(p, layout);
+                let raw = Box::into_raw(Box::new(5u64)) as *mut u32;
+                drop(Box::from_raw(raw)); // freed as a u32: the wrong layout
+            }
             other => {
                 dealloc(p, layout);
                 eprintln!(

@@ -6,6 +6,7 @@
 //! | module | used by | what it holds |
 //! |---|---|---|
 //! | [`chart`] | every chapter | line, step and point charts as inline SVG (and SVG files outside Jupyter) |
+//! | [`boxes`] | chapter 3 | drop-logging values, drop counters, a guarded heap for the `MyBox` exercise, `Box` facts |
 //! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
 //! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
 //! | [`system`] | chapter 2 | what glibc malloc hands out: usable sizes, address alignment, `MIN_ALIGN` |
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod boxes;
 pub mod chart;
 pub mod display;
 pub mod env_report;

@@ -53,6 +53,9 @@ pub enum EventKind {
     Dealloc,
     /// The inner allocator refused a request (returned null / `AllocError`).
     Failed,
+    /// Not an allocator call: a labelled moment (such as "drop Outer") noted with
+    /// [`RecordingAllocator::mark`], so program events and allocator calls share one order.
+    Mark,
 }
 
 impl EventKind {
@@ -67,6 +70,7 @@ impl EventKind {
             EventKind::ShrinkMoved => "shrink (moved)",
             EventKind::Dealloc => "dealloc",
             EventKind::Failed => "FAILED",
+            EventKind::Mark => "mark",
         }
     }
 }
@@ -170,6 +174,8 @@ impl Stats {
 
 struct Log {
     events: Vec<Event>,
+    /// Labels of `Mark` events, by sequence number.
+    labels: Vec<(usize, String)>,
     stats: Stats,
     next_seq: usize,
     dropped: usize,
@@ -212,6 +218,7 @@ impl<A> RecordingAllocator<A> {
             max_events: AtomicUsize::new(1_000_000),
             log: Mutex::new(Log {
                 events: Vec::new(),
+                labels: Vec::new(),
                 stats: Stats {
                     allocs: 0,
                     deallocs: 0,
@@ -281,10 +288,57 @@ impl<A> RecordingAllocator<A> {
         Self::unrecorded(|| {
             let mut log = self.lock();
             log.events = Vec::new();
+            log.labels = Vec::new();
             log.stats = Stats::default();
             log.next_seq = 0;
             log.dropped = 0;
         })
+    }
+
+    /// Notes a labelled moment in the log (for example "drop Outer" from a `Drop` impl), ordered
+    /// with the allocator calls around it. The label's own allocation is not recorded.
+    pub fn mark(&self, label: impl Into<String>) {
+        self.mark_with(|| label.into());
+    }
+
+    /// [`RecordingAllocator::mark`] with a label built by `label()` inside the recorder, so that
+    /// building it (e.g. `format!`) is not itself recorded.
+    pub fn mark_with(&self, label: impl FnOnce() -> String) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        Self::unrecorded(|| {
+            let label = label();
+            let mut log = self.lock();
+            let seq = log.next_seq;
+            log.next_seq += 1;
+            log.labels.push((seq, label));
+            log.events.push(Event {
+                seq,
+                kind: EventKind::Mark,
+                old_size: 0,
+                size: 0,
+                align: 0,
+                old_addr: 0,
+                addr: 0,
+            });
+        });
+    }
+
+    /// The label of the `Mark` event with sequence number `seq`.
+    pub fn label(&self, seq: usize) -> Option<String> {
+        self.lock()
+            .labels
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .map(|(_, l)| l.clone())
+    }
+
+    /// Each event with a one-line description: marks show their label, allocator calls their
+    /// kind and sizes (`alloc 24 B`, `grow 32 -> 64 B (moved)`, `dealloc 24 B`).
+    pub fn story(&self) -> Vec<String> {
+        let labels = Self::unrecorded(|| self.lock().labels.clone());
+        self.events().iter().map(|e| describe(e, &labels)).collect()
     }
 
     /// Returns the log and clears it.
@@ -292,6 +346,7 @@ impl<A> RecordingAllocator<A> {
         Self::unrecorded(|| {
             let mut log = self.lock();
             log.next_seq = 0;
+            log.labels.clear();
             std::mem::take(&mut log.events)
         })
     }
@@ -348,6 +403,7 @@ impl<A> RecordingAllocator<A> {
                     s.live_bytes = s.live_bytes.saturating_sub(size);
                 }
                 EventKind::Failed => s.failures += 1,
+                EventKind::Mark => {}
             }
             if matches!(kind, EventKind::GrowMoved | EventKind::ShrinkMoved) {
                 s.bytes_moved += old_size.min(size);
@@ -374,7 +430,16 @@ impl<A> RecordingAllocator<A> {
 
     /// The event log as a table with addresses relative to the first block seen.
     pub fn table(&self) -> Table {
-        events_table(&self.events())
+        let labels = Self::unrecorded(|| self.lock().labels.clone());
+        events_table_labelled(&self.events(), &labels)
+    }
+
+    /// The log as a numbered picture, one row per event, coloured by kind: allocations green,
+    /// marks (such as drops) orange, frees red, reallocations blue.
+    pub fn sequence_picture(&self, title: &str) -> crate::display::Html {
+        let story = self.story();
+        let kinds: Vec<EventKind> = self.events().iter().map(|e| e.kind).collect();
+        crate::display::Html(sequence_svg(title, &kinds, &story))
     }
 
     /// Live bytes after each event, as a step chart with moved reallocations marked.
@@ -388,8 +453,27 @@ impl<A> RecordingAllocator<A> {
     }
 }
 
+fn describe(e: &Event, labels: &[(usize, String)]) -> String {
+    match e.kind {
+        EventKind::Mark => labels
+            .iter()
+            .find(|(s, _)| *s == e.seq)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| "mark".into()),
+        EventKind::Alloc | EventKind::AllocZeroed => format!("{} {} B", e.kind.name(), e.size),
+        EventKind::Dealloc => format!("dealloc {} B", e.size),
+        EventKind::Failed => format!("FAILED request of {} B", e.size),
+        _ => format!("{} {} -> {} B", e.kind.name(), e.old_size, e.size),
+    }
+}
+
 /// An event log as a table: one row per call, addresses relative to the first block's address.
 pub fn events_table(events: &[Event]) -> Table {
+    events_table_labelled(events, &[])
+}
+
+/// [`events_table`] with `Mark` events shown by their labels.
+pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Table {
     let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
     let rel = |a: usize| -> String {
         if a == 0 {
@@ -411,9 +495,14 @@ pub fn events_table(events: &[Event]) -> Table {
     ])
     .caption("Allocator events (addresses relative to the first block)");
     for e in events {
+        let what = if e.kind == EventKind::Mark {
+            describe(e, labels)
+        } else {
+            e.kind.name().to_string()
+        };
         t.row([
             e.seq.to_string(),
-            e.kind.name().to_string(),
+            what,
             if e.old_size == 0 {
                 "-".into()
             } else {
@@ -428,6 +517,43 @@ pub fn events_table(events: &[Event]) -> Table {
     t
 }
 
+/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]).
+pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
+    let row = 26;
+    let height = 40 + row * lines.len().max(1) + 10;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\"><text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>",
+        crate::display::escape(title)
+    );
+    if lines.len() > 1 {
+        s += &format!(
+            "<line x1=\"30\" y1=\"{}\" x2=\"30\" y2=\"{}\" stroke=\"#bbb\" stroke-width=\"2\"/>",
+            40 + row / 2,
+            40 + row * (lines.len() - 1) + row / 2
+        );
+    }
+    for (i, (kind, text)) in kinds.iter().zip(lines).enumerate() {
+        let y = 40 + i * row;
+        let colour = match kind {
+            EventKind::Alloc | EventKind::AllocZeroed => "#009e73",
+            EventKind::Dealloc => "#d55e00",
+            EventKind::Mark => "#e69f00",
+            EventKind::Failed => "#000000",
+            _ => "#0072b2",
+        };
+        s += &format!(
+            "<circle cx=\"30\" cy=\"{}\" r=\"10\" fill=\"{colour}\"/><text x=\"30\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"11\">{}</text><text x=\"50\" y=\"{}\">{}</text>",
+            y + row / 2,
+            y + row / 2 + 4,
+            i + 1,
+            y + row / 2 + 5,
+            crate::display::escape(text)
+        );
+    }
+    s += "</svg>";
+    s
+}
+
 /// Live bytes after each event (step), with moved grows and frees marked as points.
 pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
     let mut live = 0usize;
@@ -440,7 +566,7 @@ pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
             EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
             EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
             EventKind::Dealloc => live = live.saturating_sub(e.size),
-            EventKind::Failed => {}
+            EventKind::Failed | EventKind::Mark => {}
         }
         steps.push((i + 1, live));
         match e.kind {
@@ -865,6 +991,27 @@ mod tests {
         assert_eq!(v.iter().sum::<u32>(), 6);
         let z = ABox::new_in((), a);
         assert_eq!(&*z as *const () as usize, 1);
+    }
+
+    #[test]
+    fn marks_interleave_with_allocator_calls() {
+        let rec = RecordingAllocator::new();
+        let b = ABox::new_in(5u32, &rec);
+        rec.mark("before drop");
+        drop(b);
+        rec.mark("after drop");
+        assert_eq!(
+            rec.story(),
+            ["alloc 4 B", "before drop", "dealloc 4 B", "after drop"]
+        );
+        assert_eq!(rec.label(1).as_deref(), Some("before drop"));
+        assert_eq!(rec.table().rows[3][1], "after drop");
+        let pic = rec.sequence_picture("order").0;
+        assert_eq!(pic.matches("<circle").count(), 4);
+        assert!(rec.stats().balanced(), "marks do not disturb the counters");
+        rec.set_recording(false);
+        rec.mark("ignored");
+        assert_eq!(rec.events().len(), 4);
     }
 
     #[test]

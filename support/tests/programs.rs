@@ -80,3 +80,60 @@ fn alloc_trace_reports_plain_box_vec_and_string() {
     let bad = run_example("alloc_trace", &["nope"], &[]);
     assert!(!bad.success && bad.stderr.contains("unknown scenario"));
 }
+
+#[test]
+fn box_exploration_prints_every_section_and_its_facts() {
+    let out = run_example("box_exploration", &[], &[]);
+    assert!(out.success, "{}", out.stderr);
+    let text = out.stdout;
+    for (i, title) in [
+        "Box memory layout inspection",
+        "Layout calculations for various types",
+        "Zero-sized type behaviour",
+        "Drop order visualisation",
+        "Raw pointer round trips",
+        "Manual allocation and deallocation",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            text.contains(&format!("== {}. {title} ==", i + 1)),
+            "{title}"
+        );
+    }
+    for fact in [
+        "Box<u64>              8 bytes",
+        "Option<Box<u64>>      8 bytes",
+        "Box<[u8]>            16 bytes",
+        "Box<dyn Fn()>        16 bytes",
+        "(u8, u32)                    size   8  align  4",
+        "from_size_align(isize::MAX, 2): Err(",
+        "Box::new(()) points at 0x1 (= align_of::<()>()), allocator calls: 0",
+        "Box::new([0u64; 0]) points at 0x8",
+        "capacity 18446744073709551615 (usize::MAX), allocator calls: 0",
+        "through an extern \"C\" fn and back: x = 2",
+        "sum of the 4 values after realloc: 10",
+        "live blocks 0",
+    ] {
+        assert!(text.contains(fact), "missing {fact:?} in\n{text}");
+    }
+    // Two-phase drop: Outer's Drop::drop, then each field's contents before its memory, then Outer's memory.
+    let drop_part = &text[text.find("-- drop(outer) --").unwrap()..text.find("== 5.").unwrap()];
+    let order: Vec<&str> = drop_part
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(". ").map(|(_, r)| r))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "drop Outer (its Drop::drop runs first)",
+            "drop first",
+            "dealloc 24 B",
+            "drop second",
+            "dealloc 24 B",
+            "dealloc 16 B"
+        ]
+    );
+}

@@ -1,5 +1,6 @@
-//! The safety contracts that chapter 2 describes, broken on purpose and caught by Miri.
-//! Each case runs `examples/ub_under_miri.rs` under `cargo +nightly miri run` (never natively).
+//! Under Miri, in child processes: the broken allocator contracts that chapters 2 and 3 describe
+//! are caught (examples/ub_under_miri.rs, never run natively), and the chapter 3 companion program
+//! runs clean.
 #![cfg(not(miri))]
 
 use support::programs::{run_example, run_under_miri};
@@ -11,6 +12,8 @@ fn miri_reports_each_broken_contract() {
         ("double-free", "Undefined Behavior"),
         ("use-after-free", "has been freed"),
         ("leak", "memory leaked"),
+        ("box-from-raw-twice", "Undefined Behavior"),
+        ("box-wrong-type", "incorrect layout on deallocation"),
     ] {
         let out = run_under_miri("ub_under_miri", &[case]);
         assert!(
@@ -31,8 +34,18 @@ fn miri_reports_each_broken_contract() {
 }
 
 #[test]
-fn the_program_refuses_to_run_natively() {
+fn the_ub_program_refuses_to_run_natively() {
     let out = run_example("ub_under_miri", &["double-free"], &[]);
     assert!(!out.success);
     assert!(out.stderr.contains("refusing to run"), "{}", out.stderr);
+}
+
+#[test]
+fn box_exploration_runs_clean_under_miri() {
+    let out = run_under_miri("box_exploration", &[]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(out
+        .stdout
+        .contains("== 6. Manual allocation and deallocation =="));
+    assert!(!out.stderr.contains("memory leaked"), "{}", out.stderr);
 }
