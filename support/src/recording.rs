@@ -500,6 +500,8 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
         } else {
             e.kind.name().to_string()
         };
+        let mark = e.kind == EventKind::Mark;
+        let num = |n: usize| if mark { "-".to_string() } else { n.to_string() };
         t.row([
             e.seq.to_string(),
             what,
@@ -508,8 +510,8 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
             } else {
                 e.old_size.to_string()
             },
-            e.size.to_string(),
-            e.align.to_string(),
+            num(e.size),
+            num(e.align),
             rel(e.old_addr),
             rel(e.addr),
         ]);
@@ -521,8 +523,12 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
 pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
     let row = 26;
     let height = 40 + row * lines.len().max(1) + 10;
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let width = (title.chars().count() * 9 + 20)
+        .max(longest * 8 + 70)
+        .max(300);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\"><text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\"><text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>",
         crate::display::escape(title)
     );
     if lines.len() > 1 {
@@ -536,7 +542,7 @@ pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> Strin
         let y = 40 + i * row;
         let colour = match kind {
             EventKind::Alloc | EventKind::AllocZeroed => "#009e73",
-            EventKind::Dealloc => "#d55e00",
+            EventKind::Dealloc => "#cc3311",
             EventKind::Mark => "#e69f00",
             EventKind::Failed => "#000000",
             _ => "#0072b2",
