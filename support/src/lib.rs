@@ -10,8 +10,10 @@
 //! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
 //! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
 //! | [`system`] | chapter 2 | what glibc malloc hands out: usable sizes, address alignment, `MIN_ALIGN` |
+//! | [`timing`] | chapter 4 | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
 //! | [`exercise`] | every chapter | exercise checks that say PASS or NOT YET and what is wrong |
+//! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, `GrowVec` with pluggable strategies, cost simulation |
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
 //! | [`recording`] | chapters 2-4 | a recording allocator (a value, thread-safe) with an event log, tables and a timeline |
 //! | [`programs`] | chapters 2-4 | runs the crate's example programs (global allocator, libc interposition) from a cell |
@@ -26,11 +28,13 @@ pub mod chart;
 pub mod display;
 pub mod env_report;
 pub mod exercise;
+pub mod growth;
 pub mod layout;
 pub mod programs;
 pub mod recording;
 pub mod std_source;
 pub mod system;
+pub mod timing;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.
 pub mod reexports {

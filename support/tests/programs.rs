@@ -137,3 +137,26 @@ fn box_exploration_prints_every_section_and_its_facts() {
         ]
     );
 }
+
+#[test]
+fn growth_lab_traces_real_vecs_in_a_fresh_process() {
+    use support::growth::lab;
+    let u8s = lab::trace("u8", 1 << 20).expect("trace runs");
+    let caps: Vec<usize> = u8s.iter().map(|e| e.new_cap).collect();
+    let doubling: Vec<usize> = (3..=20).map(|k| 1usize << k).collect(); // 8 .. 1 MiB
+    assert_eq!(caps, doubling);
+    assert!(!u8s[0].moved, "the first allocation is not a move");
+    // Alignment 32: std's System never calls realloc, so every growth moves the buffer.
+    let a32 = lab::trace("align32", 1 << 20).expect("trace runs");
+    assert!(a32.len() > 10);
+    assert!(a32.iter().skip(1).all(|e| e.moved), "{a32:?}");
+    let cost = lab::realloc_cost(32, 1 << 16, 3).expect("cost runs");
+    assert_eq!(
+        cost.iter().map(|c| c.size).collect::<Vec<_>>(),
+        [4096, 8192, 16384, 32768, 65536]
+    );
+    assert!(cost.iter().all(|c| c.moved && c.new_size == 2 * c.size));
+    let bad =
+        support::programs::run_example("growth_lab", &["realloc-cost", "3", "4096", "1"], &[]);
+    assert!(!bad.success && bad.stderr.contains("not a power of two"));
+}

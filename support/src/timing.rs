@@ -1,0 +1,169 @@
+//! A small timing helper for cells: run a closure many times, keep its result alive with
+//! `black_box`, and report the median and the spread. Timings are for notebooks and benchmarks,
+//! never for pass/fail tests (machines are noisy).
+
+use std::fmt;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::display::{emit, Table};
+
+/// Summary of repeated measurements of one piece of work.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timing {
+    /// What was measured.
+    pub label: String,
+    /// Every sample, sorted ascending.
+    pub samples: Vec<Duration>,
+}
+
+impl Timing {
+    /// The median sample.
+    pub fn median(&self) -> Duration {
+        self.quantile(0.5)
+    }
+
+    /// The `q` quantile (0.0 = fastest, 1.0 = slowest), nearest rank.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.samples.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        self.samples[i]
+    }
+
+    /// Median in nanoseconds divided by `per` (e.g. nanoseconds per push).
+    pub fn median_ns_per(&self, per: usize) -> f64 {
+        self.median().as_nanos() as f64 / per.max(1) as f64
+    }
+
+    /// `(p10, p90)` spread, as a fraction of the median.
+    pub fn spread(&self) -> (f64, f64) {
+        let m = self.median().as_nanos().max(1) as f64;
+        (
+            self.quantile(0.1).as_nanos() as f64 / m,
+            self.quantile(0.9).as_nanos() as f64 / m,
+        )
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (lo, hi) = self.spread();
+        write!(
+            f,
+            "{}: median {:?} over {} runs (p10 {:.2}×, p90 {:.2}× the median)",
+            self.label,
+            self.median(),
+            self.samples.len(),
+            lo,
+            hi
+        )
+    }
+}
+
+/// Runs `work` once to warm up, then `runs` times, timing each run.
+pub fn measure<R>(label: &str, runs: usize, mut work: impl FnMut() -> R) -> Timing {
+    black_box(work());
+    let mut samples: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            black_box(work());
+            t.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    Timing {
+        label: label.to_string(),
+        samples,
+    }
+}
+
+/// A table of timings, each as a median per `per` unit of work.
+pub fn table(timings: &[Timing], per: usize, unit: &str) -> Table {
+    let mut t = Table::new([
+        "measured".to_string(),
+        format!("median ns per {unit}"),
+        "p10 / median".into(),
+        "p90 / median".into(),
+        "runs".into(),
+    ]);
+    for x in timings {
+        let (lo, hi) = x.spread();
+        t.row([
+            x.label.clone(),
+            format!("{:.2}", x.median_ns_per(per)),
+            format!("{lo:.2}"),
+            format!("{hi:.2}"),
+            x.samples.len().to_string(),
+        ]);
+    }
+    t
+}
+
+impl Timing {
+    /// Shows the timing as one line in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        emit("text/plain", &self.to_string());
+    }
+}
+
+/// Mean point estimates (nanoseconds) that criterion saved for the benchmarks of `group`, read from
+/// `target/criterion/GROUP/*/new/estimates.json`. `None` when `cargo bench` has not been run.
+pub fn criterion_estimates(group: &str) -> Option<Vec<(String, f64)>> {
+    let dir = crate::programs::target_dir().join("criterion").join(group);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).ok()? {
+        let path = entry.ok()?.path();
+        let est = path.join("new").join("estimates.json");
+        let Ok(text) = std::fs::read_to_string(&est) else {
+            continue;
+        };
+        // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
+        let mean = text.find("\"mean\"")?;
+        let rest = &text[mean..];
+        let pe = rest.find("\"point_estimate\":")? + "\"point_estimate\":".len();
+        let num: String = rest[pe..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+            .collect();
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        out.push((name, num.parse().ok()?));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_of_sorted_samples() {
+        let t = Timing {
+            label: "x".into(),
+            samples: (1..=11).map(Duration::from_nanos).collect(),
+        };
+        assert_eq!(t.median(), Duration::from_nanos(6));
+        assert_eq!(t.quantile(0.0), Duration::from_nanos(1));
+        assert_eq!(t.quantile(1.0), Duration::from_nanos(11));
+        assert_eq!(t.median_ns_per(2), 3.0);
+        assert!(t.to_string().contains("over 11 runs"));
+    }
+
+    #[test]
+    fn measure_runs_the_work_runs_plus_one_times() {
+        let mut n = 0;
+        let t = measure("count", 5, || n += 1);
+        assert_eq!(n, 6);
+        assert_eq!(t.samples.len(), 5);
+        assert!(t.samples.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(table(&[t], 1, "run").rows.len(), 1);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "reads the file system")]
+    fn missing_criterion_results_are_none() {
+        assert!(criterion_estimates("no-such-group-xyz").is_none());
+    }
+}
