@@ -274,7 +274,7 @@ mod tests {
         let l = Layout::new::<u64>();
         // SAFETY: the guarded heap turns the invalid calls below into recorded problems; nothing
         // invalid reaches System.
-        unsafe {
+        let q = unsafe {
             let p = g.alloc(l);
             let q = g.alloc(l);
             g.dealloc(p, l);
@@ -282,7 +282,8 @@ mod tests {
             g.dealloc(q, Layout::new::<u32>()); // wrong layout: refused, q stays live
             let z = g.alloc(Layout::new::<()>()); // zero size: refused
             g.dealloc(z, Layout::new::<()>());
-        }
+            q
+        };
         let p = g.problems();
         assert_eq!(p.len(), 4, "{p:?}");
         assert!(p[0].contains("not a live block"));
@@ -290,10 +291,8 @@ mod tests {
         assert!(p[2].contains("alloc with size 0"));
         assert!(p[3].contains("dealloc with size 0"));
         assert_eq!(g.leaks(), [(8, 8)]);
-        // Free q properly so the test itself does not leak.
-        let q_addr = *g.live.lock().unwrap().keys().next().unwrap();
-        // SAFETY: q_addr is the live block of layout u64.
-        unsafe { g.dealloc(q_addr as *mut u8, l) };
+        // SAFETY: q is the live block of layout u64; free it so the test itself does not leak.
+        unsafe { g.dealloc(q, l) };
         assert!(g.leaks().is_empty());
     }
 

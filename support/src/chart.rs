@@ -411,6 +411,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn svg_has_title_labels_and_one_path_per_line_series() {
         let svg = Chart::new("Growth")
             .x_axis("n (pushes)")
@@ -428,6 +429,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn points_draw_circles() {
         let svg = Chart::new("p")
             .points("moves", [(1.0, 1.0), (2.0, 2.0)])
@@ -437,6 +439,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn log_axes_reject_non_positive_values_with_a_clear_error() {
         let e = Chart::new("t")
             .log_y()
@@ -454,6 +457,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn empty_and_non_finite_charts_are_errors() {
         assert!(Chart::new("empty")
             .to_svg()

@@ -683,6 +683,7 @@ mod tests {
     use crate::recording::RecordingAllocator;
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn lab_output_parses() {
         let t = lab::parse_trace(
             "grow u8 8 16 8 16 in-place 100\ngrow u8 16 32 16 32 moved 70\nnoise\n",
@@ -698,6 +699,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn model_matches_the_documented_sequences() {
         let pushes = |m: VecModel, n: usize| {
             let mut caps = m.capacities(&vec![Op::Push; n]).unwrap();
@@ -725,6 +727,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn strategies_and_costs() {
         let std = simulate(&StdGrowth, 8, 100_000);
         assert_eq!(std.final_capacity, 131_072);

@@ -531,6 +531,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn text_and_svg_renderings() {
         let r = wasteful();
         let text = r.to_string();

@@ -1021,6 +1021,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn table_and_timeline_render() {
         let rec = RecordingAllocator::new();
         let mut v = AVec::new_in(&rec);
