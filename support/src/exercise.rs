@@ -421,7 +421,7 @@ pub mod ch4 {
     /// Exercise 4.1: over 100 000 pushes of `u64`, the strategy must keep the unused part of the
     /// buffer at most 25 % of the length (once the length reaches 64) and copy at most 40 bytes
     /// (5 elements) per push on average, counting a full copy at every reallocation.
-    pub fn check_strategy<G: Growth>(strategy: &G) -> Verdict {
+    pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
         let ex = "4.1 a strategy with bounded overhead";
         let n = 100_000;
         let cost = match try_simulate(strategy, 8, n) {

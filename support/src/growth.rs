@@ -364,12 +364,12 @@ pub struct GrowthCost {
 ///
 /// # Panics
 /// If the strategy returns a capacity below what is required; see [`try_simulate`].
-pub fn simulate<G: Growth>(growth: &G, elem_size: usize, n: usize) -> GrowthCost {
+pub fn simulate<G: Growth + ?Sized>(growth: &G, elem_size: usize, n: usize) -> GrowthCost {
     try_simulate(growth, elem_size, n).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// [`simulate`], with a strategy that returns too small a capacity reported as an error.
-pub fn try_simulate<G: Growth>(
+pub fn try_simulate<G: Growth + ?Sized>(
     growth: &G,
     elem_size: usize,
     n: usize,

@@ -13,6 +13,8 @@ use crate::display::{emit, Table};
 pub struct Timing {
     /// What was measured.
     pub label: String,
+    /// Units of work in one run (e.g. pushes), for per-unit figures; 1 by default.
+    pub units: usize,
     /// Every sample, sorted ascending.
     pub samples: Vec<Duration>,
 }
@@ -35,6 +37,17 @@ impl Timing {
     /// Median in nanoseconds divided by `per` (e.g. nanoseconds per push).
     pub fn median_ns_per(&self, per: usize) -> f64 {
         self.median().as_nanos() as f64 / per.max(1) as f64
+    }
+
+    /// Median nanoseconds per unit of work (see [`Timing::units`]).
+    pub fn median_ns_per_unit(&self) -> f64 {
+        self.median_ns_per(self.units)
+    }
+
+    /// Sets how many units of work one run does.
+    pub fn per(mut self, units: usize) -> Self {
+        self.units = units.max(1);
+        self
     }
 
     /// `(p10, p90)` spread, as a fraction of the median.
@@ -75,12 +88,13 @@ pub fn measure<R>(label: &str, runs: usize, mut work: impl FnMut() -> R) -> Timi
     samples.sort_unstable();
     Timing {
         label: label.to_string(),
+        units: 1,
         samples,
     }
 }
 
-/// A table of timings, each as a median per `per` unit of work.
-pub fn table(timings: &[Timing], per: usize, unit: &str) -> Table {
+/// A table of timings, each as a median per unit of work (see [`Timing::per`]).
+pub fn table(timings: &[Timing], unit: &str) -> Table {
     let mut t = Table::new([
         "measured".to_string(),
         format!("median ns per {unit}"),
@@ -92,7 +106,7 @@ pub fn table(timings: &[Timing], per: usize, unit: &str) -> Table {
         let (lo, hi) = x.spread();
         t.row([
             x.label.clone(),
-            format!("{:.2}", x.median_ns_per(per)),
+            format!("{:.2}", x.median_ns_per_unit()),
             format!("{lo:.2}"),
             format!("{hi:.2}"),
             x.samples.len().to_string(),
@@ -109,29 +123,59 @@ impl Timing {
 }
 
 /// Mean point estimates (nanoseconds) that criterion saved for the benchmarks of `group`, read from
-/// `target/criterion/GROUP/*/new/estimates.json`. `None` when `cargo bench` has not been run.
+/// `target/criterion/GROUP/**/new/estimates.json`; each name is the benchmark's path below the
+/// group (e.g. `align8/4096`). `None` when `cargo bench` has not been run.
 pub fn criterion_estimates(group: &str) -> Option<Vec<(String, f64)>> {
-    let dir = crate::programs::target_dir().join("criterion").join(group);
+    let root = crate::programs::target_dir().join("criterion").join(group);
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).ok()? {
-        let path = entry.ok()?.path();
-        let est = path.join("new").join("estimates.json");
-        let Ok(text) = std::fs::read_to_string(&est) else {
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
-        let mean = text.find("\"mean\"")?;
-        let rest = &text[mean..];
-        let pe = rest.find("\"point_estimate\":")? + "\"point_estimate\":".len();
-        let num: String = rest[pe..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
-            .collect();
-        let name = path.file_name()?.to_string_lossy().into_owned();
-        out.push((name, num.parse().ok()?));
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let est = path.join("new").join("estimates.json");
+            match std::fs::read_to_string(&est)
+                .ok()
+                .and_then(|t| mean_estimate(&t))
+            {
+                Some(mean) => {
+                    let name = path
+                        .strip_prefix(&root)
+                        .ok()?
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push((name, mean));
+                }
+                None if path
+                    .file_name()
+                    .is_some_and(|n| n != "new" && n != "base" && n != "change") =>
+                {
+                    stack.push(path)
+                }
+                None => {}
+            }
+        }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     (!out.is_empty()).then_some(out)
+}
+
+/// The mean's point estimate from criterion's `estimates.json` text.
+fn mean_estimate(text: &str) -> Option<f64> {
+    // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
+    let rest = &text[text.find("\"mean\"")?..];
+    let key = "\"point_estimate\":";
+    let pe = rest.find(key)? + key.len();
+    let num: String = rest[pe..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+        .collect();
+    num.parse().ok()
 }
 
 #[cfg(test)]
@@ -142,12 +186,14 @@ mod tests {
     fn quantiles_of_sorted_samples() {
         let t = Timing {
             label: "x".into(),
+            units: 2,
             samples: (1..=11).map(Duration::from_nanos).collect(),
         };
         assert_eq!(t.median(), Duration::from_nanos(6));
         assert_eq!(t.quantile(0.0), Duration::from_nanos(1));
         assert_eq!(t.quantile(1.0), Duration::from_nanos(11));
         assert_eq!(t.median_ns_per(2), 3.0);
+        assert_eq!(t.median_ns_per_unit(), 3.0);
         assert!(t.to_string().contains("over 11 runs"));
     }
 
@@ -158,7 +204,15 @@ mod tests {
         assert_eq!(n, 6);
         assert_eq!(t.samples.len(), 5);
         assert!(t.samples.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(table(&[t], 1, "run").rows.len(), 1);
+        let t = t.per(1000);
+        assert_eq!(table(&[t], "run").rows.len(), 1);
+    }
+
+    #[test]
+    fn reads_the_mean_of_an_estimates_file() {
+        let text = r#"{"mean":{"confidence_interval":{"lower_bound":1.0},"point_estimate":87.5,"standard_error":0.1},"median":{"point_estimate":80.0}}"#;
+        assert_eq!(mean_estimate(text), Some(87.5));
+        assert_eq!(mean_estimate("{}"), None);
     }
 
     #[test]
