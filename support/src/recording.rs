@@ -599,33 +599,15 @@ pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
 unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate(layout);
-        match r {
-            Ok(p) => self.record(
-                EventKind::Alloc,
-                0,
-                layout.size(),
-                layout.align(),
-                0,
-                p.as_ptr() as *mut u8 as usize,
-            ),
-            Err(_) => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
-        }
+        let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
+        self.record_new(EventKind::Alloc, layout, addr);
         r
     }
 
     fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate_zeroed(layout);
-        match r {
-            Ok(p) => self.record(
-                EventKind::AllocZeroed,
-                0,
-                layout.size(),
-                layout.align(),
-                0,
-                p.as_ptr() as *mut u8 as usize,
-            ),
-            Err(_) => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
-        }
+        let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
+        self.record_new(EventKind::AllocZeroed, layout, addr);
         r
     }
 
@@ -684,6 +666,14 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
 }
 
 impl<A> RecordingAllocator<A> {
+    /// Records a new block of `layout` at `addr`, or a failure when `addr` is `None`.
+    fn record_new(&self, kind: EventKind, layout: Layout, addr: Option<usize>) {
+        match addr {
+            Some(a) => self.record(kind, 0, layout.size(), layout.align(), 0, a),
+            None => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
+        }
+    }
+
     fn record_resize(
         &self,
         grow: bool,
@@ -729,36 +719,22 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for RecordingAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller guarantees a non-zero size, as `GlobalAlloc::alloc` requires.
         let p = unsafe { self.inner.alloc(layout) };
-        if p.is_null() {
-            self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0);
-        } else {
-            self.record(
-                EventKind::Alloc,
-                0,
-                layout.size(),
-                layout.align(),
-                0,
-                p as usize,
-            );
-        }
+        self.record_new(
+            EventKind::Alloc,
+            layout,
+            (!p.is_null()).then_some(p as usize),
+        );
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(layout) };
-        if p.is_null() {
-            self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0);
-        } else {
-            self.record(
-                EventKind::AllocZeroed,
-                0,
-                layout.size(),
-                layout.align(),
-                0,
-                p as usize,
-            );
-        }
+        self.record_new(
+            EventKind::AllocZeroed,
+            layout,
+            (!p.is_null()).then_some(p as usize),
+        );
         p
     }
 
