@@ -6,7 +6,9 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lab bench rust-checks miri notebook-hygiene notebook-run clean
+.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run clean
+# JupyterLab refuses to start as root unless told; containers often run as root.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
@@ -20,17 +22,20 @@ setup:
 
 run: setup notebook-run
 
-test: setup rust-checks miri notebook-hygiene notebook-run
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run
 	@echo "[test] all checks passed"
+
+# Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
+miri-setup:
+	@cargo +nightly miri setup >/dev/null 2>&1 || { echo "[test] error: miri setup failed: run 'rustup component add --toolchain nightly miri rust-src'"; exit 1; }
 
 rust-checks:
 	@echo "[test] cargo fmt --check"; cargo fmt --all -- --check
 	@echo "[test] cargo clippy (-D warnings)"; cargo clippy --workspace --all-targets --quiet -- -D warnings
 	@echo "[test] cargo test (unit, integration, doc, examples)"; cargo test --workspace --quiet
 
-miri:
-	@echo "[test] cargo +nightly miri test (support crate)"
-	@cargo +nightly miri setup >/dev/null 2>&1 || { echo "[test] error: miri setup failed: run 'rustup component add --toolchain nightly miri rust-src'"; exit 1; }
+miri: miri-setup
+	@echo "[test] cargo +nightly miri test (support crate: the tests that touch raw memory)"
 	@cargo +nightly miri test -p support --lib --tests --quiet
 
 notebook-hygiene:
@@ -40,7 +45,7 @@ notebook-run:
 	@$(PY) tests/notebooks.py execute
 
 lab: setup
-	.venv/bin/jupyter lab --notebook-dir=notebooks
+	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 bench:
 	cargo bench -p support

@@ -156,6 +156,31 @@ def title_of(nb, fallback: str) -> str:
     return fallback
 
 
+def hide_solutions(page: str) -> str:
+    """Folds the source of every `solution` cell of an HTML page into a closed <details> block, so
+    that a reader without a kernel sees the exercise first and opens the solution when wanted."""
+    marker = "celltag_solution"
+    out, pos = [], 0
+    while True:
+        i = page.find(marker, pos)
+        if i < 0:
+            break
+        start = page.find('<div class="jp-Cell-inputWrapper"', i)
+        end = page.find('<div class="jp-Cell-outputWrapper"', start)
+        nxt = page.find(marker, i + len(marker))
+        if start < 0 or end < 0 or (0 <= nxt < start):
+            pos = i + len(marker)
+            continue
+        out.append(page[pos:start])
+        out.append('<details style="margin:4px 0"><summary style="cursor:pointer;font-weight:bold">'
+                   "Show the solution</summary>")
+        out.append(page[start:end])
+        out.append("</details>")
+        pos = end
+    out.append(page[pos:])
+    return "".join(out)
+
+
 def write_index(results: list[dict]) -> None:
     rows = "\n".join(
         f'<tr><td><a href="{html.escape(r["html"])}">{html.escape(r["name"])}</a></td>'
@@ -202,6 +227,7 @@ def execute_one(path: Path) -> dict:
     BUILD.mkdir(exist_ok=True)
     nbformat.write(nb, BUILD / path.name)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body = hide_solutions(body)
     html_name = path.stem + ".html"
     (BUILD / html_name).write_text(body)
     return {
