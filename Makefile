@@ -39,6 +39,7 @@ miri: miri-setup
 	@cargo +nightly miri test -p support --lib --tests --quiet
 
 notebook-hygiene:
+	@echo "[test] notebook runner unit tests"; $(PY) -m unittest discover -q -s tests -p "test_*.py"
 	@$(PY) tests/notebooks.py hygiene
 
 notebook-run:
