@@ -182,12 +182,14 @@ def hide_solutions(page: str) -> str:
 
 
 def write_index(results: list[dict]) -> None:
-    rows = "\n".join(
-        f'<tr><td><a href="{html.escape(r["html"])}">{html.escape(r["name"])}</a></td>'
-        f'<td>{html.escape(r["title"])}</td><td style="text-align:right">{r["cells"]}</td>'
-        f'<td style="text-align:right">{r["seconds"]:.1f}</td><td>{r["status"]}</td></tr>'
-        for r in results
-    )
+    def row(r: dict) -> str:
+        name = html.escape(r["name"])
+        link = f'<a href="{html.escape(r["html"])}">{name}</a>' if r["html"] else name
+        return (f'<tr><td>{link}</td><td>{html.escape(r["title"])}</td>'
+                f'<td style="text-align:right">{r["cells"]}</td>'
+                f'<td style="text-align:right">{r["seconds"]:.1f}</td><td>{r["status"]}</td></tr>')
+
+    rows = "\n".join(row(r) for r in results)
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Rust Allocation from First Principles</title></head>
 <body style="font-family:sans-serif;max-width:60em;margin:2em auto">
@@ -259,6 +261,12 @@ def cmd_execute(args) -> int:
     )
     results = []
     total = time.monotonic()
+    # The index lists every chapter: results of this run, else of the last run that executed it.
+    summary_path = BUILD / "run-summary.json"
+    try:
+        previous = {r["name"]: r for r in json.loads(summary_path.read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = {}
     for i, p in enumerate(paths, 1):
         print(f"[run] {i}/{len(paths)} {p.name} ...", flush=True)
         r = execute_one(p)
@@ -266,13 +274,20 @@ def cmd_execute(args) -> int:
         print(f"[run] {p.name:<36} {r['cells']:>3} cells {r['seconds']:>7.1f}s  {r['status']}", flush=True)
         for f in r["failures"]:
             print("      - " + f.replace("\n", "\n        "))
-        write_index(results)
+        previous[r["name"]] = r
+        existing = {q.name for q in NOTEBOOKS.glob("*.ipynb")} | {q.name for q in paths}
+        everything = [
+            previous.get(n, {"name": n, "title": n, "cells": 0, "seconds": 0.0,
+                             "status": "not run yet", "failures": [], "html": ""})
+            for n in sorted(existing)
+        ]
+        write_index(everything)
+        summary_path.write_text(json.dumps(everything, indent=1))
     failed = [r for r in results if r["status"] != "ok"]
     print(
         f"[run] {len(results) - len(failed)}/{len(results)} notebooks ok in "
         f"{time.monotonic() - total:.1f}s; pages in {BUILD.relative_to(ROOT)}/index.html"
     )
-    (BUILD / "run-summary.json").write_text(json.dumps(results, indent=1))
     return 1 if failed else 0
 
 
