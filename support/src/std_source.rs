@@ -151,7 +151,7 @@ impl Excerpt {
             );
         }
         format!(
-            "<div style=\"margin:4px 0\"><div style=\"font-family:monospace;font-size:90%;background:#e8eef7;padding:3px 8px;border:1px solid #c5d2e6\">{}</div><pre style=\"margin:0;padding:6px 8px;background:#f7f7f7;border:1px solid #ddd;border-top:0;overflow-x:auto;line-height:1.3\">{}</pre></div>",
+            "<div style=\"margin:4px 0\"><div style=\"font-family:monospace;font-size:90%;background:#e8eef7;padding:3px 8px;border:1px solid #c5d2e6\">{}</div><pre style=\"margin:0;padding:6px 8px;background:#f7f7f7;border:1px solid #ddd;border-top:0;overflow-x:auto;line-height:1.3;font-family:monospace;font-size:90%\">{}</pre></div>",
             escape(&self.location()),
             body
         )
