@@ -33,6 +33,7 @@ rust-checks:
 	@echo "[test] cargo fmt --check"; cargo fmt --all -- --check
 	@echo "[test] cargo clippy (-D warnings)"; cargo clippy --workspace --all-targets --quiet -- -D warnings
 	@echo "[test] cargo test (unit, integration, doc, examples)"; cargo test --workspace --quiet
+	@echo "[test] cargo doc (-D warnings)"; RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 miri: miri-setup
 	@echo "[test] cargo +nightly miri test (support crate: the tests that touch raw memory)"
