@@ -18,6 +18,7 @@ import argparse
 import html
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -134,6 +135,7 @@ def cell_failures(nb) -> list[str]:
         if errors and not expected:
             e = errors[0]
             detail = "\n".join(e.get("traceback", [])) or e.get("evalue", "")
+            detail = re.sub(r"\x1b\[[0-9;]*m", "", detail)  # evcxr colours its compiler errors
             first = c.source.strip().splitlines()[0] if c.source.strip() else ""
             out.append(f"cell {i} ({first[:60]!r}) errored: {e.get('ename')}: {detail[:2000]}")
         if expected and not errors:
@@ -259,6 +261,14 @@ def cmd_execute(args) -> int:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     )
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("rust")
+    except NoSuchKernel:
+        print("[run] error: the Jupyter kernel 'rust' is not installed here: run `make setup` first",
+              file=sys.stderr)
+        return 1
     results = []
     total = time.monotonic()
     # The index lists every chapter: results of this run, else of the last run that executed it.
