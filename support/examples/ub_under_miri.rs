@@ -35,6 +35,13 @@ fn main() {
                 drop(Box::from_raw(raw));
                 drop(Box::from_raw(raw)); // the same pointer owned twice: a double free
             }
+            "box-foreign-allocator" => {
+                dealloc(p, layout);
+                let raw = libc::malloc(8) as *mut u64; // C's heap, not Rust's global allocator
+                assert!(!raw.is_null());
+                raw.write(5);
+                drop(Box::from_raw(raw)); // Box frees it through Rust's allocator: mismatch
+            }
             "box-wrong-type" => {
                 dealloc(p, layout);
                 let raw = Box::into_raw(Box::new(5u64)) as *mut u32;

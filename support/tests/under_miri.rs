@@ -14,6 +14,7 @@ fn miri_reports_each_broken_contract() {
         ("leak", "memory leaked"),
         ("box-from-raw-twice", "Undefined Behavior"),
         ("box-wrong-type", "incorrect layout on deallocation"),
+        ("box-foreign-allocator", "C heap memory"),
     ] {
         let out = run_under_miri("ub_under_miri", &[case]);
         assert!(
