@@ -2,8 +2,11 @@
 //! deterministic facts the notebooks rely on.
 #![cfg(all(not(miri), target_os = "linux", target_env = "gnu"))]
 
+use std::alloc::Layout;
 use support::exercise::ch2::{check_libc_predictions, first_call};
+
 use support::programs::{libc_calls, run_example};
+use support::system::predicted_libc_alloc;
 
 #[test]
 fn libc_calls_observes_what_unix_rs_says() {
@@ -31,6 +34,15 @@ fn libc_calls_observes_what_unix_rs_says() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(first, want);
+    // The model of unix.rs in `support::system` agrees with every observed allocation.
+    for o in obs.iter().filter(|o| o.request.starts_with("alloc ")) {
+        let (size, align) = o.request["alloc ".len()..].split_once(':').unwrap();
+        let layout =
+            Layout::from_size_align(size.parse().unwrap(), align.parse().unwrap()).unwrap();
+        let model = predicted_libc_alloc(layout);
+        let model = model.split(' ').next().unwrap();
+        assert_eq!(model, first_call(&o.calls), "{}", o.request);
+    }
     let fallback = &obs[10].calls;
     assert_eq!(
         fallback.last().map(String::as_str),
