@@ -74,6 +74,36 @@ const SCENARIOS: &[Scenario] = &[
             drop(black_box(v));
         },
     },
+    Scenario {
+        name: "vec-zeroed",
+        code: "let v = vec![0u8; 4096]; drop(v);",
+        run: || drop(black_box(vec![0u8; black_box(4096)])),
+    },
+    Scenario {
+        name: "collect-filter",
+        code: "let v: Vec<i32> = (0..10).filter(|x| x % 2 == 0).collect(); drop(v);",
+        run: || {
+            let v: Vec<i32> = (0..black_box(10)).filter(|x| x % 2 == 0).collect();
+            drop(black_box(v));
+        },
+    },
+    Scenario {
+        name: "collect-exact",
+        code: "let v: Vec<i32> = (0..10).collect(); drop(v);",
+        run: || {
+            let v: Vec<i32> = (0..black_box(10)).collect();
+            drop(black_box(v));
+        },
+    },
+    Scenario {
+        name: "collect-in-place",
+        code: "let src: Vec<u64> = (0..100).collect(); let v: Vec<i64> = src.into_iter().map(|x| x as i64).collect(); drop(v);",
+        run: || {
+            let src: Vec<u64> = (0..black_box(100)).collect();
+            let v: Vec<i64> = src.into_iter().map(|x| x as i64).collect();
+            drop(black_box(v));
+        },
+    },
 ];
 
 fn main() {

@@ -52,13 +52,14 @@ extern "C" fn c_side_move_right(p: Box<Point>) -> Box<Point> {
 
 #[allow(dead_code)] // the fields exist to be dropped
 struct Outer<'a> {
-    first: Box<Loud<'a>>,
-    second: Box<Loud<'a>>,
+    left: Box<Loud<'a>>,
+    right: Box<Loud<'a>>,
 }
 
+// The same names as chapter 3's allocator-api2 `Outer`, so that the two drop sequences compare.
 impl Drop for Outer<'_> {
     fn drop(&mut self) {
-        HEAP.mark("drop Outer (its Drop::drop runs first)");
+        HEAP.mark("drop Outer (Drop::drop)");
     }
 }
 
@@ -154,10 +155,10 @@ fn main() {
     section(4, "Drop order visualisation");
     let (_, story) = traced(|| {
         let outer = Box::new(Outer {
-            first: Box::new(Loud::new("first", &HEAP)),
-            second: Box::new(Loud::new("second", &HEAP)),
+            left: Box::new(Loud::new("left", &HEAP)),
+            right: Box::new(Loud::new("right", &HEAP)),
         });
-        HEAP.mark("-- drop(outer) --");
+        HEAP.mark(support::boxes::DROP_MARK);
         drop(outer);
     });
     for (i, line) in story.iter().enumerate() {

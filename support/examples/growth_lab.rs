@@ -1,19 +1,26 @@
 //! Chapter 4's measurements that need a fresh process (the heap's history changes the results:
 //! glibc raises its mmap threshold after frees, so run each measurement in its own process and pin
-//! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072`).
+//! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072`, except where the threshold is the lesson).
 //!
 //! ```sh
-//! # every reallocation of a real Vec growing to 64 MiB: sizes, moved or in place, nanoseconds
+//! # every reallocation of a real Vec growing to 64 MiB: sizes, moved or in place, heap or mmap, ns
 //! cargo run --release -p support --example growth_lab -- trace u8 67108864
 //! cargo run --release -p support --example growth_lab -- trace u64 67108864
 //! cargo run --release -p support --example growth_lab -- trace align32 67108864
 //! # median time of realloc(s -> 2s) for s = 4 KiB .. MAX, with alignment 8 or 32, RUNS repeats
 //! cargo run --release -p support --example growth_lab -- realloc-cost 8 67108864 7
+//! # one realloc(s -> 2s) of an mmapped block with every page touched: minor page faults it caused
+//! cargo run --release -p support --example growth_lab -- faults 8 1048576
+//! # the same Vec<u8> grown to MAX twice in one process (glibc's dynamic mmap threshold)
+//! cargo run --release -p support --example growth_lab -- twice 4194304
 //! ```
 //!
-//! Output lines (space-separated, for `support::growth_lab` to parse):
-//! `grow ELEM OLD_CAP NEW_CAP OLD_BYTES NEW_BYTES moved|in-place NANOS` and
-//! `realloc ALIGN SIZE NEW_SIZE moved|in-place MEDIAN_NANOS`.
+//! Output lines (space-separated, for `support::growth::lab` to parse):
+//! `grow RUN ELEM ALIGN OLD_CAP NEW_CAP OLD_BYTES NEW_BYTES moved|in-place heap|mmap|none heap|mmap NANOS`,
+//! `realloc ALIGN SIZE NEW_SIZE moved|in-place MEDIAN_NANOS` and
+//! `faults ALIGN SIZE NEW_SIZE moved|in-place heap|mmap heap|mmap MINOR_FAULTS PAGES`.
+//! Where a block lives (`heap` or `mmap`) is read from glibc's own statistics (`mallinfo2().hblkhd`,
+//! the bytes in mmapped blocks): in this program the buffer under test is the only large block.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -24,26 +31,91 @@ use std::time::Instant;
 #[repr(C, align(32))]
 struct Align32([u8; 32]);
 
-fn trace<T: Copy>(name: &str, value: T, max_bytes: usize) {
+/// Bytes glibc currently holds in mmapped blocks (0 where this cannot be asked).
+fn mmapped_bytes() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        unsafe { libc::mallinfo2() }.hblkhd
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        0
+    }
+}
+
+/// Where a buffer of `bytes` bytes lives: `mmap` if glibc holds at least that many bytes in mmapped
+/// blocks (the buffer is the only large block here), `heap` otherwise, `none` for no buffer.
+fn place(bytes: usize) -> &'static str {
+    if bytes == 0 {
+        "none"
+    } else if mmapped_bytes() >= bytes {
+        "mmap"
+    } else {
+        "heap"
+    }
+}
+
+/// Minor page faults of this process so far.
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u.ru_minflt
+    }
+}
+
+/// One reallocation seen by [`trace`], kept as plain numbers until the end.
+struct Grow {
+    old_cap: usize,
+    new_cap: usize,
+    moved: bool,
+    before: &'static str,
+    after: &'static str,
+    nanos: u128,
+}
+
+/// Grows a `Vec<T>` to `max_bytes` and prints one `grow` line per reallocation.
+fn trace<T: Copy>(run: usize, name: &str, value: T, max_bytes: usize) {
     let size = std::mem::size_of::<T>();
+    let align = std::mem::align_of::<T>();
+    // Reallocations are recorded into a buffer allocated up front and printed at the end, so that
+    // nothing else is allocated on the heap while the Vec grows.
+    let mut seen: Vec<Grow> = Vec::with_capacity(64);
     let mut v: Vec<T> = Vec::new();
     while v.len() * size < max_bytes {
         let (cap0, ptr0) = (v.capacity(), v.as_ptr() as usize);
+        let before = place(cap0 * size);
         let t = Instant::now();
         v.push(black_box(value));
-        let ns = t.elapsed().as_nanos();
-        if v.capacity() != cap0 {
-            let moved = cap0 > 0 && v.as_ptr() as usize != ptr0;
-            println!(
-                "grow {name} {cap0} {} {} {} {} {ns}",
-                v.capacity(),
-                cap0 * size,
-                v.capacity() * size,
-                if moved { "moved" } else { "in-place" }
-            );
+        let nanos = t.elapsed().as_nanos();
+        if v.capacity() != cap0 && seen.len() < seen.capacity() {
+            seen.push(Grow {
+                old_cap: cap0,
+                new_cap: v.capacity(),
+                moved: cap0 > 0 && v.as_ptr() as usize != ptr0,
+                before,
+                after: place(v.capacity() * size),
+                nanos,
+            });
         }
     }
     black_box(&v);
+    drop(v);
+    for g in seen {
+        println!(
+            "grow {run} {name} {align} {} {} {} {} {} {} {} {}",
+            g.old_cap,
+            g.new_cap,
+            g.old_cap * size,
+            g.new_cap * size,
+            if g.moved { "moved" } else { "in-place" },
+            g.before,
+            g.after,
+            g.nanos
+        );
+    }
 }
 
 fn realloc_cost(align: usize, max: usize, runs: usize) {
@@ -81,35 +153,89 @@ fn realloc_cost(align: usize, max: usize, runs: usize) {
     }
 }
 
+/// One `realloc(size -> 2 size)` of a block whose every page was written: the minor page faults
+/// the call itself caused. Copying into a new block faults in its pages; `mremap` moves the old
+/// pages (page-table entries) to the new address and faults in none.
+fn faults(align: usize, size: usize) {
+    let layout = Layout::from_size_align(size, align).expect("valid layout");
+    let new_size = size.checked_mul(2).expect("size too large");
+    // SAFETY: non-zero size; the block is written within bounds, reallocated with its own layout,
+    // read within the new bounds and freed with the new layout.
+    unsafe {
+        let p = System.alloc(layout);
+        assert!(!p.is_null(), "allocation of {size} bytes failed");
+        p.write_bytes(0xAB, size);
+        let before_place = place(size);
+        let f0 = minor_faults();
+        let q = System.realloc(p, layout, new_size);
+        let f1 = minor_faults();
+        assert!(!q.is_null(), "realloc to {new_size} bytes failed");
+        let after_place = place(new_size);
+        assert_eq!(q.add(size - 1).read(), 0xAB, "contents kept");
+        println!(
+            "faults {align} {size} {new_size} {} {before_place} {after_place} {} {}",
+            if q != p { "moved" } else { "in-place" },
+            f1 - f0,
+            size / 4096
+        );
+        System.dealloc(q, Layout::from_size_align(new_size, align).expect("valid"));
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: growth_lab trace u8|u64|align32 MAX_BYTES | growth_lab realloc-cost ALIGN MAX_BYTES RUNS");
+    eprintln!(
+        "usage: growth_lab trace u8|u64|align32 MAX_BYTES | realloc-cost ALIGN MAX_BYTES RUNS | faults ALIGN SIZE | twice MAX_BYTES"
+    );
     std::process::exit(2);
 }
+
+/// Sizes are bounded: at most 1 GiB, and at least one page where a page is the point.
+const MAX_BYTES: usize = 1 << 30;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| -> usize {
-        args.get(i)
+        let n = args
+            .get(i)
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| usage())
+            .unwrap_or_else(|| usage());
+        if n > MAX_BYTES {
+            eprintln!("{n} is above the limit of {MAX_BYTES}");
+            std::process::exit(2);
+        }
+        n
+    };
+    let power_of_two = |a: usize| {
+        if !a.is_power_of_two() {
+            eprintln!("alignment {a} is not a power of two");
+            std::process::exit(2);
+        }
+        a
     };
     match args.first().map(String::as_str) {
         Some("trace") => {
             let max = num(2);
             match args.get(1).map(String::as_str) {
-                Some("u8") => trace("u8", 1u8, max),
-                Some("u64") => trace("u64", 1u64, max),
-                Some("align32") => trace("align32", Align32([1; 32]), max),
+                Some("u8") => trace(1, "u8", 1u8, max),
+                Some("u64") => trace(1, "u64", 1u64, max),
+                Some("align32") => trace(1, "align32", Align32([1; 32]), max),
                 _ => usage(),
             }
         }
-        Some("realloc-cost") => {
-            let align = num(1);
-            if !align.is_power_of_two() {
-                eprintln!("alignment {align} is not a power of two");
+        Some("realloc-cost") => realloc_cost(power_of_two(num(1)), num(2), num(3).min(101)),
+        Some("faults") => {
+            let align = power_of_two(num(1));
+            let size = num(2);
+            if size < 4096 {
+                eprintln!("size {size} is below one page (4096)");
                 std::process::exit(2);
             }
-            realloc_cost(align, num(2), num(3))
+            faults(align, size)
+        }
+        Some("twice") => {
+            let max = num(1);
+            trace(1, "u8", 1u8, max);
+            trace(2, "u8", 1u8, max);
         }
         _ => usage(),
     }

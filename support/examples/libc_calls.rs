@@ -7,10 +7,12 @@
 //! cargo run -p support --example libc_calls                 # the default list of layouts
 //! cargo run -p support --example libc_calls -- 8:16 0:8     # alloc requests as SIZE:ALIGN
 //! cargo run -p support --example libc_calls -- 16:8:4096    # a realloc: SIZE:ALIGN:NEW_SIZE
+//! cargo run -p support --example libc_calls -- zeroed:4096:8 vec0:4096   # alloc_zeroed; vec![0u8; N]
 //! ```
 //!
-//! Output lines have the form `alloc 8:16 -> posix_memalign(align 16)` or
-//! `realloc 16:8:4096 -> realloc`, one per request, calls in the order they happened.
+//! Output lines have the form `alloc 8:16 -> posix_memalign(align 16)`,
+//! `realloc 16:8:4096 -> realloc`, `alloc_zeroed 4096:8 -> calloc` or `vec![0u8; 4096] -> calloc`,
+//! one per request, calls in the order they happened.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -131,13 +133,34 @@ mod interpose {
     }
 }
 
-/// One request to run through `System`.
+/// One request to run through `System` (or, for `VecZeroed`, through `vec![0u8; n]`).
 enum Request {
     Alloc(Layout),
     Realloc(Layout, usize),
+    Zeroed(Layout),
+    VecZeroed(usize),
 }
 
+/// The largest size a `zeroed:` or `vec0:` request may ask for (they really allocate).
+const MAX_ZEROED: usize = 1 << 30;
+
 fn parse(arg: &str) -> Result<Request, String> {
+    if let Some(rest) = arg.strip_prefix("vec0:") {
+        return match rest.parse::<usize>() {
+            Ok(n) if (1..=MAX_ZEROED).contains(&n) => Ok(Request::VecZeroed(n)),
+            _ => Err(format!(
+                "`{arg}`: expected vec0:N with N from 1 to {MAX_ZEROED}"
+            )),
+        };
+    }
+    if let Some(rest) = arg.strip_prefix("zeroed:") {
+        return match parse(rest)? {
+            Request::Alloc(l) if l.size() > 0 && l.size() <= MAX_ZEROED => Ok(Request::Zeroed(l)),
+            _ => Err(format!(
+                "`{arg}`: expected zeroed:SIZE:ALIGN with SIZE from 1 to {MAX_ZEROED}"
+            )),
+        };
+    }
     let nums: Result<Vec<usize>, _> = arg.split(':').map(str::parse).collect();
     let nums = nums.map_err(|_| format!("`{arg}`: expected SIZE:ALIGN or SIZE:ALIGN:NEW_SIZE"))?;
     let layout = |s, a| {
@@ -189,6 +212,25 @@ fn observe(req: &Request) -> (String, Vec<String>) {
             unsafe { System.dealloc(p, l) };
             (label, calls)
         }
+        Request::Zeroed(l) => {
+            let label = format!("alloc_zeroed {}:{}", l.size(), l.align());
+            interpose::start();
+            // SAFETY: the layout has a non-zero size (checked in parse).
+            let p = unsafe { System.alloc_zeroed(l) };
+            let calls = interpose::stop();
+            assert!(!p.is_null(), "allocation of {l:?} failed");
+            // SAFETY: `p` was allocated just above with `l`.
+            unsafe { System.dealloc(p, l) };
+            (label, calls)
+        }
+        Request::VecZeroed(n) => {
+            // `vec![0u8; n]` goes through the global allocator (the default one, `System`).
+            interpose::start();
+            let v = std::hint::black_box(vec![0u8; n]);
+            let calls = interpose::stop();
+            drop(v);
+            (format!("vec![0u8; {n}]"), calls)
+        }
         Request::Realloc(l, new_size) => {
             let label = format!("realloc {}:{}:{}", l.size(), l.align(), new_size);
             // SAFETY: the layout has a non-zero size (checked in parse).
@@ -223,6 +265,9 @@ fn main() {
             "16:8:4096",
             "64:32:4096",
             "8:16:24",
+            "zeroed:4096:8",
+            "zeroed:64:32",
+            "vec0:4096",
         ]
         .iter()
         .map(|s| s.to_string())

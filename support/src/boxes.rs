@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::allocators::recording::RecordingAllocator;
+use crate::infra::programs::run_example;
+use crate::views::display::Table;
 
 /// A value that notes `drop NAME` in a recorder's log when it is dropped, so drops and the
 /// allocator calls around them appear in one ordered log.
@@ -104,6 +106,80 @@ pub fn box_facts<T: ?Sized>(b: &Box<T>) -> BoxFacts {
     }
 }
 
+/// A story line reduced to what a drop sequence names: `alloc`, `alloc_zeroed`, `dealloc`,
+/// `grow`, `shrink`, or a mark's label (such as `drop left`), with sizes left out.
+pub fn event_word(line: &str) -> String {
+    for word in ["alloc_zeroed", "alloc", "dealloc", "grow", "shrink"] {
+        if line.starts_with(&format!("{word} ")) {
+            return word.to_string();
+        }
+    }
+    line.to_string()
+}
+
+/// The events after the mark `-- drop(outer) --` in a recorder's story, as [`event_word`]s: what
+/// dropping the boxed `Outer` of chapter 3 did.
+pub fn drop_sequence<A>(log: &RecordingAllocator<A>) -> Vec<String> {
+    let story = log.story();
+    let start = story
+        .iter()
+        .position(|l| l == DROP_MARK)
+        .map_or(story.len(), |i| i + 1);
+    story[start..].iter().map(|l| event_word(l)).collect()
+}
+
+/// The mark both demonstrations set just before `drop(outer)`.
+pub const DROP_MARK: &str = "-- drop(outer) --";
+
+/// Parses the drop section of `box_exploration`'s output (numbered lines after
+/// [`DROP_MARK`], up to section 5) into [`event_word`]s.
+pub fn parse_drop_sequence(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.contains(DROP_MARK))
+        .skip(1)
+        .take_while(|l| !l.starts_with("== 5."))
+        .filter_map(|l| l.split_once(". ").map(|(_, r)| event_word(r.trim())))
+        .collect()
+}
+
+/// The same drop as chapter 3's `Outer`, made with std's own `Box` under a recording
+/// `#[global_allocator]` in the `box_exploration` program (a child process): compiler drop glue
+/// and `Drop for Box`, not allocator-api2's `Box`.
+pub fn std_box_drop_sequence() -> Result<Vec<String>, String> {
+    let out = run_example("box_exploration", &[], &[]);
+    if !out.success {
+        return Err(format!("box_exploration failed: {}", out.stderr.trim()));
+    }
+    let seq = parse_drop_sequence(&out.stdout);
+    if seq.is_empty() {
+        return Err("box_exploration printed no drop sequence".into());
+    }
+    Ok(seq)
+}
+
+/// Two drop sequences side by side, one row per step, with a last row that says whether they are
+/// the same and how many steps each has.
+pub fn compare_sequences(left: (&str, &[String]), right: (&str, &[String])) -> Table {
+    let mut t = Table::new(["step", left.0, right.0, "same?"]);
+    for i in 0..left.1.len().max(right.1.len()) {
+        let (a, b) = (left.1.get(i), right.1.get(i));
+        t.row([
+            (i + 1).to_string(),
+            a.cloned().unwrap_or_default(),
+            b.cloned().unwrap_or_default(),
+            (a == b).to_string(),
+        ]);
+    }
+    t.row([
+        "all".to_string(),
+        format!("{} steps", left.1.len()),
+        format!("{} steps", right.1.len()),
+        (left.1 == right.1).to_string(),
+    ]);
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +252,24 @@ mod tests {
         assert_eq!(z8.dangling_addr, Some(8));
         let d: Box<dyn fmt::Debug> = Box::new(1u8);
         assert_eq!(box_facts(&d).box_size, 16);
+    }
+
+    #[test]
+    fn drop_sequences_parse_and_compare() {
+        let out = "x\n-- drop(outer) --\n 1. drop Outer (Drop::drop)\n 2. drop left\n 3. dealloc 24 B\n== 5. next ==\n 4. alloc 8 B\n";
+        let seq = parse_drop_sequence(out);
+        assert_eq!(seq, ["drop Outer (Drop::drop)", "drop left", "dealloc"]);
+        assert!(parse_drop_sequence("nothing").is_empty());
+        let rec = RecordingAllocator::new();
+        rec.mark("before");
+        rec.mark(DROP_MARK);
+        rec.mark("drop left");
+        assert_eq!(drop_sequence(&rec), ["drop left"]);
+        let other = vec!["drop left".to_string(), "dealloc".to_string()];
+        let t = compare_sequences(("a", &drop_sequence(&rec)), ("b", &other));
+        let html = t.to_html();
+        assert!(html.contains("1 steps") && html.contains("2 steps") && html.contains("false"));
+        assert_eq!(event_word("alloc_zeroed 8 B"), "alloc_zeroed");
+        assert_eq!(event_word("grow 8 -> 16 B (moved)"), "grow");
     }
 }

@@ -28,6 +28,9 @@ fn libc_calls_observes_what_unix_rs_says() {
         ("realloc 16:8:4096", "realloc"),
         ("realloc 64:32:4096", "posix_memalign"), // realloc_fallback: allocate, copy, free
         ("realloc 8:16:24", "realloc"),
+        ("alloc_zeroed 4096:8", "calloc"), // align <= MIN_ALIGN and <= size: calloc(size, 1)
+        ("alloc_zeroed 64:32", "posix_memalign"), // otherwise: alloc, then write_bytes(0)
+        ("vec![0u8; 4096]", "calloc"),     // spec_from_elem: zero is IsZero -> alloc_zeroed
     ];
     let want: Vec<(String, String)> = want
         .iter()
@@ -89,6 +92,25 @@ fn alloc_trace_reports_plain_box_vec_and_string() {
     assert!(vec.contains("allocs 1 deallocs 1 grows 2"), "{vec}"); // 32 -> 64 -> 128 bytes
     assert!(section("string").contains("grows 1"));
     assert!(section("shrink").contains("shrinks 1"));
+    let zeroed = section("vec-zeroed");
+    assert!(
+        zeroed.contains("alloc_zeroed") && zeroed.contains("allocs 1 deallocs 1 grows 0"),
+        "{zeroed}"
+    );
+    // filter: lower size hint 0, so 4 elements first, then one grow to 8.
+    assert!(section("collect-filter").contains("allocs 1 deallocs 1 grows 1"));
+    // an exact size hint: one allocation, never grown.
+    let exact = section("collect-exact");
+    assert!(
+        exact.contains("allocs 1 deallocs 1 grows 0") && exact.contains("40"),
+        "{exact}"
+    );
+    // in-place collect: the source's one allocation is the result's; nothing else is allocated.
+    let in_place = section("collect-in-place");
+    assert!(
+        in_place.contains("allocs 1 deallocs 1 grows 0") && in_place.contains("800"),
+        "{in_place}"
+    );
     let bad = run_example("alloc_trace", &["nope"], &[]);
     assert!(!bad.success && bad.stderr.contains("unknown scenario"));
 }
@@ -130,23 +152,22 @@ fn box_exploration_prints_every_section_and_its_facts() {
     ] {
         assert!(text.contains(fact), "missing {fact:?} in\n{text}");
     }
-    // Two-phase drop: Outer's Drop::drop, then each field's contents before its memory, then Outer's memory.
-    let drop_part = &text[text.find("-- drop(outer) --").unwrap()..text.find("== 5.").unwrap()];
-    let order: Vec<&str> = drop_part
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(". ").map(|(_, r)| r))
-        .collect();
+    // Two-phase drop with std's Box: Outer's Drop::drop, then each field's contents before its
+    // memory, then Outer's memory: the same order chapter 3 shows with allocator-api2's Box.
     assert_eq!(
-        order,
+        support::boxes::parse_drop_sequence(&text),
         [
-            "drop Outer (its Drop::drop runs first)",
-            "drop first",
-            "dealloc 24 B",
-            "drop second",
-            "dealloc 24 B",
-            "dealloc 16 B"
+            "drop Outer (Drop::drop)",
+            "drop left",
+            "dealloc",
+            "drop right",
+            "dealloc",
+            "dealloc"
         ]
+    );
+    assert!(
+        text.contains("dealloc 24 B") && text.contains("dealloc 16 B"),
+        "{text}"
     );
 }
 
@@ -174,4 +195,78 @@ fn growth_lab_traces_real_vecs_in_a_fresh_process() {
         &[],
     );
     assert!(!bad.success && bad.stderr.contains("not a power of two"));
+}
+
+#[test]
+fn min_align_observed_through_libc_matches_the_table() {
+    let (observed, calls) = support::system::observed_min_align().expect("libc_calls runs");
+    assert_eq!(observed, support::system::MIN_ALIGN, "{calls:?}");
+    assert_eq!(calls.len(), 9);
+    assert_eq!(calls[0], (1, "malloc".to_string()));
+    assert_eq!(calls[8], (256, "posix_memalign".to_string()));
+}
+
+#[test]
+fn out_of_memory_aborts_the_child_with_sigabrt() {
+    let out = run_example("out_of_memory", &[], &[]);
+    assert!(!out.success);
+    assert_eq!(out.signal, Some(6), "{}", out.status_text());
+    assert!(
+        out.stderr
+            .contains("memory allocation of 9223372036854775807 bytes failed"),
+        "{}",
+        out.stderr
+    );
+    let lines = out.lines();
+    assert_eq!(
+        lines.len(),
+        2,
+        "nothing is printed after the abort: {lines:?}"
+    );
+    assert!(lines[0].starts_with("try_reserve_exact(9223372036854775807) -> Err("));
+    // The same size as a capacity overflow is a panic, which a cell can catch.
+    let caught =
+        support::infra::programs::catch_panic(|| Vec::<u8>::with_capacity(usize::MAX).len());
+    assert_eq!(caught, Err("capacity overflow".to_string()));
+}
+
+#[test]
+fn mremap_moves_a_mapped_block_without_faulting_in_pages() {
+    use support::growth::lab::{page_faults, Place};
+    // align 8: glibc realloc of an mmapped block -> mremap: the address changes, no page is
+    // faulted in (the old pages are moved, not copied).
+    let remap = page_faults(8, 1 << 20).expect("faults runs");
+    assert_eq!(
+        (remap.old_place, remap.new_place),
+        (Place::Mmap, Place::Mmap)
+    );
+    assert_eq!(remap.pages, 256);
+    assert!(remap.minor_faults <= 2, "{remap:?}");
+    // align 32: std's fallback copies into a new block and faults in its pages.
+    let copy = page_faults(32, 1 << 20).expect("faults runs");
+    assert!(copy.moved, "{copy:?}");
+    assert!(
+        copy.minor_faults > remap.minor_faults + 8,
+        "{copy:?} vs {remap:?}"
+    );
+}
+
+#[test]
+fn the_dynamic_mmap_threshold_changes_the_second_run_unless_pinned() {
+    use support::growth::lab::{grow_twice, runs_summary};
+    let dynamic = runs_summary(&grow_twice(false, 4 << 20).expect("twice runs"));
+    let pinned = runs_summary(&grow_twice(true, 4 << 20).expect("twice runs"));
+    assert_eq!(dynamic.len(), 2);
+    assert_eq!(pinned.len(), 2);
+    // (run, growths, moved, into mmap): run 1 goes to mmap; run 2 stays in the heap once the
+    // threshold was raised by freeing run 1's buffer.
+    assert!(dynamic[0].3 > 0, "{dynamic:?}");
+    assert!(dynamic[1].3 < dynamic[0].3, "{dynamic:?}");
+    // Pinned, both runs reach mmap equally often and move equally often.
+    assert_eq!(
+        (pinned[0].1, pinned[0].2, pinned[0].3),
+        (pinned[1].1, pinned[1].2, pinned[1].3),
+        "{pinned:?}"
+    );
+    assert!(pinned[0].3 > 0);
 }

@@ -5,16 +5,7 @@ use crate::allocators::guarded::CheckedHeap;
 use crate::allocators::recording::RecordingAllocator;
 use crate::boxes::DropCounter;
 
-/// A story line reduced to what a prediction names: `alloc`, `dealloc`, `grow`, `shrink`, or
-/// a mark's label (such as `drop first`).
-pub fn event_word(line: &str) -> String {
-    for word in ["alloc_zeroed", "alloc", "dealloc", "grow", "shrink"] {
-        if line.starts_with(&format!("{word} ")) {
-            return word.to_string();
-        }
-    }
-    line.to_string()
-}
+pub use crate::boxes::event_word;
 
 /// Exercise 3.1: the predicted sequence of events (`"drop NAME"`, `"alloc"`, `"dealloc"`)
 /// against what the recorder logged.

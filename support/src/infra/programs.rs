@@ -22,6 +22,10 @@ pub struct ProgramOutput {
     pub stdout: String,
     /// What it printed on stderr (cargo's messages included).
     pub stderr: String,
+    /// The exit code, if the program exited (`None` if a signal ended it).
+    pub code: Option<i32>,
+    /// The signal that ended the program (on Unix), e.g. 6 (`SIGABRT`) after an abort.
+    pub signal: Option<i32>,
     /// Wall-clock seconds, including any compilation.
     pub seconds: f64,
 }
@@ -30,6 +34,18 @@ impl ProgramOutput {
     /// The first line of stderr that starts with `error` (Miri's verdict), if any.
     pub fn first_error(&self) -> Option<&str> {
         self.stderr.lines().find(|l| l.starts_with("error"))
+    }
+
+    /// How the program ended, e.g. `exit code 0` or `killed by signal 6 (SIGABRT)`.
+    ///
+    /// `cargo run` passes on the exit status of the program it ran: an abort in the program
+    /// shows here as signal 6.
+    pub fn status_text(&self) -> String {
+        match (self.code, self.signal) {
+            (_, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+            (Some(code), None) => format!("exit code {code}"),
+            (None, None) => "did not start".to_string(),
+        }
     }
 
     /// Stdout lines.
@@ -43,7 +59,11 @@ impl ProgramOutput {
             "<div style=\"font-family:monospace;font-size:90%;background:#eee;padding:3px 8px\">$ {} ({:.1} s{})</div><pre style=\"margin:0;padding:6px 8px;border:1px solid #ddd\">{}</pre>",
             escape(&self.command),
             self.seconds,
-            if self.success { "" } else { ", FAILED" },
+            if self.success {
+                String::new()
+            } else {
+                format!(", FAILED: {}", self.status_text())
+            },
             escape(&self.stdout)
         );
         if !self.success {
@@ -61,7 +81,7 @@ impl fmt::Display for ProgramOutput {
         writeln!(f, "$ {}", self.command)?;
         f.write_str(&self.stdout)?;
         if !self.success {
-            writeln!(f, "(failed)\n{}", self.stderr)?;
+            writeln!(f, "(failed: {})\n{}", self.status_text(), self.stderr)?;
         }
         Ok(())
     }
@@ -137,6 +157,8 @@ fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> 
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+            signal: exit_signal(&out.status),
             seconds: start.elapsed().as_secs_f64(),
         },
         Err(e) => ProgramOutput {
@@ -144,9 +166,52 @@ fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> 
             success: false,
             stdout: String::new(),
             stderr: format!("could not start cargo: {e} (is cargo on PATH?)"),
+            code: None,
+            signal: None,
             seconds: start.elapsed().as_secs_f64(),
         },
     }
+}
+
+#[cfg(unix)]
+fn exit_signal(status: &std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal()
+}
+
+#[cfg(not(unix))]
+fn exit_signal(_: &std::process::ExitStatus) -> Option<i32> {
+    None
+}
+
+/// The usual name of a Unix signal number (Linux numbering), or `"?"`.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        4 => "SIGILL",
+        7 => "SIGBUS",
+        15 => "SIGTERM",
+        _ => "?",
+    }
+}
+
+/// Runs `f` and catches a panic instead of letting it end the cell: `Err` holds the panic's
+/// message (`"capacity overflow"`, for instance). The panic hook is silenced while `f` runs, so the
+/// cell shows the returned value only. An abort cannot be caught: run such code in a child process
+/// ([`run_example`]).
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-text payload".to_string())
+    })
 }
 
 /// The libc calls one request made, as observed by the `libc_calls` example.
@@ -189,6 +254,38 @@ mod tests {
         let obs = parse_libc_calls("alloc 8:16 -> posix_memalign(align 16)\nrealloc 64:32:4096 -> posix_memalign(align 32), free\nnoise\n");
         assert_eq!(obs.len(), 2);
         assert_eq!(obs[1].calls, ["posix_memalign(align 32)", "free"]);
+    }
+
+    #[test]
+    fn catch_panic_returns_the_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        let overflow = catch_panic(|| Vec::<u8>::with_capacity(usize::MAX).capacity());
+        assert_eq!(overflow, Err("capacity overflow".to_string()));
+        let formatted = catch_panic(|| -> u8 { panic!("n = {}", 3) });
+        assert_eq!(formatted, Err("n = 3".to_string()));
+        let odd = catch_panic(|| std::panic::panic_any(5u32));
+        assert!(odd.unwrap_err().contains("non-text"));
+    }
+
+    #[test]
+    fn status_text_names_the_signal() {
+        let out = |code, signal| ProgramOutput {
+            command: "x".into(),
+            success: false,
+            stdout: String::new(),
+            stderr: String::new(),
+            code,
+            signal,
+            seconds: 0.0,
+        };
+        assert_eq!(
+            out(None, Some(6)).status_text(),
+            "killed by signal 6 (SIGABRT)"
+        );
+        assert_eq!(out(Some(2), None).status_text(), "exit code 2");
+        assert_eq!(out(None, None).status_text(), "did not start");
+        assert!(out(None, Some(6)).to_string().contains("SIGABRT"));
+        assert_eq!(signal_name(1000), "?");
     }
 
     #[test]

@@ -162,6 +162,59 @@ impl Excerpt {
     pub fn evcxr_display(&self) {
         emit("text/html", &self.to_html());
     }
+
+    /// The excerpt without the doc comment above the item (for items such as `struct Vec`, whose
+    /// docs run to hundreds of lines). Everything from the first line down to the last `///` or
+    /// `//!` line of the leading block of doc comments and attributes is dropped, so the lines
+    /// stay contiguous and keep their numbers; attributes below the docs stay. An excerpt that
+    /// does not start with a doc comment is returned unchanged.
+    pub fn without_docs(&self) -> Excerpt {
+        let leading = self
+            .lines
+            .iter()
+            .take_while(|l| {
+                let t = l.trim_start();
+                t.starts_with("//") || t.starts_with("#[") || t.starts_with("#![") || t.is_empty()
+            })
+            .count();
+        let last_doc = self.lines[..leading].iter().rposition(|l| {
+            let t = l.trim_start();
+            t.starts_with("///") || t.starts_with("//!")
+        });
+        match last_doc {
+            Some(i) => Excerpt {
+                path: self.path.clone(),
+                first_line: self.first_line + i + 1,
+                lines: self.lines[i + 1..].to_vec(),
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// The lines that matter: `before` lines above and `after` lines below the first line of the
+    /// excerpt that contains `needle` (clamped to the excerpt), with their original numbers.
+    pub fn around(
+        &self,
+        needle: &str,
+        before: usize,
+        after: usize,
+    ) -> Result<Excerpt, SourceError> {
+        let at = self
+            .lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .ok_or_else(|| SourceError::ItemNotFound {
+                path: self.path.clone(),
+                item: format!("{needle}` inside `{}", self.location()),
+            })?;
+        let first = at.saturating_sub(before);
+        let last = at.saturating_add(after).min(self.lines.len() - 1);
+        Ok(Excerpt {
+            path: self.path.clone(),
+            first_line: self.first_line + first,
+            lines: self.lines[first..=last].to_vec(),
+        })
+    }
 }
 
 impl fmt::Display for Excerpt {
@@ -342,6 +395,24 @@ impl SourceView {
         self.0.as_ref().ok()
     }
 
+    /// The excerpt without its leading doc comment ([`Excerpt::without_docs`]); an error stays.
+    pub fn without_docs(&self) -> SourceView {
+        SourceView(
+            self.0
+                .as_ref()
+                .map(Excerpt::without_docs)
+                .map_err(Clone::clone),
+        )
+    }
+
+    /// Only the lines around the first one containing `needle` ([`Excerpt::around`]).
+    pub fn around(&self, needle: &str, before: usize, after: usize) -> SourceView {
+        SourceView(match &self.0 {
+            Ok(e) => e.around(needle, before, after),
+            Err(e) => Err(e.clone()),
+        })
+    }
+
     /// Shows the excerpt, or the error in a red box, in an evcxr cell.
     pub fn evcxr_display(&self) {
         match &self.0 {
@@ -363,6 +434,11 @@ impl fmt::Display for SourceView {
 /// [`excerpt`] for a notebook cell: shows the item, or says clearly why it cannot.
 pub fn show(path: &str, item: &str) -> SourceView {
     SourceView(excerpt(path, item))
+}
+
+/// [`show`] without the item's doc comment: the code (and the attributes below the docs) only.
+pub fn show_code(path: &str, item: &str) -> SourceView {
+    show(path, item).without_docs()
 }
 
 /// [`excerpt_after`] for a notebook cell.
@@ -417,6 +493,60 @@ mod tests {
         assert_eq!(e.location(), "library/x.rs:9-10");
         assert_eq!(e.to_string(), "// library/x.rs:9-10\n 9 | a\n10 | b\n");
         assert!(e.to_html().contains("library/x.rs:9-10"));
+    }
+
+    fn ex(first_line: usize, text: &str) -> Excerpt {
+        Excerpt {
+            path: "library/x.rs".into(),
+            first_line,
+            lines: v(text),
+        }
+    }
+
+    #[test]
+    fn without_docs_drops_the_leading_doc_block_and_keeps_line_numbers() {
+        let e = ex(
+            10,
+            "#[stable]\n/// one\n///\n/// two\n#[rustc_insignificant_dtor]\npub struct Vec<T> {\n    /// field doc\n    len: usize,\n}",
+        );
+        let c = e.without_docs();
+        assert_eq!(c.first_line, 14);
+        assert_eq!(
+            c.lines,
+            v("#[rustc_insignificant_dtor]\npub struct Vec<T> {\n    /// field doc\n    len: usize,\n}")
+        );
+        assert_eq!(c.last_line(), e.last_line());
+        // No doc comment: unchanged. Only a doc comment inside the body: unchanged.
+        let plain = ex(3, "#[inline]\nfn f() {\n    /// x\n}");
+        assert_eq!(plain.without_docs(), plain);
+        // A doc comment alone (nothing below it) leaves an empty excerpt, not a panic.
+        assert!(ex(1, "/// only").without_docs().lines.is_empty());
+    }
+
+    #[test]
+    fn around_keeps_the_lines_that_matter() {
+        let e = ex(100, "a\nb\nneedle here\nc\nd\ne");
+        let w = e.around("needle", 1, 2).unwrap();
+        assert_eq!(
+            (w.first_line, w.lines.clone()),
+            (101, v("b\nneedle here\nc\nd"))
+        );
+        let clamped = e.around("needle", 50, usize::MAX).unwrap();
+        assert_eq!(clamped, e);
+        assert!(matches!(
+            e.around("absent", 0, 0),
+            Err(SourceError::ItemNotFound { .. })
+        ));
+        let err = SourceView(Err(SourceError::NoRustc("x".into())));
+        assert_eq!(err.without_docs(), err);
+        assert_eq!(err.around("a", 1, 1), err);
+        assert_eq!(
+            SourceView(Ok(e.clone()))
+                .around("needle", 0, 0)
+                .excerpt()
+                .map(|x| x.first_line),
+            Some(102)
+        );
     }
 
     #[test]
