@@ -1,6 +1,6 @@
 //! Broken allocator contracts, for Miri to catch. **Never run this natively**: each case is
 //! undefined behaviour. The test suite runs it as `cargo +nightly miri run --example ub_under_miri
-//! -- CASE` and checks that Miri reports the undefined behaviour (tests/miri_detects_ub.rs); the
+//! -- CASE` and checks that Miri reports the undefined behaviour (support/tests/under_miri.rs); the
 //! chapters describe these cases and show Miri's verdicts instead of running them.
 
 use std::alloc::{alloc, dealloc, Layout};
@@ -50,7 +50,7 @@ fn main() {
             other => {
                 dealloc(p, layout);
                 eprintln!(
-                    "unknown case `{other}`: wrong-layout, double-free, use-after-free, leak"
+                    "unknown case `{other}`: wrong-layout, double-free, use-after-free, leak, box-from-raw-twice, box-foreign-allocator, box-wrong-type"
                 );
                 std::process::exit(2);
             }

@@ -1,5 +1,7 @@
 //! The growth model must agree with the real `std::vec::Vec`, operation by operation, for random
-//! operation sequences and element sizes from 0 to 1025 bytes. (Not under Miri: no raw memory is
+//! operation sequences and eight element types: `()`, `u8`, `u16`, `[u8; 3]`, `u64`, `[u64; 3]`,
+//! `[u8; 1024]` and `[u8; 1025]` (0, 1, 2, 3, 8, 24, 1024 and 1025 bytes: each branch of
+//! `min_non_zero_cap` and both sides of its 1024-byte limit). (Not under Miri: no raw memory is
 //! touched here, and proptest's failure files need the file system.)
 #![cfg(not(miri))]
 

@@ -56,6 +56,9 @@ pub fn check_reordered(yours: &LayoutReport, original: &LayoutReport) -> Verdict
 }
 
 /// Exercise 1.2: a prediction of size and alignment, compared with the compiler's.
+///
+/// A wrong prediction is answered with the rule that decides it, never with the right value
+/// (the message stands right under the exercise).
 pub fn check_prediction(
     type_name: &str,
     predicted: (usize, usize),
@@ -63,26 +66,33 @@ pub fn check_prediction(
 ) -> Verdict {
     let ex = "1.2 predict size and alignment";
     if predicted == actual {
-        Verdict::pass(
+        return Verdict::pass(
             ex,
             format!("{type_name}: size {}, alignment {}", actual.0, actual.1),
-        )
-    } else {
-        let mut wrong = Vec::new();
-        if predicted.0 != actual.0 {
-            wrong.push(format!(
-                "size: you said {}, it is {}",
-                predicted.0, actual.0
-            ));
-        }
-        if predicted.1 != actual.1 {
-            wrong.push(format!(
-                "alignment: you said {}, it is {}",
-                predicted.1, actual.1
-            ));
-        }
-        Verdict::not_yet(ex, format!("{type_name}: {}", wrong.join("; ")))
+        );
     }
+    let mut wrong = Vec::new();
+    if predicted.1 != actual.1 {
+        let hint = if predicted.1 == 0 || !predicted.1.is_power_of_two() {
+            " (and an alignment is always a power of two)"
+        } else {
+            ""
+        };
+        wrong.push(format!(
+            "the alignment is wrong: a tuple's alignment is the largest alignment of its fields{hint}"
+        ));
+    }
+    if predicted.0 != actual.0 {
+        let hint = if predicted.1.is_power_of_two() && predicted.0 % predicted.1 != 0 {
+            " (your size is not a multiple of your alignment, which a size always is)"
+        } else {
+            ""
+        };
+        wrong.push(format!(
+            "the size is wrong: it is the fields' bytes plus the padding needed to keep each field aligned, rounded up to a multiple of the alignment; a tuple is repr(Rust), so the compiler may reorder its fields to need less padding{hint}"
+        ));
+    }
+    Verdict::not_yet(ex, format!("{type_name}: {}", wrong.join("; ")))
 }
 
 /// Exercise 1.3: a layout built by hand with `Layout::extend` and `pad_to_align` must equal the
@@ -207,13 +217,34 @@ mod tests {
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn prediction_names_what_is_wrong() {
-        let v = check_prediction("(u8, u32)", (5, 4), (8, 4));
+    fn prediction_names_what_is_wrong_without_the_answer() {
+        // The type's name has no digits, so any digit in the message would be a value.
+        let v = check_prediction("T", (5, 4), (8, 4));
         assert!(
-            !v.passed && v.message.contains("size: you said 5, it is 8"),
+            !v.passed
+                && v.message.contains("the size is wrong")
+                && v.message.contains("multiple of your alignment"),
             "{v}"
         );
-        assert!(!v.message.contains("alignment:"));
+        assert!(!v.message.contains("alignment is wrong"), "{v}");
+        assert!(
+            !v.message.contains('8'),
+            "the right size is not given away: {v}"
+        );
+        let v = check_prediction("T", (8, 3), (8, 4));
+        assert!(
+            v.message.contains("alignment is wrong") && v.message.contains("power of two"),
+            "{v}"
+        );
+        assert!(
+            !v.message.contains("size is wrong") && !v.message.contains('4'),
+            "{v}"
+        );
+        let v = check_prediction("(u8, u32)", (0, 0), (8, 4));
+        assert!(
+            v.message.contains("size is wrong") && v.message.contains("alignment is wrong"),
+            "{v}"
+        );
         assert!(check_prediction("(u8, u32)", (8, 4), (8, 4)).passed);
     }
 

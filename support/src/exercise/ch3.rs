@@ -24,28 +24,33 @@ pub fn check_drop_prediction<A>(predicted: &[&str], log: &RecordingAllocator<A>)
         .zip(&actual)
         .position(|(p, a)| p != a)
         .unwrap_or(predicted.len().min(actual.len()));
+    // The message says where the prediction goes wrong and which rule decides, not the events.
     let msg = if first_diff < predicted.len().min(actual.len()) {
         format!(
-            "event {} differs: you said `{}`, it was `{}` (everything before matched)",
+            "event {} (`{}`) is not what happened; the {} before it match. {DROP_RULES}",
             first_diff + 1,
             predicted[first_diff],
-            actual[first_diff]
+            if first_diff == 1 {
+                "one".to_string()
+            } else {
+                first_diff.to_string()
+            }
         )
     } else if predicted.len() < actual.len() {
         format!(
-            "you listed {} events; there were {}",
-            predicted.len(),
-            actual.len()
+            "your {} events all match, but more happened after them. {DROP_RULES}",
+            predicted.len()
         )
     } else {
-        format!(
-            "you listed {} events; there were only {}",
-            predicted.len(),
-            actual.len()
-        )
+        format!("the first events match, but you listed more than happened. {DROP_RULES}")
     };
     Verdict::not_yet(ex, msg)
 }
+
+/// The rules that decide a drop sequence, as a NOT YET message states them.
+const DROP_RULES: &str = "The rules: a struct without a Drop impl drops its fields in declaration order; \
+    a boxed value is dropped first and its block freed after (one `dealloc`); a field held inline is only \
+    dropped, it has no block of its own; the outer box's block is freed last.";
 
 /// Exercise 3.2: after the check cell has used `MyBox` for a `u64` (read back as
 /// `value_read`), a `()`, and a value holding a token of `drops`, and dropped all three, the
@@ -209,11 +214,25 @@ mod tests {
             let _b = Loud::new("b", &rec);
         }
         let v = check_drop_prediction(&["drop a", "drop b"], &rec);
-        assert!(!v.passed && v.message.contains("event 1 differs"), "{v}");
+        assert!(
+            !v.passed
+                && v.message
+                    .contains("event 1 (`drop a`) is not what happened"),
+            "{v}"
+        );
+        assert!(
+            !v.message.contains("drop b"),
+            "the answer is not given away: {v}"
+        );
         assert!(check_drop_prediction(&["drop b", "drop a"], &rec).passed);
-        assert!(check_drop_prediction(&["drop b"], &rec)
-            .message
-            .contains("there were 2"));
+        let short = check_drop_prediction(&["drop b"], &rec);
+        assert!(
+            short.message.contains("more happened after them"),
+            "{short}"
+        );
+        assert!(!short.message.contains("drop a"), "{short}");
+        let long = check_drop_prediction(&["drop b", "drop a", "dealloc"], &rec);
+        assert!(long.message.contains("more than happened"), "{long}");
         assert_eq!(event_word("dealloc 24 B"), "dealloc");
         assert_eq!(event_word("grow (moved) 8 -> 16 B"), "grow");
     }

@@ -6,8 +6,8 @@ use crate::growth::simulate::try_simulate;
 use crate::growth::strategy::Growth;
 
 /// Exercise 4.1: over 100 000 pushes of `u64`, the strategy must keep the unused part of the
-/// buffer at most 25 % of the length (once the length reaches 64) and copy at most 40 bytes
-/// (5 elements) per push on average, counting a full copy at every reallocation.
+/// buffer at most 25 % of the buffer (`(cap - len) / cap`, once the length reaches 64) and copy at
+/// most 40 bytes (5 elements) per push on average, counting a full copy at every reallocation.
 pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
     let ex = "4.1 a strategy with bounded overhead";
     let n = 100_000;
@@ -19,7 +19,7 @@ pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
     let mut wrong = Vec::new();
     if cost.max_overhead > 0.25 + 1e-9 {
         wrong.push(format!(
-            "the buffer was up to {:.0} % unused (limit 25 %)",
+            "up to {:.0} % of the buffer was unused (limit 25 %)",
             cost.max_overhead * 100.0
         ));
     }
@@ -29,7 +29,7 @@ pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
         ));
     }
     let summary = format!(
-        "{}: {} reallocations, {:.1} bytes copied per push, at most {:.1} % unused",
+        "{}: {} reallocations, {:.1} bytes copied per push, at most {:.1} % of the buffer unused",
         strategy.name(),
         cost.reallocations,
         per_push,
@@ -60,26 +60,36 @@ pub fn exercise_4_2_capacities() -> [usize; 5] {
 }
 
 /// Exercise 4.2: predicted capacities for the snippet, against the real `Vec`.
+///
+/// A wrong prediction is answered with the rule of the step (from `raw_vec/mod.rs` and
+/// `vec/mod.rs`), never with the real capacity.
 pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
     let ex = "4.2 predict the capacities";
     let real = exercise_4_2_capacities();
     let steps = [
-        "after 4 pushes",
-        "after reserve(10)",
-        "after reserve_exact(20)",
-        "after shrink_to_fit()",
-        "after one more push",
+        ("(a) after 4 pushes", "push grows only when len == capacity, to max(2 × capacity, len + 1, 4) for 2-byte elements (grow_amortized, min_non_zero_cap)"),
+        ("(b) after reserve(10)", "reserve(n) grows only when n > capacity − len, and then to max(2 × capacity, len + n, 4) (grow_amortized)"),
+        ("(c) after reserve_exact(20)", "reserve_exact(n) grows only when n > capacity − len, and then to exactly len + n (grow_exact)"),
+        ("(d) after shrink_to_fit()", "shrink_to_fit reallocates to the length when the capacity is larger"),
+        ("(e) after one more push", "push grows only when len == capacity, to max(2 × capacity, len + 1, 4)"),
     ];
     let wrong: Vec<String> = steps
         .iter()
         .zip(predicted.iter().zip(real))
         .filter(|(_, (p, r))| **p != *r)
-        .map(|(s, (p, r))| format!("{s}: you said {p}, it is {r}"))
+        .map(|((step, rule), (p, _))| format!("{step}: not {p}; {rule}"))
         .collect();
     if wrong.is_empty() {
         Verdict::pass(ex, format!("capacities {real:?}, as the real Vec reports"))
     } else {
-        Verdict::not_yet(ex, wrong.join("; "))
+        Verdict::not_yet(
+            ex,
+            format!(
+                "{} of 5 wrong (each step starts from the capacity the step before really left). {}",
+                wrong.len(),
+                wrong.join(". ")
+            ),
+        )
     }
 }
 
@@ -132,11 +142,19 @@ mod tests {
     fn strategy_fails_unsolved_and_passes_solved() {
         let v = check_strategy(&Additive(1000));
         assert!(
-            !v.passed && v.message.contains("unused") && v.message.contains("per push"),
+            !v.passed
+                && v.message.contains("of the buffer was unused")
+                && v.message.contains("per push"),
             "{v}"
         );
         let v = check_strategy(&Quarter);
         assert!(v.passed, "{v}");
+        // Doubling leaves up to half of the buffer unused: too much for this exercise.
+        let v = check_strategy(&crate::growth::strategy::StdGrowth);
+        assert!(
+            !v.passed && v.message.contains("up to 50 % of the buffer"),
+            "{v}"
+        );
         let v = check_strategy(&TooSmall);
         assert!(
             !v.passed && v.message.contains("returned capacity 0"),
@@ -151,8 +169,17 @@ mod tests {
         let v = check_capacity_prediction([0; 5]);
         assert!(
             !v.passed
+                && v.message.starts_with("5 of 5 wrong")
                 && v.message
-                    .contains("after reserve(10): you said 0, it is 14"),
+                    .contains("(b) after reserve(10): not 0; reserve(n) grows only"),
+            "{v}"
+        );
+        for answer in ["6", "14", "24", "8"] {
+            assert!(!v.message.contains(answer), "{answer} is given away: {v}");
+        }
+        let v = check_capacity_prediction([6, 14, 20, 4, 8]);
+        assert!(
+            v.message.starts_with("1 of 5 wrong") && v.message.contains("grow_exact"),
             "{v}"
         );
         assert!(check_capacity_prediction([6, 14, 24, 4, 8]).passed);

@@ -13,8 +13,17 @@ pub struct GrowthCost {
     pub bytes_copied: u128,
     /// Final capacity.
     pub final_capacity: usize,
-    /// The largest `(cap - len) / len` seen after length 64 (unused fraction of the buffer).
+    /// The largest unused share of the buffer, `(cap - len) / cap`, seen once the length reaches 64.
     pub max_overhead: f64,
+}
+
+/// The unused share of a buffer: `(cap - len) / cap`, between 0 and 1 (0 for an empty buffer).
+pub fn unused_share(cap: usize, len: usize) -> f64 {
+    if cap == 0 {
+        0.0
+    } else {
+        cap.saturating_sub(len) as f64 / cap as f64
+    }
 }
 
 /// Simulates `n` pushes of `elem_size`-byte elements under `growth` (no memory is allocated).
@@ -48,7 +57,7 @@ pub fn try_simulate<G: Growth + ?Sized>(
         }
         let l = len + 1;
         if l >= 64 {
-            overhead = overhead.max((cap - l) as f64 / l as f64);
+            overhead = overhead.max(unused_share(cap, l));
         }
     }
     Ok(GrowthCost {
@@ -81,7 +90,13 @@ mod tests {
         let plus = simulate(&Additive(100), 8, 1000);
         assert_eq!(plus.reallocations, 10);
         let f = simulate(&Factor(1.5), 8, 100_000);
-        assert!(f.reallocations > std.reallocations && f.max_overhead <= 0.5 + 1e-9);
+        assert!(f.reallocations > std.reallocations && f.max_overhead <= 1.0 / 3.0 + 1e-9);
+        // Doubling: just after a growth from 2^k to 2^(k+1), half the buffer less one element is
+        // unused; the largest share is at the last growth (65 537 of 131 072).
+        assert_eq!(std.max_overhead, (131_072 - 65_537) as f64 / 131_072.0);
+        assert_eq!(unused_share(0, 0), 0.0);
+        assert_eq!(unused_share(4, 1), 0.75);
+        assert_eq!(unused_share(4, 9), 0.0);
     }
 
     #[test]
