@@ -83,7 +83,7 @@ pub fn check_prediction(
         ));
     }
     if predicted.0 != actual.0 {
-        let hint = if predicted.1.is_power_of_two() && predicted.0 % predicted.1 != 0 {
+        let hint = if predicted.1.is_power_of_two() && !predicted.0.is_multiple_of(predicted.1) {
             " (your size is not a multiple of your alignment, which a size always is)"
         } else {
             ""
