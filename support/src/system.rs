@@ -182,6 +182,61 @@ pub fn usable_size(size: usize, align: usize) -> Result<usize, String> {
     Ok(usable)
 }
 
+/// Where glibc put a block: its usable size and whether it was mapped on its own with `mmap`
+/// (observed: glibc's count of bytes in mmapped blocks, `mallinfo2().hblkhd`, grew by at least
+/// the request when the block was made) or carved from its heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockFacts {
+    /// The request, in bytes.
+    pub request: usize,
+    /// `malloc_usable_size` of the block.
+    pub usable: usize,
+    /// True if the block was mapped on its own (above glibc's mmap threshold).
+    pub mmapped: bool,
+}
+
+/// [`BlockFacts`] of a `System` block of `size` bytes (alignment 1), made and freed at once.
+/// `size` must be 1 byte .. 1 GiB.
+pub fn block_facts(size: usize) -> Result<BlockFacts, String> {
+    glibc_only()?;
+    if !(1..=1 << 30).contains(&size) {
+        return Err(format!("size {size}: choose 1 byte .. 1 GiB"));
+    }
+    let layout = Layout::from_size_align(size, 1).map_err(|e| e.to_string())?;
+    let mapped_before = mmapped_bytes();
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { System.alloc(layout) };
+    if p.is_null() {
+        return Err(format!("the allocation of {size} bytes failed"));
+    }
+    let mapped_after = mmapped_bytes();
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    // SAFETY: `p` is a live block from glibc's allocator (System uses malloc/posix_memalign).
+    let usable = unsafe { libc::malloc_usable_size(p.cast()) };
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", not(miri))))]
+    let usable = size;
+    // SAFETY: `p` was allocated above with `layout`.
+    unsafe { System.dealloc(p, layout) };
+    Ok(BlockFacts {
+        request: size,
+        usable,
+        mmapped: mapped_after.saturating_sub(mapped_before) >= size,
+    })
+}
+
+/// Bytes glibc holds in mmapped blocks (0 where it cannot be asked).
+fn mmapped_bytes() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        unsafe { libc::mallinfo2() }.hblkhd
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", not(miri))))]
+    {
+        0
+    }
+}
+
 /// `(requested, usable)` for each requested size (alignment 1).
 pub fn usable_size_staircase(
     sizes: impl IntoIterator<Item = usize>,

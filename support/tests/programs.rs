@@ -274,3 +274,17 @@ fn the_dynamic_mmap_threshold_changes_the_second_run_unless_pinned() {
     );
     assert!(pinned[0].3 > 0);
 }
+
+#[test]
+fn block_facts_see_heap_chunks_and_mapped_blocks() {
+    use support::system::{block_facts, glibc_chunk_size};
+    let small = block_facts(1000).expect("glibc");
+    assert!(!small.mmapped);
+    assert_eq!(small.usable, glibc_chunk_size(1000).unwrap() - 8);
+    // 64 MiB is above the largest threshold glibc ever sets (32 MiB on 64-bit): always mapped,
+    // and a mapped block's usable size is a page multiple minus 16.
+    let big = block_facts(64 << 20).expect("glibc");
+    assert!(big.mmapped, "{big:?}");
+    assert_eq!((big.usable + 16) % 4096, 0, "{big:?}");
+    assert!(block_facts(0).is_err() && block_facts(usize::MAX).is_err());
+}
