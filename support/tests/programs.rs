@@ -62,15 +62,21 @@ fn libc_calls_rejects_bad_requests_clearly() {
     let v = check_libc_predictions(&[("8:16", "malloc"), ("64:8", "malloc"), ("4:8", "calloc")]);
     assert!(
         !v.passed
-            && v.message.starts_with("2 of 3 wrong")
+            && v.message.starts_with("2 of 3 not right yet")
             && v.message.contains("8:16 is not malloc")
             && v.message.contains("Here size 8, align 16")
-            && v.message.contains("`calloc` is not one of"),
+            && v.message.contains("4:8: `calloc` is not one of"),
         "{v}"
     );
     // The NOT YET message gives the rule, not the answer.
     assert!(!v.message.contains("posix_memalign(align"), "{v}");
     assert!(check_libc_predictions(&[("8:16", "posix_memalign")]).passed);
+    let v = check_libc_predictions(&[("8:16", "?"), ("64:8", "malloc"), ("0:8", "")]);
+    assert!(
+        v.message.starts_with("2 of 3 not right yet")
+            && v.message.contains("no prediction yet for 8:16, 0:8"),
+        "{v}"
+    );
 }
 
 #[test]

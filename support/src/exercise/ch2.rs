@@ -89,17 +89,32 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
         );
     }
     let mut wrong = Vec::new();
+    let mut unanswered = Vec::new();
+    let mut wrong_count = 0;
     for ((req, guess), obs) in predictions.iter().zip(&observed) {
         let actual = first_call(&obs.calls);
         let guess = guess.trim();
-        if guess != actual {
-            let why = if !CHOICES.contains(&guess) {
-                format!("`{guess}` is not one of {}", CHOICES.join(", "))
-            } else {
-                libc_rule(req)
-            };
-            wrong.push(format!("{req} is not {guess}: {why}"));
+        if guess == actual {
+            continue;
         }
+        wrong_count += 1;
+        if guess.is_empty() || guess == "?" {
+            unanswered.push(*req);
+        } else if !CHOICES.contains(&guess) {
+            wrong.push(format!(
+                "{req}: `{guess}` is not one of {}",
+                CHOICES.join(", ")
+            ));
+        } else {
+            wrong.push(format!("{req} is not {guess}: {}", libc_rule(req)));
+        }
+    }
+    if !unanswered.is_empty() {
+        wrong.push(format!(
+            "no prediction yet for {} (replace each \"?\" with {})",
+            unanswered.join(", "),
+            CHOICES.join(", ")
+        ));
     }
     if wrong.is_empty() {
         Verdict::pass(
@@ -110,8 +125,8 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
         Verdict::not_yet(
             ex,
             format!(
-                "{} of {} wrong. {}",
-                wrong.len(),
+                "{} of {} not right yet. {}",
+                wrong_count,
                 predictions.len(),
                 wrong.join(". ")
             ),

@@ -36,6 +36,8 @@ pub fn check_drop_prediction<A>(predicted: &[&str], log: &RecordingAllocator<A>)
                 first_diff.to_string()
             }
         )
+    } else if predicted.is_empty() {
+        format!("no events listed yet. {DROP_RULES}")
     } else if predicted.len() < actual.len() {
         format!(
             "your {} events all match, but more happened after them. {DROP_RULES}",
@@ -231,6 +233,8 @@ mod tests {
             "{short}"
         );
         assert!(!short.message.contains("drop a"), "{short}");
+        let none = check_drop_prediction(&[], &rec);
+        assert!(none.message.starts_with("no events listed yet"), "{none}");
         let long = check_drop_prediction(&["drop b", "drop a", "dealloc"], &rec);
         assert!(long.message.contains("more than happened"), "{long}");
         assert_eq!(event_word("dealloc 24 B"), "dealloc");
