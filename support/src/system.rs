@@ -6,6 +6,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
+use crate::infra::limits::{at_most, MAX_HELD_BYTES, MAX_SAMPLES};
+
 /// The `MIN_ALIGN` that std's Unix `System` allocator trusts `malloc` to provide on this target
 /// (`library/std/src/sys/alloc/mod.rs`): 16 on x86_64 and aarch64, 8 on most 32-bit targets.
 pub const MIN_ALIGN: usize = if cfg!(any(
@@ -69,19 +71,29 @@ pub fn usable_size(size: usize, align: usize) -> Result<usize, String> {
     Ok(usable)
 }
 
-/// `(requested, usable)` for each requested size (alignment 1).
+/// `(requested, usable)` for each requested size (alignment 1); at most [`MAX_SAMPLES`] sizes
+/// (an endless range such as `1..` is refused once it passes the limit).
 pub fn usable_size_staircase(
     sizes: impl IntoIterator<Item = usize>,
 ) -> Result<Vec<(usize, usize)>, String> {
-    sizes
-        .into_iter()
-        .map(|s| usable_size(s, 1).map(|u| (s, u)))
-        .collect()
+    let mut out = Vec::new();
+    for (i, s) in sizes.into_iter().enumerate() {
+        at_most(
+            "usable_size_staircase: the number of sizes",
+            i + 1,
+            MAX_SAMPLES,
+        )?;
+        out.push((s, usable_size(s, 1)?));
+    }
+    Ok(out)
 }
 
 /// For `samples` live blocks of `size` bytes with alignment `align`, the number of trailing zero
 /// bits of each address (an address aligned to 2^k has at least k). Blocks are held until all are
 /// measured, so they are distinct.
+///
+/// `samples` is at most [`MAX_SAMPLES`], and `size × samples` at most [`MAX_HELD_BYTES`]; both
+/// are checked before anything is allocated. A request the allocator refuses is an error.
 pub fn address_trailing_zeros(
     size: usize,
     align: usize,
@@ -92,11 +104,19 @@ pub fn address_trailing_zeros(
     }
     let layout =
         Layout::from_size_align(size, align).map_err(|e| format!("{size}:{align}: {e}"))?;
+    at_most("address_trailing_zeros: samples", samples, MAX_SAMPLES)?;
+    at_most(
+        "address_trailing_zeros: size × samples (bytes held at once)",
+        size.saturating_mul(samples),
+        MAX_HELD_BYTES,
+    )?;
     let mut blocks = Vec::with_capacity(samples);
+    let mut failed = false;
     for _ in 0..samples {
         // SAFETY: the layout has a non-zero size.
         let p = unsafe { System.alloc(layout) };
         if p.is_null() {
+            failed = true;
             break;
         }
         blocks.push(p);
@@ -105,9 +125,16 @@ pub fn address_trailing_zeros(
         .iter()
         .map(|p| (*p as usize).trailing_zeros())
         .collect();
+    let got = blocks.len();
     for p in blocks {
         // SAFETY: each `p` was allocated above with `layout` and is freed once.
         unsafe { System.dealloc(p, layout) };
+    }
+    if failed {
+        return Err(format!(
+            "the allocator refused block {} of {samples} ({size} bytes, alignment {align})",
+            got + 1
+        ));
     }
     Ok(zeros)
 }
@@ -152,5 +179,16 @@ mod tests {
         assert_eq!(s, [(1, 24), (2, 24), (3, 24)]);
         assert!(usable_size(0, 1).is_err());
         assert!(usable_size(8, 3).is_err());
+        let e = usable_size_staircase(1..).unwrap_err();
+        assert!(e.contains("limit of 10000"), "{e}");
+    }
+
+    #[test]
+    fn huge_sample_counts_and_sizes_are_refused_before_allocating() {
+        let e = address_trailing_zeros(8, 8, 1_000_000_000_000).unwrap_err();
+        assert!(e.contains("samples is 1000000000000"), "{e}");
+        let e = address_trailing_zeros(1 << 40, 8, 1).unwrap_err();
+        assert!(e.contains("bytes held at once"), "{e}");
+        assert_eq!(address_trailing_zeros(8, 8, 0).unwrap(), Vec::<u32>::new());
     }
 }

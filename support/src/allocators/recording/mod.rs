@@ -99,7 +99,13 @@ pub struct Event {
     pub addr: usize,
 }
 
-/// Totals over everything recorded (including events that fell off a full log).
+/// Totals over everything recorded since the last [`RecordingAllocator::clear`] (including
+/// events that fell off a full log).
+///
+/// `clear()` zeroes the counters but not the heap: blocks live at that moment stay live, so
+/// [`Stats::live_blocks_at_clear`] and `live_bytes` carry them over, and freeing one of them later
+/// is counted in `deallocs` without making any count negative. Every subtraction saturates, so
+/// even frees of blocks the recorder never saw (allocated while recording was off) cannot underflow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// New blocks (`alloc` and `alloc_zeroed`).
@@ -127,19 +133,23 @@ pub struct Stats {
     /// Zero-byte allocate/deallocate calls (allowed by `Allocator`; no memory is involved, so they
     /// are not counted as blocks).
     pub zero_size_calls: usize,
+    /// Blocks that were live when the log was last cleared (their bytes stay in `live_bytes`).
+    pub live_blocks_at_clear: usize,
 }
 
 impl Stats {
-    /// Blocks currently live: new blocks minus freed ones.
+    /// Blocks currently live: blocks live at the last clear plus new blocks, minus freed ones
+    /// (never below zero).
     pub fn live_blocks(&self) -> usize {
-        self.allocs - self.deallocs
+        self.live_blocks_at_clear
+            .saturating_add(self.allocs)
+            .saturating_sub(self.deallocs)
     }
 
-    /// True when every block was freed and every byte given back.
+    /// True when every block was freed and every byte given back (blocks live at the last clear
+    /// included).
     pub fn balanced(&self) -> bool {
-        self.allocs == self.deallocs
-            && self.live_bytes == 0
-            && self.bytes_requested == self.bytes_released
+        self.live_blocks() == 0 && self.live_bytes == 0
     }
 }
 
@@ -220,6 +230,7 @@ impl<A> RecordingAllocator<A> {
                     peak_live_bytes: 0,
                     bytes_moved: 0,
                     zero_size_calls: 0,
+                    live_blocks_at_clear: 0,
                 },
                 next_seq: 0,
                 dropped: 0,
@@ -249,11 +260,10 @@ impl<A> RecordingAllocator<A> {
     }
 
     /// Runs `f` with the re-entrancy guard set, so allocations made by `f` are not recorded.
+    /// The guard is restored even if `f` panics.
     fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
-        let was = IN_RECORDER.with(|g| g.replace(true));
-        let r = f();
-        IN_RECORDER.with(|g| g.set(was));
-        r
+        let _inside = InRecorder::enter();
+        f()
     }
 
     /// A copy of the event log, oldest first.
@@ -271,13 +281,21 @@ impl<A> RecordingAllocator<A> {
         self.lock().dropped
     }
 
-    /// Forgets every event and zeroes the totals (blocks still live stay live in the real heap).
+    /// Forgets every event and zeroes the counters. Blocks still live stay live in the real heap,
+    /// and in the totals: `live_bytes` and [`Stats::live_blocks_at_clear`] keep them, so freeing
+    /// one later balances instead of underflowing.
     pub fn clear(&self) {
         Self::unrecorded(|| {
             let mut log = self.lock();
             log.events = Vec::new();
             log.labels = Vec::new();
-            log.stats = Stats::default();
+            let old = log.stats;
+            log.stats = Stats {
+                live_blocks_at_clear: old.live_blocks(),
+                live_bytes: old.live_bytes,
+                peak_live_bytes: old.live_bytes,
+                ..Stats::default()
+            };
             log.next_seq = 0;
             log.dropped = 0;
         })
@@ -299,7 +317,7 @@ impl<A> RecordingAllocator<A> {
             let label = label();
             let mut log = self.lock();
             let seq = log.next_seq;
-            log.next_seq += 1;
+            log.next_seq = log.next_seq.wrapping_add(1);
             log.labels.push((seq, label));
             log.events.push(Event {
                 seq,
@@ -352,13 +370,11 @@ impl<A> RecordingAllocator<A> {
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }
-        // try_with: during thread teardown the guard may be gone; then we simply do not record.
-        let Ok(inside) = IN_RECORDER.try_with(|g| g.replace(true)) else {
+        // During thread teardown the guard may be gone; then we simply do not record. Inside the
+        // recorder (the log's own allocations) we do not record either.
+        let Some(_inside) = InRecorder::try_enter() else {
             return;
         };
-        if inside {
-            return;
-        }
         {
             let mut log = self.lock();
             let s = &mut log.stats;
@@ -370,35 +386,38 @@ impl<A> RecordingAllocator<A> {
             match kind {
                 _ if zero_sized_block => s.zero_size_calls += 1,
                 EventKind::Alloc | EventKind::AllocZeroed => {
-                    s.allocs += 1;
-                    s.bytes_requested += size;
-                    s.live_bytes += size;
+                    s.allocs = s.allocs.saturating_add(1);
+                    s.bytes_requested = s.bytes_requested.saturating_add(size);
+                    s.live_bytes = s.live_bytes.saturating_add(size);
                 }
                 EventKind::GrowInPlace | EventKind::GrowMoved => {
-                    s.grows += 1;
+                    // A grow to a smaller size breaks the caller's contract; count no bytes then.
+                    let added = size.saturating_sub(old_size);
+                    s.grows = s.grows.saturating_add(1);
                     s.grows_in_place += usize::from(kind == EventKind::GrowInPlace);
-                    s.bytes_requested += size - old_size;
-                    s.live_bytes += size - old_size;
+                    s.bytes_requested = s.bytes_requested.saturating_add(added);
+                    s.live_bytes = s.live_bytes.saturating_add(added);
                 }
                 EventKind::ShrinkInPlace | EventKind::ShrinkMoved => {
-                    s.shrinks += 1;
-                    s.bytes_released += old_size - size;
-                    s.live_bytes -= old_size - size;
+                    let given_back = old_size.saturating_sub(size);
+                    s.shrinks = s.shrinks.saturating_add(1);
+                    s.bytes_released = s.bytes_released.saturating_add(given_back);
+                    s.live_bytes = s.live_bytes.saturating_sub(given_back);
                 }
                 EventKind::Dealloc => {
-                    s.deallocs += 1;
-                    s.bytes_released += size;
+                    s.deallocs = s.deallocs.saturating_add(1);
+                    s.bytes_released = s.bytes_released.saturating_add(size);
                     s.live_bytes = s.live_bytes.saturating_sub(size);
                 }
-                EventKind::Failed => s.failures += 1,
+                EventKind::Failed => s.failures = s.failures.saturating_add(1),
                 EventKind::Mark => {}
             }
             if matches!(kind, EventKind::GrowMoved | EventKind::ShrinkMoved) {
-                s.bytes_moved += old_size.min(size);
+                s.bytes_moved = s.bytes_moved.saturating_add(old_size.min(size));
             }
             s.peak_live_bytes = s.peak_live_bytes.max(s.live_bytes);
             let seq = log.next_seq;
-            log.next_seq += 1;
+            log.next_seq = log.next_seq.wrapping_add(1);
             if log.events.len() < self.max_events.load(Ordering::Relaxed) {
                 log.events.push(Event {
                     seq,
@@ -410,10 +429,42 @@ impl<A> RecordingAllocator<A> {
                     addr,
                 });
             } else {
-                log.dropped += 1;
+                log.dropped = log.dropped.saturating_add(1);
             }
         }
-        IN_RECORDER.with(|g| g.set(false));
+    }
+}
+
+/// Holds this thread's "inside the recorder" flag while it lives, and restores the previous value
+/// when dropped, also when a panic unwinds through the recorder (a flag left set would make the
+/// thread record nothing ever after).
+struct InRecorder {
+    was: bool,
+}
+
+impl InRecorder {
+    /// Sets the flag (it may already be set: nested `unrecorded` calls).
+    fn enter() -> Self {
+        InRecorder {
+            was: IN_RECORDER.with(|g| g.replace(true)),
+        }
+    }
+
+    /// Sets the flag if it was clear; `None` if this thread is already inside the recorder or its
+    /// thread-local storage is gone (thread teardown).
+    fn try_enter() -> Option<Self> {
+        match IN_RECORDER.try_with(|g| g.replace(true)) {
+            Ok(false) => Some(InRecorder { was: false }),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for InRecorder {
+    fn drop(&mut self) {
+        let was = self.was;
+        // try_with: never panic in drop, even during thread teardown.
+        let _ = IN_RECORDER.try_with(|g| g.set(was));
     }
 }
 
@@ -793,5 +844,102 @@ mod tests {
         rec.set_recording(false);
         rec.mark("ignored");
         assert_eq!(rec.events().len(), 4);
+    }
+
+    #[test]
+    fn stats_stay_consistent_across_clear() {
+        // Chapter 3 does exactly this: a block allocated, the log cleared, the block freed.
+        let rec = RecordingAllocator::new();
+        let keep = ABox::new_in(7u64, &rec);
+        let other = ABox::new_in(8u32, &rec);
+        rec.clear();
+        assert_eq!(rec.stats().live_blocks_at_clear, 2);
+        assert_eq!(rec.stats().live_bytes, 12);
+        drop(keep);
+        let s = rec.stats();
+        assert_eq!((s.allocs, s.deallocs, s.live_blocks()), (0, 1, 1), "{s:?}");
+        assert_eq!(s.live_bytes, 4);
+        assert!(!s.balanced());
+        drop(other);
+        let s = rec.stats();
+        assert_eq!(s.live_blocks(), 0);
+        assert!(s.balanced(), "{s:?}");
+        assert_eq!(s.table().rows.len(), 14);
+    }
+
+    #[test]
+    fn frees_of_blocks_never_seen_do_not_underflow() {
+        let rec = RecordingAllocator::new();
+        rec.set_recording(false);
+        let b = ABox::new_in([0u8; 100], &rec);
+        let mut v: AVec<u8, _> = AVec::with_capacity_in(64, &rec);
+        v.push(1);
+        rec.set_recording(true);
+        v.shrink_to_fit(); // a shrink the recorder never saw allocated
+        drop(v);
+        drop(b);
+        let s = rec.stats();
+        assert_eq!((s.allocs, s.deallocs, s.shrinks), (0, 2, 1), "{s:?}");
+        assert_eq!((s.live_blocks(), s.live_bytes), (0, 0));
+        let c = rec.timeline("starts with a shrink");
+        assert!(c.series_list()[0].points.iter().all(|p| p.1 == 0.0));
+    }
+
+    /// An allocator whose `shrink` panics after doing its work.
+    #[derive(Debug)]
+    struct PanickingShrink;
+    // SAFETY: allocation and deallocation are forwarded to `System`; `shrink` panics before
+    // touching the block, which stays valid and owned by the caller.
+    unsafe impl Allocator for PanickingShrink {
+        fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+            allocator_api2::alloc::System.allocate(layout)
+        }
+        unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+            // SAFETY: the caller's contract: `ptr` came from `allocate` with `layout`.
+            unsafe { allocator_api2::alloc::System.deallocate(ptr, layout) }
+        }
+        unsafe fn shrink(
+            &self,
+            _ptr: NonNull<u8>,
+            _old: Layout,
+            _new: Layout,
+        ) -> Result<NonNull<[u8]>, AllocError> {
+            panic!("shrink failed on purpose")
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_recorder_does_not_stop_recording() {
+        let rec = RecordingAllocator::new_in(PanickingShrink);
+        let l = Layout::from_size_align(64, 8).unwrap();
+        let p = rec.allocate(l).unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: `p` is a live block of `l`; the shrink panics without touching it.
+            unsafe { rec.shrink(p.cast(), l, Layout::from_size_align(8, 8).unwrap()) }
+        }));
+        assert!(r.is_err());
+        // A panic while the recorder builds a mark's label unwinds through its guard too.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rec.mark_with(|| panic!("label failed on purpose"))
+        }));
+        assert!(r.is_err());
+        assert!(
+            !IN_RECORDER.with(Cell::get),
+            "the guard was reset on unwind"
+        );
+        // SAFETY: `p` is still the live block of `l`.
+        unsafe { rec.deallocate(p.cast(), l) };
+        drop(ABox::new_in(1u8, &rec));
+        let kinds: Vec<EventKind> = rec.events().iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::Alloc,
+                EventKind::Dealloc,
+                EventKind::Alloc,
+                EventKind::Dealloc
+            ]
+        );
+        assert!(rec.stats().balanced());
     }
 }

@@ -14,7 +14,10 @@ impl Stats {
             ("allocations", self.allocs),
             ("deallocations", self.deallocs),
             ("grows (in place)", self.grows_in_place),
-            ("grows (moved)", self.grows - self.grows_in_place),
+            (
+                "grows (moved)",
+                self.grows.saturating_sub(self.grows_in_place),
+            ),
             ("shrinks", self.shrinks),
             ("failures", self.failures),
             ("zero-size calls", self.zero_size_calls),
@@ -24,6 +27,7 @@ impl Stats {
             ("live blocks", self.live_blocks()),
             ("live bytes", self.live_bytes),
             ("peak live bytes", self.peak_live_bytes),
+            ("live blocks at the last clear", self.live_blocks_at_clear),
         ] {
             t.row([k.to_string(), v.to_string()]);
         }
@@ -163,9 +167,15 @@ pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
     let mut frees = Vec::new();
     for (i, e) in events.iter().enumerate() {
         match e.kind {
-            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
-            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
-            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
+            // Saturating: a log may start after blocks were allocated (a cleared log, recording
+            // switched on late), so it can free or shrink bytes it never saw allocated.
+            EventKind::Alloc | EventKind::AllocZeroed => live = live.saturating_add(e.size),
+            EventKind::GrowInPlace | EventKind::GrowMoved => {
+                live = live.saturating_add(e.size.saturating_sub(e.old_size))
+            }
+            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => {
+                live = live.saturating_sub(e.old_size.saturating_sub(e.size))
+            }
             EventKind::Dealloc => live = live.saturating_sub(e.size),
             EventKind::Failed | EventKind::Mark => {}
         }
