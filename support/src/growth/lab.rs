@@ -1,6 +1,7 @@
 //! Measurements made by the `growth_lab` example in a fresh child process with glibc's mmap
 //! threshold pinned, so that the heap's history does not change the results.
 
+use crate::infra::limits::{within, MAX_CHILD_BYTES, MAX_CHILD_RUNS};
 use crate::infra::programs::run_example;
 use crate::views::chart::Chart;
 
@@ -82,8 +83,18 @@ pub fn parse_realloc_cost(stdout: &str) -> Vec<ReallocCost> {
         .collect()
 }
 
-/// Grows a real `Vec` of `elem` (`u8`, `u64` or `align32`) to `max_bytes` in a fresh process.
+/// The element types the `growth_lab` example can trace.
+pub const TRACE_ELEMS: [&str; 3] = ["u8", "u64", "align32"];
+
+/// Grows a real `Vec` of `elem` (`u8`, `u64` or `align32`) to `max_bytes` (1 byte to
+/// [`MAX_CHILD_BYTES`]) in a fresh process; both are checked before the process starts.
 pub fn trace(elem: &str, max_bytes: usize) -> Result<Vec<GrowEvent>, String> {
+    if !TRACE_ELEMS.contains(&elem) {
+        return Err(format!(
+            "lab::trace: element {elem:?} is not one of {TRACE_ELEMS:?}"
+        ));
+    }
+    within("lab::trace: max_bytes", max_bytes, 1, MAX_CHILD_BYTES)?;
     let max = max_bytes.to_string();
     let out = run_example("growth_lab", &["trace", elem, &max], &[PINNED]);
     if !out.success {
@@ -93,11 +104,26 @@ pub fn trace(elem: &str, max_bytes: usize) -> Result<Vec<GrowEvent>, String> {
 }
 
 /// Times `realloc(s -> 2s)` for s = 4 KiB .. `max_bytes` with alignment `align`, in a fresh process.
+///
+/// Checked before the process starts: `align` a power of two up to 4096, `max_bytes` from 4096
+/// to [`MAX_CHILD_BYTES`], `runs` from 1 to [`MAX_CHILD_RUNS`].
 pub fn realloc_cost(
     align: usize,
     max_bytes: usize,
     runs: usize,
 ) -> Result<Vec<ReallocCost>, String> {
+    if !align.is_power_of_two() || align > 4096 {
+        return Err(format!(
+            "lab::realloc_cost: alignment is {align}; give a power of two from 1 to 4096"
+        ));
+    }
+    within(
+        "lab::realloc_cost: max_bytes",
+        max_bytes,
+        4096,
+        MAX_CHILD_BYTES,
+    )?;
+    within("lab::realloc_cost: runs", runs, 1, MAX_CHILD_RUNS)?;
     let (a, m, r) = (align.to_string(), max_bytes.to_string(), runs.to_string());
     let out = run_example("growth_lab", &["realloc-cost", &a, &m, &r], &[PINNED]);
     if !out.success {
@@ -153,5 +179,18 @@ mod tests {
         assert_eq!(r[0].align, 32);
         let c = trace_chart("t", &[t]);
         assert_eq!(c.series_list().len(), 2);
+    }
+
+    #[test]
+    fn sizes_are_checked_before_a_process_starts() {
+        let e = trace("u8", usize::MAX).unwrap_err();
+        assert!(e.contains("max_bytes is 18446744073709551615"), "{e}");
+        assert!(trace("String", 64).unwrap_err().contains("not one of"));
+        let e = realloc_cost(8, usize::MAX, 1).unwrap_err();
+        assert!(e.contains("4096 ..= 134217728"), "{e}");
+        assert!(realloc_cost(3, 8192, 1)
+            .unwrap_err()
+            .contains("power of two"));
+        assert!(realloc_cost(8, 8192, 0).unwrap_err().contains("runs is 0"));
     }
 }

@@ -12,8 +12,8 @@
 //! | [`MAX_TIMING_RUNS`] | 100 000 | `infra::timing::try_measure` |
 //! | [`MAX_SAMPLES`] | 10 000 | `system::address_trailing_zeros`, `system::usable_size_staircase` |
 //! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once) |
-//! | [`MAX_CHILD_BYTES`] | 1 GiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `infra::programs::libc_calls` |
-//! | [`MAX_CHILD_RUNS`] | 1 000 | `growth::lab::realloc_cost` |
+//! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `infra::programs::libc_calls` |
+//! | [`MAX_CHILD_RUNS`] | 100 | `growth::lab::realloc_cost` |
 //! | [`MAX_CHILD_REQUESTS`] | 64 | `infra::programs::libc_calls` |
 //! | [`MAX_BYTE_MAP_BYTES`] | 4 096 | byte maps of `layout::LayoutReport` (larger structs are summarised) |
 //! | [`MAX_CHART_POINTS`] | 1 000 000 | `views::chart::Chart` (points over all series) |
@@ -35,10 +35,13 @@ pub const MAX_TIMING_RUNS: usize = 100_000;
 pub const MAX_SAMPLES: usize = 10_000;
 /// Most bytes [`crate::system::address_trailing_zeros`] holds live at once (size × samples).
 pub const MAX_HELD_BYTES: usize = 256 << 20;
-/// The largest buffer a child-process measurement may grow to (`growth_lab`, `libc_calls`).
-pub const MAX_CHILD_BYTES: usize = 1 << 30;
-/// Most repetitions of one child-process measurement.
-pub const MAX_CHILD_RUNS: usize = 1_000;
+/// The largest buffer a child-process measurement may grow to (`growth_lab`, `libc_calls`):
+/// twice what chapter 4 uses, and small enough that the child's peak (old and new buffer during a
+/// moving `realloc`) stays under half a GiB.
+pub const MAX_CHILD_BYTES: usize = 128 << 20;
+/// Most repetitions of one child-process measurement (at the size limit, 100 runs of every
+/// `realloc` size take about 15 s).
+pub const MAX_CHILD_RUNS: usize = 100;
 /// Most requests one run of the `libc_calls` program observes.
 pub const MAX_CHILD_REQUESTS: usize = 64;
 /// Structs up to this many bytes get a byte map (one square per byte); larger ones a summary.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::infra::limits::{at_most, MAX_CHILD_BYTES, MAX_CHILD_REQUESTS};
 use crate::views::display::{emit, escape};
 
 /// The output of one example program run.
@@ -160,7 +161,26 @@ pub struct LibcObservation {
 
 /// Runs the `libc_calls` example for `requests` (`SIZE:ALIGN` or `SIZE:ALIGN:NEW_SIZE`; empty for
 /// its default list) and parses what it saw.
+///
+/// Checked before the process starts: at most [`MAX_CHILD_REQUESTS`] requests, and every number in
+/// them at most [`MAX_CHILD_BYTES`] (the program itself reports malformed requests).
 pub fn libc_calls(requests: &[&str]) -> Result<Vec<LibcObservation>, String> {
+    at_most(
+        "libc_calls: the number of requests",
+        requests.len(),
+        MAX_CHILD_REQUESTS,
+    )?;
+    for r in requests {
+        for part in r.split(':') {
+            if let Ok(n) = part.trim().parse::<u128>() {
+                at_most(
+                    &format!("libc_calls: a size in request {r:?}"),
+                    n,
+                    MAX_CHILD_BYTES as u128,
+                )?;
+            }
+        }
+    }
     let out = run_example("libc_calls", requests, &[]);
     if !out.success {
         return Err(format!("libc_calls failed: {}", out.stderr.trim()));
@@ -195,5 +215,13 @@ mod tests {
     fn paths_point_into_the_workspace() {
         assert!(cfg!(miri) || support_dir().join("Cargo.toml").is_file());
         assert!(target_dir().ends_with("target"));
+    }
+
+    #[test]
+    fn libc_requests_are_bounded_before_a_process_starts() {
+        let e = libc_calls(&["18446744073709551615:8"]).unwrap_err();
+        assert!(e.contains("limit of 134217728"), "{e}");
+        let many = vec!["8:8"; 65];
+        assert!(libc_calls(&many).unwrap_err().contains("limit of 64"));
     }
 }

@@ -2,6 +2,7 @@
 //! as a numbered picture, and live bytes over time as a chart.
 
 use super::{describe, Event, EventKind, RecordingAllocator, Stats};
+use crate::infra::limits::MAX_ROWS_SHOWN;
 use crate::views::chart::Chart;
 use crate::views::display::{emit, escape, Html, Table};
 use crate::views::palette;
@@ -66,7 +67,8 @@ impl<A> RecordingAllocator<A> {
     }
 }
 
-/// An event log as a table: one row per call, addresses relative to the first block's address.
+/// An event log as a table: one row per call (at most [`MAX_ROWS_SHOWN`], then a row counting the
+/// rest), addresses relative to the first block's address.
 pub fn events_table(events: &[Event]) -> Table {
     events_table_labelled(events, &[])
 }
@@ -93,7 +95,7 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
         "address",
     ])
     .caption("Allocator events (addresses relative to the first block)");
-    for e in events {
+    for e in events.iter().take(MAX_ROWS_SHOWN) {
         let what = if e.kind == EventKind::Mark {
             describe(e, labels)
         } else {
@@ -115,13 +117,22 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
             rel(e.addr),
         ]);
     }
+    if events.len() > MAX_ROWS_SHOWN {
+        t.row([
+            "…".to_string(),
+            format!("{} more events not shown", events.len() - MAX_ROWS_SHOWN),
+        ]);
+    }
     t
 }
 
-/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]).
+/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]):
+/// at most [`MAX_ROWS_SHOWN`] rows, then a line counting the rest.
 pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
+    let hidden = lines.len().saturating_sub(MAX_ROWS_SHOWN);
+    let lines = &lines[..lines.len() - hidden];
     let row = 26;
-    let height = 40 + row * lines.len().max(1) + 10;
+    let height = 40 + row * (lines.len() + usize::from(hidden > 0)).max(1) + 10;
     let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let width = (title.chars().count() * 9 + 20)
         .max(longest * 8 + 70)
@@ -153,6 +164,12 @@ pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> Strin
             i + 1,
             y + row / 2 + 5,
             escape(text)
+        );
+    }
+    if hidden > 0 {
+        s += &format!(
+            "<text x=\"50\" y=\"{}\">… {hidden} more events not shown</text>",
+            40 + lines.len() * row + row / 2 + 5
         );
     }
     s += "</svg>";
