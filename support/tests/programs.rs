@@ -126,7 +126,7 @@ fn box_exploration_prints_every_section_and_its_facts() {
         "capacity 18446744073709551615 (usize::MAX), allocator calls: 0",
         "through an extern \"C\" fn and back: x = 2",
         "sum of the 4 values after realloc: 10",
-        "live blocks 0",
+        "after the last clear: allocs 0 deallocs 0",
     ] {
         assert!(text.contains(fact), "missing {fact:?} in\n{text}");
     }
