@@ -866,7 +866,10 @@ mod tests {
         drop(other);
         let s = rec.stats();
         assert_eq!((s.live_blocks(), s.live_bytes), (0, 0), "{s:?}");
-        assert!(!s.balanced(), "two frees of blocks from before the clear: {s:?}");
+        assert!(
+            !s.balanced(),
+            "two frees of blocks from before the clear: {s:?}"
+        );
         assert_eq!(s.table().rows.len(), 14);
     }
 
