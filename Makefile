@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run clean
+.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -22,7 +22,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-hostile
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -45,6 +45,10 @@ notebook-hygiene:
 
 notebook-run:
 	@$(PY) tests/notebooks.py execute
+
+# The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
+kernel-hostile:
+	@echo "[test] hostile inputs in a live kernel (tests/kernel_hostile.py)"; $(PY) tests/kernel_hostile.py
 
 lab: setup
 	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
