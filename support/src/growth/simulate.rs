@@ -184,6 +184,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "ten million loop steps: too slow under Miri")]
     fn huge_counts_are_fast_and_bad_inputs_are_errors() {
         let s = try_simulate(&StdGrowth, 8, 1_000_000_000_000).unwrap();
         assert_eq!(s.final_capacity, 1usize << 40);

@@ -160,7 +160,8 @@ pub struct Excerpt {
 impl Excerpt {
     /// 1-based number of the last line.
     pub fn last_line(&self) -> usize {
-        self.first_line + self.lines.len().saturating_sub(1)
+        self.first_line
+            .saturating_add(self.lines.len().saturating_sub(1))
     }
 
     /// The excerpt's text, lines joined with `\n`.
@@ -180,7 +181,7 @@ impl Excerpt {
         for (i, l) in self.lines.iter().enumerate() {
             body += &format!(
                 "<span style=\"color:#999;user-select:none\">{:>width$}</span>  {}\n",
-                self.first_line + i,
+                self.first_line.saturating_add(i),
                 escape(l)
             );
         }
@@ -202,7 +203,7 @@ impl fmt::Display for Excerpt {
         writeln!(f, "// {}", self.location())?;
         let width = self.last_line().to_string().len();
         for (i, l) in self.lines.iter().enumerate() {
-            writeln!(f, "{:>width$} | {l}", self.first_line + i)?;
+            writeln!(f, "{:>width$} | {l}", self.first_line.saturating_add(i))?;
         }
         Ok(())
     }

@@ -89,6 +89,19 @@ impl fmt::Display for Html {
     }
 }
 
+/// At most [`MAX_CELLS_PER_ROW`] cells of `cells`, then one that says more were not kept (an
+/// endless iterator stops there).
+fn bounded_cells(cells: impl Iterator<Item = String>) -> Vec<String> {
+    let mut row: Vec<String> = cells.take(MAX_CELLS_PER_ROW + 1).collect();
+    if row.len() > MAX_CELLS_PER_ROW {
+        row.truncate(MAX_CELLS_PER_ROW);
+        row.push(format!(
+            "… more cells not kept (a row keeps at most {MAX_CELLS_PER_ROW})"
+        ));
+    }
+    row
+}
+
 /// A table with a header row, shown as HTML in a notebook and as aligned text elsewhere.
 ///
 /// Styles are inline attributes, so the table survives viewers that strip `<style>` blocks.
@@ -103,11 +116,12 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table with these column headings and no rows yet.
+    /// A table with these column headings (at most [`MAX_CELLS_PER_ROW`], as for a row) and no
+    /// rows yet.
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
         Table {
             caption: None,
-            headers: headers.into_iter().map(Into::into).collect(),
+            headers: bounded_cells(headers.into_iter().map(Into::into)),
             rows: Vec::new(),
         }
     }
@@ -121,18 +135,8 @@ impl Table {
     /// Appends a row of cells (anything that implements `Display`). A row keeps at most
     /// [`MAX_CELLS_PER_ROW`] cells; an endless or longer iterator ends with a cell that says so.
     pub fn row<D: fmt::Display>(&mut self, cells: impl IntoIterator<Item = D>) -> &mut Self {
-        let mut row: Vec<String> = cells
-            .into_iter()
-            .take(MAX_CELLS_PER_ROW + 1)
-            .map(|c| c.to_string())
-            .collect();
-        if row.len() > MAX_CELLS_PER_ROW {
-            row.truncate(MAX_CELLS_PER_ROW);
-            row.push(format!(
-                "… more cells not kept (a row keeps at most {MAX_CELLS_PER_ROW})"
-            ));
-        }
-        self.rows.push(row);
+        self.rows
+            .push(bounded_cells(cells.into_iter().map(|c| c.to_string())));
         self
     }
 
