@@ -651,6 +651,14 @@ fn cases() -> Vec<Case> {
             || refusal(|| CapacityTrace::record("Vec<u8>", 1_000_000_000_000, |i| i as u8)),
         ),
         case(
+            "CapacityTrace of 1000 pushes of 1 MiB elements",
+            Error("the most bytes the Vec can grow to"),
+            || {
+                CapacityTrace::try_record("Vec<[u8; 1 << 20]>", 1000, |_| [0u8; 1 << 20])
+                    .map(|t| t.label)
+            },
+        ),
+        case(
             "CapacityTrace of 0 pushes, charted",
             Error("no points"),
             || chart_err(CapacityTrace::record("Vec<u8>", 0, |i| i as u8).chart()),
@@ -981,15 +989,19 @@ fn cases() -> Vec<Case> {
             "Table: endless headers, an endless row and 100 000 rows",
             Bounded,
             || {
-                let mut t = Table::new((0u64..).map(|i| i.to_string()));
-                t.row(0u64..);
+                let mut wide = Table::new((0u64..).map(|i| i.to_string()));
+                wide.row(0u64..);
+                let mut long = Table::new(["a"]);
                 for i in 0..100_000 {
-                    t.row([i]);
+                    long.row([i]);
                 }
-                let (html, text) = (t.to_html(), t.to_string());
+                let cells = wide.headers.len() + wide.rows[0].len();
+                let (html, text) = (long.to_html(), long.to_string());
                 bounded(
-                    html.len() < 1_000_000 && text.len() < 16_000_000,
-                    format!("{} + {} bytes", html.len(), text.len()),
+                    cells == 2 * (limits::MAX_CELLS_PER_ROW + 1)
+                        && html.len() < 1_000_000
+                        && text.len() < 1_000_000,
+                    format!("{cells} cells kept; {} + {} bytes", html.len(), text.len()),
                 )
             },
         ),

@@ -1,6 +1,6 @@
 //! The capacity history of a real `std::vec::Vec`, push by push.
 
-use crate::infra::limits::{at_most, MAX_TRACE_PUSHES};
+use crate::infra::limits::{at_most, MAX_HELD_BYTES, MAX_TRACE_PUSHES};
 use crate::views::chart::Chart;
 
 /// One observation of a real `Vec` after a push.
@@ -33,19 +33,26 @@ impl CapacityTrace {
     /// whether the buffer moved after each push.
     ///
     /// # Panics
-    /// If `n` is above [`MAX_TRACE_PUSHES`], with the message of [`CapacityTrace::try_record`].
+    /// If `n` or the buffer is above the limits, with the message of [`CapacityTrace::try_record`].
     pub fn record<T>(label: &str, n: usize, make: impl FnMut(usize) -> T) -> Self {
         Self::try_record(label, n, make).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// [`CapacityTrace::record`], with `n` above [`MAX_TRACE_PUSHES`] refused as an error before
-    /// anything is allocated.
+    /// [`CapacityTrace::record`], with `n` above [`MAX_TRACE_PUSHES`], or a buffer that could grow
+    /// above [`MAX_HELD_BYTES`] (`2 × n × size_of::<T>()`), refused as an error before anything is
+    /// allocated.
     pub fn try_record<T>(
         label: &str,
         n: usize,
         mut make: impl FnMut(usize) -> T,
     ) -> Result<Self, String> {
         at_most("CapacityTrace: the number of pushes n", n, MAX_TRACE_PUSHES)?;
+        // The Vec's buffer may reach twice n elements before the last push.
+        at_most(
+            "CapacityTrace: 2 × n × size_of::<T>() (the most bytes the Vec can grow to)",
+            n.saturating_mul(2).saturating_mul(std::mem::size_of::<T>()),
+            MAX_HELD_BYTES,
+        )?;
         let mut v: Vec<T> = Vec::new();
         let mut points = Vec::with_capacity(n);
         for i in 0..n {

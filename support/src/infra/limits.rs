@@ -11,7 +11,7 @@
 //! | [`MAX_TRACE_PUSHES`] | 1 000 000 | `growth::trace::CapacityTrace::try_record` |
 //! | [`MAX_TIMING_RUNS`] | 100 000 | `infra::timing::try_measure` |
 //! | [`MAX_SAMPLES`] | 10 000 | `system::address_trailing_zeros`, `system::usable_size_staircase` |
-//! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once) |
+//! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once), `CapacityTrace::try_record` (2 × n × element size) |
 //! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `infra::programs::libc_calls` |
 //! | [`MAX_CHILD_RUNS`] | 100 | `growth::lab::realloc_cost` |
 //! | [`MAX_CHILD_REQUESTS`] | 64 | `infra::programs::libc_calls` |
@@ -33,7 +33,9 @@ pub const MAX_TRACE_PUSHES: usize = 1_000_000;
 pub const MAX_TIMING_RUNS: usize = 100_000;
 /// Most blocks or sizes one measurement of [`crate::system`] allocates.
 pub const MAX_SAMPLES: usize = 10_000;
-/// Most bytes [`crate::system::address_trailing_zeros`] holds live at once (size × samples).
+/// Most bytes one measurement in the kernel's own process holds live at once:
+/// [`crate::system::address_trailing_zeros`] (size × samples), the `Vec` of
+/// [`crate::growth::trace::CapacityTrace`] (twice the pushes × the element size).
 pub const MAX_HELD_BYTES: usize = 256 << 20;
 /// The largest buffer a child-process measurement may grow to (`growth_lab`, `libc_calls`):
 /// twice what chapter 4 uses, and small enough that the child's peak (old and new buffer during a
