@@ -898,6 +898,33 @@ fn cases() -> Vec<Case> {
         case("chart: log axis at 1e-320", Error("subnormal"), || {
             chart_err(Chart::new("t").log_y().line("s", [(1.0, 1e-320)]))
         }),
+        case(
+            "chart: the smallest normal values on linear axes",
+            Bounded,
+            || {
+                let tiny = Chart::new("t").points(
+                    "s",
+                    [
+                        (f64::MIN_POSITIVE, 1e-300),
+                        (2.0 * f64::MIN_POSITIVE, -1e-300),
+                    ],
+                );
+                let svg = tiny.to_svg().map_err(|e| e.to_string())?;
+                bounded(svg.len() < 200_000, format!("{} bytes", svg.len()))
+            },
+        ),
+        case(
+            "chart: log axes at the top of their range, 60 decades",
+            Bounded,
+            || {
+                let top = Chart::new("t")
+                    .log_x()
+                    .log_y()
+                    .points("s", [(1e240, 1e240), (1e300, 1e300)]);
+                let svg = top.to_svg().map_err(|e| e.to_string())?;
+                bounded(svg.len() < 200_000, format!("{} bytes", svg.len()))
+            },
+        ),
         case("chart: NaN", Error("finite"), || {
             chart_err(Chart::new("t").line("s", [(f64::NAN, 1.0)]))
         }),
