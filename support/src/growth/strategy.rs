@@ -224,6 +224,12 @@ mod tests {
             assert_eq!(v.capacity(), 16);
         }
         assert_eq!(drops.count(), 10);
+        let mut v = GrowVec::new_in(Factor(1.5), Global);
+        for i in 0..100u64 {
+            v.push(i);
+        }
+        assert_eq!(v.as_slice(), (0..100).collect::<Vec<u64>>());
+        assert!(format!("{v:?}").starts_with("GrowVec { growth: \"×1.5\", len: 100"));
         let rec = RecordingAllocator::new();
         {
             let mut z = GrowVec::new_in(Exact, &rec);
