@@ -382,6 +382,31 @@ pub fn address_trailing_zeros(
     Ok(zeros)
 }
 
+/// For each alignment in `aligns`, `samples` live blocks of `size` bytes: the fewest trailing zero
+/// bits among their addresses, and the alignment that guarantees (see [`address_trailing_zeros`]).
+pub fn alignment_table(size: usize, aligns: &[usize], samples: usize) -> Result<Table, String> {
+    let mut t = Table::new([
+        "requested align".to_string(),
+        "size".to_string(),
+        format!("min trailing zeros of {samples} addresses"),
+        "so aligned to at least".to_string(),
+    ]);
+    for &align in aligns {
+        let zeros = address_trailing_zeros(size, align, samples)?;
+        let min = zeros
+            .iter()
+            .min()
+            .ok_or_else(|| format!("no block of {size} bytes could be allocated"))?;
+        t.row([
+            align.to_string(),
+            size.to_string(),
+            min.to_string(),
+            (1u128 << min).to_string(),
+        ]);
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +468,18 @@ mod tests {
             Some("2 of 2 requests call what unix.rs predicts")
         );
         assert_eq!(t.rows[1][1..], ["none", "none", "yes"]);
+    }
+
+    #[test]
+    fn alignment_table_reports_the_weakest_address() {
+        let t = alignment_table(24, &[1, 64], 8).unwrap();
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.headers[2], "min trailing zeros of 8 addresses");
+        let at_least: usize = t.rows[1][3].parse().unwrap();
+        assert!(at_least >= 64, "{t}");
+        assert!(alignment_table(0, &[8], 8).is_err());
+        assert!(alignment_table(24, &[8], 0).is_err());
+        assert!(alignment_table(24, &[3], 8).is_err());
     }
 
     #[test]

@@ -105,17 +105,7 @@ pub fn exercise_4_2_model() -> [usize; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::growth::strategy::{Additive, Factor, Growth, StdGrowth};
-
-    struct TooSmall;
-    impl Growth for TooSmall {
-        fn next_capacity(&self, cap: usize, _: usize, _: usize) -> usize {
-            cap
-        }
-        fn name(&self) -> String {
-            "broken".into()
-        }
-    }
+    use crate::growth::strategy::{Additive, Factor, NeverGrows, StdGrowth};
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
@@ -132,7 +122,7 @@ mod tests {
                 && !v.message.contains("per push on average"),
             "{v}"
         );
-        let v = check_strategy(&TooSmall);
+        let v = check_strategy(&NeverGrows);
         assert!(
             !v.passed && v.message.contains("returned capacity 0"),
             "{v}"

@@ -213,7 +213,7 @@ pub fn model_check_table(strategies: &[&dyn Growth], n: usize) -> Result<Table, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::growth::strategy::{Additive, Exact, Factor, StdGrowth};
+    use crate::growth::strategy::{Additive, Exact, Factor, NeverGrows, StdGrowth};
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
@@ -269,19 +269,9 @@ mod tests {
         assert!(exact.iter().all(|&(_, u)| u == 0.0));
         assert_eq!(unused_capacity(&StdGrowth, 8, &[]).unwrap(), []);
         assert_eq!(unused_capacity(&StdGrowth, 8, &[0, 2]).unwrap(), [(2, 1.0)]);
-        assert!(unused_capacity(&Broken, 8, &[3])
+        assert!(unused_capacity(&NeverGrows, 8, &[3])
             .unwrap_err()
             .contains("returned capacity 0"));
-    }
-
-    struct Broken;
-    impl Growth for Broken {
-        fn next_capacity(&self, cap: usize, _: usize, _: usize) -> usize {
-            cap
-        }
-        fn name(&self) -> String {
-            "broken".into()
-        }
     }
 
     #[test]
@@ -298,6 +288,6 @@ mod tests {
         assert_eq!(c.series_list()[0].points, [(10.0, 96.0), (100.0, 992.0)]);
         let r = cost_chart("t", &strategies, 8, &[1, 10], Metric::Reallocations).unwrap();
         assert_eq!(r.series_list()[1].points, [(1.0, 1.0), (10.0, 10.0)]);
-        assert!(cost_chart("t", &[&Broken], 8, &[3], Metric::Reallocations).is_err());
+        assert!(cost_chart("t", &[&NeverGrows], 8, &[3], Metric::Reallocations).is_err());
     }
 }

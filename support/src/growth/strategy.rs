@@ -71,6 +71,20 @@ impl Growth for Exact {
     }
 }
 
+/// A broken strategy for tests: it never grows, so the first push cannot fit.
+#[cfg(test)]
+pub(crate) struct NeverGrows;
+
+#[cfg(test)]
+impl Growth for NeverGrows {
+    fn next_capacity(&self, cap: usize, _required: usize, _elem_size: usize) -> usize {
+        cap
+    }
+    fn name(&self) -> String {
+        "broken".into()
+    }
+}
+
 impl<G: Growth + ?Sized> Growth for &G {
     fn next_capacity(&self, cap: usize, required: usize, elem_size: usize) -> usize {
         (**self).next_capacity(cap, required, elem_size)

@@ -553,11 +553,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
-        // SAFETY: the caller upholds `grow`'s contract; we pass the arguments through unchanged.
+        // SAFETY: the caller upholds `grow`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow(ptr, old_layout, new_layout) };
-        self.record_resize(&r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn grow_zeroed(
@@ -566,11 +564,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `grow_zeroed`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow_zeroed(ptr, old_layout, new_layout) };
-        self.record_resize(&r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn shrink(
@@ -579,31 +575,31 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `shrink`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.shrink(ptr, old_layout, new_layout) };
-        self.record_resize(&r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 }
 
 impl<A> RecordingAllocator<A> {
-    /// Records the outcome of an `Allocator` grow or shrink of the block at `old`.
+    /// Records the outcome `r` of an `Allocator` grow or shrink of the block at `old`, and
+    /// returns it.
     fn record_resize(
         &self,
-        r: &Result<NonNull<[u8]>, AllocError>,
-        old: usize,
+        old: NonNull<u8>,
         old_layout: Layout,
         new_layout: Layout,
-    ) {
+        r: Result<NonNull<[u8]>, AllocError>,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         let new = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
         self.record(NewEvent::resize(
-            old,
+            old.as_ptr() as usize,
             old_layout.size(),
             new_layout.size(),
             new_layout.align(),
             new,
         ));
+        r
     }
 }
 
