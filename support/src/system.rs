@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::infra::programs::{read_lines, run_example, Line};
+use crate::infra::programs::{one_of, read_lines, run_example, Line};
 use crate::views::display::Table;
 
 /// The `MIN_ALIGN` that std's Unix `System` allocator trusts `malloc` to provide on this target
@@ -85,12 +85,7 @@ impl fmt::Display for LibcFn {
 impl FromStr for LibcFn {
     type Err = String;
     fn from_str(s: &str) -> Result<LibcFn, String> {
-        LibcFn::ALL
-            .into_iter()
-            .find(|f| f.name() == s.trim())
-            .ok_or_else(|| {
-                format!("`{s}` is not one of malloc, calloc, realloc, posix_memalign, free")
-            })
+        one_of(&LibcFn::ALL, s)
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::infra::programs::{read_lines, run_example, Line};
+use crate::infra::programs::{one_of, read_lines, run_example, Line};
 use crate::views::chart::Chart;
 use crate::views::display::Table;
 
@@ -49,10 +49,7 @@ impl fmt::Display for Elem {
 impl FromStr for Elem {
     type Err = String;
     fn from_str(s: &str) -> Result<Elem, String> {
-        Elem::ALL
-            .into_iter()
-            .find(|e| e.name() == s)
-            .ok_or_else(|| format!("`{s}` is not an element type: u8, u64 or align32"))
+        one_of(&Elem::ALL, s)
     }
 }
 

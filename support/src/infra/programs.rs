@@ -247,6 +247,18 @@ impl fmt::Display for Line {
     }
 }
 
+/// The value among `all` whose `Display` is `text` (trimmed): how the protocol's named values
+/// (element types, libc functions) are read back. The error lists the names there are.
+pub fn one_of<T: Copy + fmt::Display>(all: &[T], text: &str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| v.to_string() == text.trim())
+        .ok_or_else(|| {
+            let names: Vec<String> = all.iter().map(T::to_string).collect();
+            format!("`{text}` is not one of {}", names.join(", "))
+        })
+}
+
 /// Every line of `stdout` tagged `tag`, read by `read`; other lines are passed over, and a tagged
 /// line that `read` rejects is an error (so a change of format cannot go unnoticed).
 pub fn read_lines<T>(
@@ -283,6 +295,15 @@ mod tests {
             .contains("no `new_cap=`"));
         assert_eq!(Line::parse("   "), None);
         assert_eq!(Line::parse("grow positional 8"), None);
+    }
+
+    #[test]
+    fn named_values_are_read_by_their_display() {
+        assert_eq!(one_of(&[1u8, 2, 30], " 30 "), Ok(30));
+        assert_eq!(
+            one_of(&[1u8, 2], "3"),
+            Err("`3` is not one of 1, 2".to_string())
+        );
     }
 
     #[test]
