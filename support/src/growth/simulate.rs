@@ -50,6 +50,9 @@ pub fn try_simulate<G: Growth + ?Sized>(
     })
 }
 
+/// The most pushes the simulator makes (about a third of a second): more is an error, not a hang.
+pub const MAX_SIMULATED_PUSHES: usize = 100_000_000;
+
 /// Pushes `n` elements under `growth` without allocating, calling `after_push(len, cap)` after
 /// each push; returns (reallocations, bytes copied, final capacity).
 fn walk<G: Growth + ?Sized>(
@@ -58,6 +61,11 @@ fn walk<G: Growth + ?Sized>(
     n: usize,
     mut after_push: impl FnMut(usize, usize),
 ) -> Result<(usize, u128, usize), String> {
+    if n > MAX_SIMULATED_PUSHES {
+        return Err(format!(
+            "{n} pushes: the simulator makes at most {MAX_SIMULATED_PUSHES}"
+        ));
+    }
     let (mut cap, mut reallocs, mut copied) = (0usize, 0usize, 0u128);
     for len in 0..n {
         if len == cap {
@@ -96,17 +104,24 @@ pub fn unused_capacity<G: Growth + ?Sized>(
     Ok(out)
 }
 
+/// The most points [`log_spaced`] returns.
+pub const MAX_POINTS: usize = 100_000;
+
 /// About `points` whole numbers from `lo` to `hi`, evenly spaced on a log scale, without repeats
-/// (empty when `lo` is 0, `lo > hi` or `points` is 0).
+/// (empty when `lo` is 0, `lo > hi` or `points` is 0; at most [`MAX_POINTS`]).
 pub fn log_spaced(lo: usize, hi: usize, points: usize) -> Vec<usize> {
     if lo == 0 || lo > hi || points == 0 {
         return Vec::new();
     }
+    let points = points.min(MAX_POINTS).min(hi - lo + 1).max(2);
     let (a, b) = ((lo as f64).ln(), (hi as f64).ln());
     let steps = points.saturating_sub(1).max(1) as f64;
     let mut v: Vec<usize> = (0..points)
-        .map(|i| (a + (b - a) * i as f64 / steps).exp().round() as usize)
-        .map(|x| x.clamp(lo, hi))
+        .map(|i| match i {
+            0 => lo,
+            _ if i + 1 == points => hi,
+            _ => ((a + (b - a) * i as f64 / steps).exp().round() as usize).clamp(lo, hi),
+        })
         .collect();
     v.dedup();
     v
@@ -282,6 +297,14 @@ mod tests {
         assert_eq!(log_spaced(5, 5, 3), [5]);
         assert!(log_spaced(0, 10, 3).is_empty() && log_spaced(10, 1, 3).is_empty());
         assert!(log_spaced(1, 10, 0).is_empty());
+        let many = log_spaced(1, usize::MAX, usize::MAX);
+        assert!(many.len() > MAX_POINTS / 2 && many.len() <= MAX_POINTS);
+        assert_eq!(many.last(), Some(&usize::MAX));
+        assert_eq!(log_spaced(7, 7, 1), [7]);
+        assert!(try_simulate(&StdGrowth, 8, usize::MAX)
+            .unwrap_err()
+            .contains("at most"));
+        assert!(unused_capacity(&StdGrowth, 8, &[usize::MAX]).is_err());
         let strategies: [&dyn Growth; 2] = [&StdGrowth, &Exact];
         let c = cost_chart("t", &strategies, 8, &[1, 10, 100], Metric::BytesCopied).unwrap();
         // One push copies nothing, so n = 1 is left out of the log axis.
