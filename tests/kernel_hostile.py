@@ -106,7 +106,7 @@ CASES = [
     ),
     Case(
         "lab::trace to usize::MAX bytes is refused before a process starts",
-        'support::growth::lab::trace("u8", usize::MAX).unwrap_err()',
+        'support::growth::lab::trace(support::growth::lab::Elem::U8, usize::MAX).unwrap_err()',
         "ok",
         "max_bytes is 18446744073709551615",
     ),
@@ -139,6 +139,12 @@ CASES = [
         ),
         "ok",
         "live blocks 0",
+    ),
+    Case(
+        "libc_calls with a request of usize::MAX bytes is refused before a process starts",
+        'support::system::libc_calls(&["18446744073709551615:8"]).unwrap_err()',
+        "ok",
+        "limit of 134217728",
     ),
     Case(
         "criterion_estimates('/') does not walk the disk",

@@ -12,9 +12,9 @@
 //! | [`MAX_TIMING_RUNS`] | 100 000 | `infra::timing::try_measure` |
 //! | [`MAX_SAMPLES`] | 10 000 | `system::address_trailing_zeros`, `system::usable_size_staircase` |
 //! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once), `CapacityTrace::try_record` (2 × n × element size) |
-//! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `infra::programs::libc_calls` |
+//! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `system::libc_calls` |
 //! | [`MAX_CHILD_RUNS`] | 100 | `growth::lab::realloc_cost` |
-//! | [`MAX_CHILD_REQUESTS`] | 64 | `infra::programs::libc_calls` |
+//! | [`MAX_CHILD_REQUESTS`] | 64 | `system::libc_calls` |
 //! | [`MAX_BYTE_MAP_BYTES`] | 4 096 | byte maps of `layout::LayoutReport` (larger structs are summarised) |
 //! | [`MAX_CHART_POINTS`] | 1 000 000 | `views::chart::Chart` (points over all series) |
 //! | [`CHART_SIDE`] | 100 ..= 10 000 px | `views::chart::Chart::size` |
@@ -22,8 +22,12 @@
 //! | [`MAX_CELLS_PER_ROW`] | 1 000 | `views::display::Table::row` |
 //! | [`MAX_SOURCE_BYTES`] | 8 MiB | `infra::std_source` (the largest `.rs` file of `library/` has about 3 MB) |
 //!
-//! The simulation of growth strategies needs no limit: it loops once per reallocation, not per
-//! push, so `n = 10^12` costs a few dozen steps.
+//! Three limits live next to the code they bound: [`crate::growth::simulate::MAX_REALLOCATIONS`]
+//! (10 000 000: the simulation loops once per reallocation, not per push, so `n = 10^12` under
+//! std's rule costs a few dozen steps, and only a strategy that grows by a constant is stopped),
+//! [`crate::growth::simulate::MAX_MEASURED_PUSHES`] (1 048 576 pushes really made by
+//! `measure_copies`) and [`crate::growth::simulate::MAX_POINTS`] (100 000 values from
+//! `log_spaced`).
 
 use std::fmt::Display;
 
