@@ -6,13 +6,13 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run clean
+.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
-	@echo "make test   - fmt, clippy, unit/integration/doc tests, Miri, notebook hygiene and execution"
+	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
 	@echo "make bench  - criterion benchmarks of the support crate (reports in target/criterion)"
 	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv and the kernel"
@@ -22,7 +22,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-hostile
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -45,6 +45,10 @@ notebook-hygiene:
 
 notebook-run:
 	@$(PY) tests/notebooks.py execute
+
+# The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
+kernel-hostile:
+	@echo "[test] hostile inputs in a live kernel (tests/kernel_hostile.py)"; $(PY) tests/kernel_hostile.py
 
 lab: setup
 	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)

@@ -213,7 +213,7 @@ fn main() {
     }
     let s = HEAP.stats();
     println!(
-        "\nall sections done; recorder counters after the last clear: live blocks {}",
-        s.live_blocks()
+        "\nall sections done; recorder counters after the last clear: allocs {} deallocs {}",
+        s.allocs, s.deallocs
     );
 }

@@ -15,16 +15,17 @@
 //! cargo run --release -p support --example growth_lab -- twice 4194304
 //! ```
 //!
-//! Output lines (space-separated, for `support::growth::lab` to parse):
-//! `grow RUN ELEM ALIGN OLD_CAP NEW_CAP OLD_BYTES NEW_BYTES moved|in-place heap|mmap|none heap|mmap NANOS`,
-//! `realloc ALIGN SIZE NEW_SIZE moved|in-place MEDIAN_NANOS` and
-//! `faults ALIGN SIZE NEW_SIZE moved|in-place heap|mmap heap|mmap MINOR_FAULTS PAGES`.
-//! Where a block lives (`heap` or `mmap`) is read from glibc's own statistics (`mallinfo2().hblkhd`,
-//! the bytes in mmapped blocks): in this program the buffer under test is the only large block.
+//! Each output line is a `support::growth::lab::GrowEvent`, `ReallocCost` or `FaultCount`, written
+//! with its `to_line` (`grow run=1 elem=u8 align=1 old_cap=8 new_cap=16 ...`) for
+//! `support::growth::lab` to read back with `from_line`. Where a block lives (`heap` or `mmap`) is
+//! read from glibc's own statistics (`mallinfo2().hblkhd`, the bytes in mmapped blocks): in this
+//! program the buffer under test is the only large block.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::time::Instant;
+
+use support::growth::lab::{Elem, FaultCount, GrowEvent, Place, ReallocCost};
 
 /// A 32-byte element with alignment 32: std's `System` never uses `realloc` for it.
 #[derive(Clone, Copy)]
@@ -46,13 +47,13 @@ fn mmapped_bytes() -> usize {
 
 /// Where a buffer of `bytes` bytes lives: `mmap` if glibc holds at least that many bytes in mmapped
 /// blocks (the buffer is the only large block here), `heap` otherwise, `none` for no buffer.
-fn place(bytes: usize) -> &'static str {
+fn place(bytes: usize) -> Place {
     if bytes == 0 {
-        "none"
+        Place::None
     } else if mmapped_bytes() >= bytes {
-        "mmap"
+        Place::Mmap
     } else {
-        "heap"
+        Place::Heap
     }
 }
 
@@ -66,55 +67,48 @@ fn minor_faults() -> i64 {
     }
 }
 
-/// One reallocation seen by [`trace`], kept as plain numbers until the end.
-struct Grow {
-    old_cap: usize,
-    new_cap: usize,
-    moved: bool,
-    before: &'static str,
-    after: &'static str,
-    nanos: u128,
-}
-
-/// Grows a `Vec<T>` to `max_bytes` and prints one `grow` line per reallocation.
-fn trace<T: Copy>(run: usize, name: &str, value: T, max_bytes: usize) {
+/// Grows a `Vec<T>` to `max_bytes` and returns one event per reallocation, tagged `run`.
+///
+/// Nothing is printed while buffers grow: printing allocates (and frees) small strings, which would
+/// leave chunks behind in glibc's heap and change where a second run's buffer can grow.
+fn trace<T: Copy>(run: usize, elem: Elem, value: T, max_bytes: usize) -> Vec<GrowEvent> {
     let size = std::mem::size_of::<T>();
     let align = std::mem::align_of::<T>();
     // Reallocations are recorded into a buffer allocated up front and printed at the end, so that
     // nothing else is allocated on the heap while the Vec grows.
-    let mut seen: Vec<Grow> = Vec::with_capacity(64);
+    let mut seen: Vec<GrowEvent> = Vec::with_capacity(64);
     let mut v: Vec<T> = Vec::new();
     while v.len() * size < max_bytes {
         let (cap0, ptr0) = (v.capacity(), v.as_ptr() as usize);
         let before = place(cap0 * size);
         let t = Instant::now();
         v.push(black_box(value));
-        let nanos = t.elapsed().as_nanos();
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
         if v.capacity() != cap0 && seen.len() < seen.capacity() {
-            seen.push(Grow {
+            seen.push(GrowEvent {
+                run,
+                elem,
+                align,
                 old_cap: cap0,
                 new_cap: v.capacity(),
+                old_bytes: cap0 * size,
+                new_bytes: v.capacity() * size,
                 moved: cap0 > 0 && v.as_ptr() as usize != ptr0,
-                before,
-                after: place(v.capacity() * size),
+                old_place: before,
+                new_place: place(v.capacity() * size),
                 nanos,
             });
         }
     }
     black_box(&v);
     drop(v);
-    for g in seen {
-        println!(
-            "grow {run} {name} {align} {} {} {} {} {} {} {} {}",
-            g.old_cap,
-            g.new_cap,
-            g.old_cap * size,
-            g.new_cap * size,
-            if g.moved { "moved" } else { "in-place" },
-            g.before,
-            g.after,
-            g.nanos
-        );
+    seen
+}
+
+/// Prints the events of every run, once all runs are over.
+fn print_runs(runs: &[Vec<GrowEvent>]) {
+    for event in runs.iter().flatten() {
+        println!("{}", event.to_line());
     }
 }
 
@@ -143,12 +137,14 @@ fn realloc_cost(align: usize, max: usize, runs: usize) {
         }
         samples.sort_unstable();
         let median = samples[samples.len() / 2];
-        let moved = if moved_count * 2 > samples.len() {
-            "moved"
-        } else {
-            "in-place"
+        let cost = ReallocCost {
+            align,
+            size,
+            new_size: size * 2,
+            moved: moved_count * 2 > samples.len(),
+            median_nanos: u64::try_from(median).unwrap_or(u64::MAX),
         };
-        println!("realloc {align} {size} {} {moved} {median}", size * 2);
+        println!("{}", cost.to_line());
         size *= 2;
     }
 }
@@ -165,19 +161,24 @@ fn faults(align: usize, size: usize) {
         let p = System.alloc(layout);
         assert!(!p.is_null(), "allocation of {size} bytes failed");
         p.write_bytes(0xAB, size);
-        let before_place = place(size);
+        let old_place = place(size);
         let f0 = minor_faults();
         let q = System.realloc(p, layout, new_size);
         let f1 = minor_faults();
         assert!(!q.is_null(), "realloc to {new_size} bytes failed");
-        let after_place = place(new_size);
+        let new_place = place(new_size);
         assert_eq!(q.add(size - 1).read(), 0xAB, "contents kept");
-        println!(
-            "faults {align} {size} {new_size} {} {before_place} {after_place} {} {}",
-            if q != p { "moved" } else { "in-place" },
-            f1 - f0,
-            size / 4096
-        );
+        let count = FaultCount {
+            align,
+            size,
+            new_size,
+            moved: q != p,
+            old_place,
+            new_place,
+            minor_faults: f1 - f0,
+            pages: size / 4096,
+        };
+        println!("{}", count.to_line());
         System.dealloc(q, Layout::from_size_align(new_size, align).expect("valid"));
     }
 }
@@ -189,7 +190,8 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-/// Sizes are bounded: at most 1 GiB, and at least one page where a page is the point.
+/// Sizes are bounded: at most 1 GiB, and at least one page where a page is the point (the crate
+/// checks its own, smaller limits before it starts this program).
 const MAX_BYTES: usize = 1 << 30;
 
 fn main() {
@@ -215,10 +217,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("trace") => {
             let max = num(2);
-            match args.get(1).map(String::as_str) {
-                Some("u8") => trace(1, "u8", 1u8, max),
-                Some("u64") => trace(1, "u64", 1u64, max),
-                Some("align32") => trace(1, "align32", Align32([1; 32]), max),
+            match args.get(1).map(|e| e.parse::<Elem>()) {
+                Some(Ok(Elem::U8)) => print_runs(&[trace(1, Elem::U8, 1u8, max)]),
+                Some(Ok(Elem::U64)) => print_runs(&[trace(1, Elem::U64, 1u64, max)]),
+                Some(Ok(Elem::Align32)) => {
+                    print_runs(&[trace(1, Elem::Align32, Align32([1; 32]), max)])
+                }
                 _ => usage(),
             }
         }
@@ -234,8 +238,9 @@ fn main() {
         }
         Some("twice") => {
             let max = num(1);
-            trace(1, "u8", 1u8, max);
-            trace(2, "u8", 1u8, max);
+            let first = trace(1, Elem::U8, 1u8, max);
+            let second = trace(2, Elem::U8, 1u8, max);
+            print_runs(&[first, second]);
         }
         _ => usage(),
     }

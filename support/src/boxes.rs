@@ -108,7 +108,7 @@ pub fn box_facts<T: ?Sized>(b: &Box<T>) -> BoxFacts {
 
 /// A story line reduced to what a drop sequence names: `alloc`, `alloc_zeroed`, `dealloc`,
 /// `grow`, `shrink`, or a mark's label (such as `drop left`), with sizes left out.
-pub fn event_word(line: &str) -> String {
+fn story_word(line: &str) -> String {
     for word in ["alloc_zeroed", "alloc", "dealloc", "grow", "shrink"] {
         if line.starts_with(&format!("{word} ")) {
             return word.to_string();
@@ -117,7 +117,7 @@ pub fn event_word(line: &str) -> String {
     line.to_string()
 }
 
-/// The events after the mark `-- drop(outer) --` in a recorder's story, as [`event_word`]s: what
+/// The events after the mark `-- drop(outer) --` in a recorder's story, as words (see `story_word`): what
 /// dropping the boxed `Outer` of chapter 3 did.
 pub fn drop_sequence<A>(log: &RecordingAllocator<A>) -> Vec<String> {
     let story = log.story();
@@ -125,21 +125,21 @@ pub fn drop_sequence<A>(log: &RecordingAllocator<A>) -> Vec<String> {
         .iter()
         .position(|l| l == DROP_MARK)
         .map_or(story.len(), |i| i + 1);
-    story[start..].iter().map(|l| event_word(l)).collect()
+    story[start..].iter().map(|l| story_word(l)).collect()
 }
 
 /// The mark both demonstrations set just before `drop(outer)`.
 pub const DROP_MARK: &str = "-- drop(outer) --";
 
 /// Parses the drop section of `box_exploration`'s output (numbered lines after
-/// [`DROP_MARK`], up to section 5) into [`event_word`]s.
+/// [`DROP_MARK`], up to section 5) into words (see `story_word`).
 pub fn parse_drop_sequence(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .skip_while(|l| !l.contains(DROP_MARK))
         .skip(1)
         .take_while(|l| !l.starts_with("== 5."))
-        .filter_map(|l| l.split_once(". ").map(|(_, r)| event_word(r.trim())))
+        .filter_map(|l| l.split_once(". ").map(|(_, r)| story_word(r.trim())))
         .collect()
 }
 
@@ -177,6 +177,28 @@ pub fn compare_sequences(left: (&str, &[String]), right: (&str, &[String])) -> T
         format!("{} steps", right.1.len()),
         (left.1 == right.1).to_string(),
     ]);
+    t
+}
+
+/// One row per `(name, facts)`: the box's own size, the heap block's size and alignment, and the
+/// address modulo the alignment.
+pub fn facts_table(rows: &[(&str, BoxFacts)]) -> Table {
+    let mut t = Table::new([
+        "value",
+        "Box (bytes)",
+        "heap block (bytes)",
+        "heap align",
+        "addr % align",
+    ]);
+    for (name, f) in rows {
+        t.row([
+            name.to_string(),
+            f.box_size.to_string(),
+            f.heap_size.to_string(),
+            f.heap_align.to_string(),
+            f.addr_mod_align.to_string(),
+        ]);
+    }
     t
 }
 
@@ -252,6 +274,8 @@ mod tests {
         assert_eq!(z8.dangling_addr, Some(8));
         let d: Box<dyn fmt::Debug> = Box::new(1u8);
         assert_eq!(box_facts(&d).box_size, 16);
+        let t = facts_table(&[("u64", box_facts(&Box::new(7u64))), ("dyn", box_facts(&d))]);
+        assert_eq!(t.rows[1], ["dyn", "16", "1", "1", "0"]);
     }
 
     #[test]
@@ -269,7 +293,7 @@ mod tests {
         let t = compare_sequences(("a", &drop_sequence(&rec)), ("b", &other));
         let html = t.to_html();
         assert!(html.contains("1 steps") && html.contains("2 steps") && html.contains("false"));
-        assert_eq!(event_word("alloc_zeroed 8 B"), "alloc_zeroed");
-        assert_eq!(event_word("grow 8 -> 16 B (moved)"), "grow");
+        assert_eq!(story_word("alloc_zeroed 8 B"), "alloc_zeroed");
+        assert_eq!(story_word("grow 8 -> 16 B (moved)"), "grow");
     }
 }

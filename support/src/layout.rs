@@ -27,6 +27,7 @@
 use std::alloc::Layout;
 use std::fmt;
 
+use crate::infra::limits::{MAX_BYTE_MAP_BYTES, MAX_ROWS_SHOWN};
 use crate::views::display::{emit, escape, Table};
 use crate::views::palette::field_fill;
 
@@ -64,9 +65,10 @@ impl Field {
         }
     }
 
-    /// The first byte after the field.
+    /// The first byte after the field (saturating at `usize::MAX` for impossible fields, which
+    /// [`LayoutReport::new`] refuses).
     pub fn end(&self) -> usize {
-        self.offset + self.size
+        self.offset.saturating_add(self.size)
     }
 }
 
@@ -98,6 +100,25 @@ pub enum LayoutReportError {
         /// The struct's size.
         struct_size: usize,
     },
+    /// A field at an offset that is not a multiple of its alignment.
+    Misaligned {
+        /// The field.
+        field: String,
+        /// Its offset.
+        offset: usize,
+        /// Its alignment.
+        align: usize,
+    },
+    /// A field aligned more strictly than the struct that holds it (a struct's alignment is at
+    /// least the largest alignment of its fields).
+    AlignAboveStruct {
+        /// The field.
+        field: String,
+        /// Its alignment.
+        align: usize,
+        /// The struct's alignment.
+        struct_align: usize,
+    },
     /// Two fields share bytes.
     Overlap {
         /// The earlier field.
@@ -120,6 +141,14 @@ impl fmt::Display for LayoutReportError {
             LayoutReportError::FieldOutside { field, offset, size, struct_size } => write!(
                 f,
                 "field `{field}` at offset {offset} with size {size} does not fit in a struct of {struct_size} bytes"
+            ),
+            LayoutReportError::Misaligned { field, offset, align } => write!(
+                f,
+                "field `{field}` at offset {offset} is not aligned to its alignment {align}: an offset must be a multiple of the field's alignment (for repr(packed) fields, give alignment 1)"
+            ),
+            LayoutReportError::AlignAboveStruct { field, align, struct_align } => write!(
+                f,
+                "field `{field}` has alignment {align}, above the struct's alignment {struct_align}: a struct is aligned at least as strictly as each of its fields"
             ),
             LayoutReportError::Overlap { first, second } => {
                 write!(f, "fields `{first}` and `{second}` overlap")
@@ -200,6 +229,20 @@ impl LayoutReport {
                     struct_size: size,
                 });
             }
+            if fl.align > align {
+                return Err(LayoutReportError::AlignAboveStruct {
+                    field: fl.name.clone(),
+                    align: fl.align,
+                    struct_align: align,
+                });
+            }
+            if !fl.offset.is_multiple_of(fl.align) {
+                return Err(LayoutReportError::Misaligned {
+                    field: fl.name.clone(),
+                    offset: fl.offset,
+                    align: fl.align,
+                });
+            }
         }
         fields.sort_by_key(|fl| (fl.offset, fl.size == 0));
         let sized: Vec<&Field> = fields.iter().filter(|fl| fl.size > 0).collect();
@@ -254,7 +297,11 @@ impl LayoutReport {
 
     /// All padding bytes, between fields and at the end.
     pub fn padding_bytes(&self) -> usize {
-        self.size - self.fields.iter().map(|fl| fl.size).sum::<usize>()
+        let used = self
+            .fields
+            .iter()
+            .fold(0usize, |sum, fl| sum.saturating_add(fl.size));
+        self.size.saturating_sub(used)
     }
 
     /// Padding bytes after the last field.
@@ -339,9 +386,11 @@ impl LayoutReport {
         t
     }
 
-    /// The byte map as an SVG picture: one square per byte, `per_row` bytes a row.
+    /// The byte map as an SVG picture: one square per byte, 16 bytes a row (a summary for structs
+    /// above [`MAX_BYTE_MAP_BYTES`] bytes).
     pub fn byte_map_svg(&self) -> String {
         byte_map_svg(&self.name, self.size, &self.fields, 16)
+            .unwrap_or_else(|e| summary_svg(&self.name, &e))
     }
 
     /// Byte map and table together, as one HTML fragment.
@@ -360,22 +409,75 @@ impl LayoutReport {
 }
 
 impl fmt::Display for LayoutReport {
+    /// A text byte map (one character per byte, a letter per field, `.` for padding) and the
+    /// table; above [`MAX_BYTE_MAP_BYTES`] bytes the map is replaced by a one-line summary.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A text byte map: one character per byte, a letter per field, '.' for padding.
-        let mut map = vec!['.'; self.size];
-        for (i, fl) in self.fields.iter().enumerate() {
-            let c = (b'a' + (i % 26) as u8) as char;
-            for b in &mut map[fl.offset..fl.end()] {
-                *b = c;
+        if self.size > MAX_BYTE_MAP_BYTES {
+            writeln!(f, "{}", too_large(self.size))?;
+        } else {
+            let mut map = vec!['.'; self.size];
+            for (i, fl) in self.fields.iter().enumerate() {
+                let c = (b'a' + (i % 26) as u8) as char;
+                for b in map.iter_mut().take(fl.end()).skip(fl.offset) {
+                    *b = c;
+                }
             }
+            writeln!(f, "{}", map.iter().collect::<String>())?;
         }
-        writeln!(f, "{}", map.iter().collect::<String>())?;
         write!(f, "{}", self.table())
     }
 }
 
-/// Draws bytes `0..size` as squares, coloured by the field covering them, padding hatched grey.
-pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) -> String {
+fn too_large(size: usize) -> String {
+    format!(
+        "{size} bytes: too many to draw one square per byte (a byte map shows at most {MAX_BYTE_MAP_BYTES}); the table lists every field and gap"
+    )
+}
+
+/// A small SVG that says why there is no byte map.
+fn summary_svg(title: &str, why: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"56\" font-family=\"sans-serif\" font-size=\"12\">\
+<text x=\"4\" y=\"18\" font-size=\"15\" font-weight=\"bold\">{}</text><text x=\"4\" y=\"42\">{}</text></svg>",
+        escape(title),
+        escape(why)
+    )
+}
+
+/// Draws bytes `0..size` as squares, `per_row` (1 to 256) a row, coloured by the field covering
+/// them, padding hatched grey.
+///
+/// Errors (as a message) when `per_row` is outside `1..=256`, when `size` is above
+/// [`MAX_BYTE_MAP_BYTES`], or when there are more than [`MAX_ROWS_SHOWN`] fields: the picture would
+/// be unreadable, and the work to draw it unbounded.
+pub fn byte_map_svg(
+    title: &str,
+    size: usize,
+    fields: &[Field],
+    per_row: usize,
+) -> Result<String, String> {
+    if !(1..=256).contains(&per_row) {
+        return Err(format!(
+            "byte_map_svg: per_row is {per_row}; give 1 to 256 bytes per row"
+        ));
+    }
+    if size > MAX_BYTE_MAP_BYTES {
+        return Err(too_large(size));
+    }
+    if fields.len() > MAX_ROWS_SHOWN {
+        return Err(format!(
+            "{} fields: too many to draw (at most {MAX_ROWS_SHOWN}); the table lists them",
+            fields.len()
+        ));
+    }
+    // Which field owns each byte (the first sized field that covers it): one pass over the fields.
+    let mut owners: Vec<Option<usize>> = vec![None; size];
+    for (i, fl) in fields.iter().enumerate().filter(|(_, fl)| fl.size > 0) {
+        for o in owners.iter_mut().take(fl.end()).skip(fl.offset) {
+            o.get_or_insert(i);
+        }
+    }
+    let owner = |b: usize| owners[b];
     let cell = 30usize;
     let left = 48usize;
     let top = 30usize;
@@ -391,11 +493,6 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
 <text x=\"4\" y=\"18\" font-size=\"15\" font-weight=\"bold\">{} — {size} bytes, one square per byte</text>",
         escape(title)
     );
-    let owner = |b: usize| {
-        fields
-            .iter()
-            .position(|fl| fl.size > 0 && b >= fl.offset && b < fl.end())
-    };
     for r in 0..rows {
         s += &format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#666\">{}</text>",
@@ -448,7 +545,7 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
         );
     }
     s += "</svg>";
-    s
+    Ok(s)
 }
 
 /// The `repr(C)` layout of fields given as `(size, align)` in declaration order, built with
@@ -562,12 +659,36 @@ mod tests {
             "X",
             8,
             4,
-            vec![Field::new("a", 0, 4, 4), Field::new("b", 2, 4, 4)],
+            vec![Field::new("a", 0, 4, 4), Field::new("b", 2, 4, 2)],
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "fields `a` and `b` overlap");
         let e = LayoutReport::new("X", 8, 4, vec![Field::new("a", 0, 4, 5)]).unwrap_err();
         assert!(e.to_string().contains("field `a`"));
+        let e = LayoutReport::new("X", 8, 4, vec![Field::new("a", 2, 4, 4)]).unwrap_err();
+        assert!(matches!(e, LayoutReportError::Misaligned { .. }), "{e}");
+        assert!(e.to_string().contains("offset 2 is not aligned"), "{e}");
+        let e = LayoutReport::new("X", 16, 4, vec![Field::new("a", 0, 8, 8)]).unwrap_err();
+        assert!(
+            matches!(e, LayoutReportError::AlignAboveStruct { .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn huge_layouts_render_in_summary_form() {
+        let r = LayoutReport::new("Huge", 1 << 40, 8, vec![Field::new("a", 8, 8, 8)]).unwrap();
+        let text = r.to_string();
+        assert!(
+            text.starts_with("1099511627776 bytes: too many to draw"),
+            "{text}"
+        );
+        assert!(r.byte_map_svg().contains("too many to draw"));
+        assert!(r.to_html().len() < 10_000);
+        assert_eq!(r.padding_bytes(), (1 << 40) - 8);
+        let e = byte_map_svg("x", 8, &[], 0).unwrap_err();
+        assert!(e.contains("per_row is 0"), "{e}");
     }
 
     #[test]

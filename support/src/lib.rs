@@ -20,7 +20,7 @@
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
 //! | [`allocators`] | chapters 2-4 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`] |
 //! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
-//! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`] |
+//! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
 //! | [`exercise`] | every chapter | [`exercise::Verdict`] and one module per chapter |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a

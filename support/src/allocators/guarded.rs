@@ -71,38 +71,73 @@ unsafe impl GlobalAlloc for GuardedSystem {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(l) = self.take_live("dealloc", ptr, layout) {
+            // SAFETY: `ptr` is a live block allocated by `System` with exactly `l`.
+            unsafe { System.dealloc(ptr, l) };
+        }
+    }
+
+    /// Checked like `dealloc`: a foreign or freed pointer, a wrong layout, a new size of 0 or one
+    /// that no layout can hold is refused (written down as a problem, null returned, the block
+    /// left as it was) instead of reaching libc.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            self.problem(format!(
+                "realloc of {ptr:p} to {new_size} bytes: not a valid size for alignment {}",
+                layout.align()
+            ));
+            return std::ptr::null_mut();
+        };
+        if new_size == 0 {
+            self.problem(format!(
+                "realloc of {ptr:p} to size 0: undefined behaviour for GlobalAlloc"
+            ));
+            return std::ptr::null_mut();
+        }
+        let Some(l) = self.take_live("realloc", ptr, layout) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `ptr` is a live block of `System` with layout `l`; `new_size` is non-zero and
+        // valid for the alignment (checked above).
+        let q = unsafe { System.realloc(ptr, l, new_size) };
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        match live.get(&(ptr as usize)).copied() {
-            None if layout.size() == 0 => {
-                drop(live);
-                self.problem(format!(
-                    "dealloc with size 0 at {ptr:p}: a zero-sized type's dangling pointer must never be freed"
-                ));
-            }
-            None => {
-                drop(live);
-                self.problem(format!(
-                    "dealloc of {ptr:p} ({} bytes), which is not a live block: a double free or a foreign pointer",
-                    layout.size()
-                ));
-            }
-            Some(l) if l != layout => {
-                drop(live);
-                self.problem(format!(
-                    "dealloc of {ptr:p} with size {} align {}, but it was allocated with size {} align {}",
-                    layout.size(),
-                    layout.align(),
-                    l.size(),
-                    l.align()
-                ));
-            }
+        if q.is_null() {
+            live.insert(ptr as usize, l); // the old block is still valid
+        } else {
+            live.insert(q as usize, new_layout);
+        }
+        q
+    }
+}
+
+impl GuardedSystem {
+    /// Takes the live block at `ptr` out of the table if it was allocated with exactly `layout`;
+    /// otherwise writes down why the call `what` is refused and returns `None`.
+    fn take_live(&self, what: &str, ptr: *mut u8, layout: Layout) -> Option<Layout> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let problem = match live.get(&(ptr as usize)).copied() {
+            None if layout.size() == 0 => format!(
+                "{what} with size 0 at {ptr:p}: a zero-sized type's dangling pointer must never be freed"
+            ),
+            None => format!(
+                "{what} of {ptr:p} ({} bytes), which is not a live block: a double free or a foreign pointer",
+                layout.size()
+            ),
+            Some(l) if l != layout => format!(
+                "{what} of {ptr:p} with size {} align {}, but it was allocated with size {} align {}",
+                layout.size(),
+                layout.align(),
+                l.size(),
+                l.align()
+            ),
             Some(l) => {
                 live.remove(&(ptr as usize));
-                drop(live);
-                // SAFETY: `ptr` is a live block allocated by `System` with exactly `l`.
-                unsafe { System.dealloc(ptr, l) };
+                return Some(l);
             }
-        }
+        };
+        drop(live);
+        self.problem(problem);
+        None
     }
 }
 
@@ -144,5 +179,38 @@ mod tests {
         // SAFETY: q is the live block of layout u64; free it so the test itself does not leak.
         unsafe { g.dealloc(q, l) };
         assert!(g.leaks().is_empty());
+    }
+
+    #[test]
+    fn guarded_heap_refuses_bad_reallocs() {
+        let g = GuardedSystem::new();
+        let l = Layout::new::<u64>();
+        let mut foreign = 0u64;
+        // SAFETY: the guarded heap refuses the invalid calls below (foreign pointer, wrong layout,
+        // size 0, impossible size) before they reach System; the valid realloc keeps the contents.
+        unsafe {
+            let f = (&mut foreign as *mut u64).cast::<u8>();
+            assert!(g.realloc(f, l, 64).is_null());
+            let p = g.alloc(l);
+            p.cast::<u64>().write(42);
+            assert!(g.realloc(p, Layout::new::<u32>(), 64).is_null());
+            assert!(g.realloc(p, l, 0).is_null());
+            assert!(g.realloc(p, l, usize::MAX).is_null());
+            let q = g.realloc(p, l, 64);
+            assert!(!q.is_null());
+            assert_eq!(q.cast::<u64>().read(), 42);
+            assert!(g.realloc(p, l, 64).is_null(), "the old layout is gone");
+            g.dealloc(q, Layout::from_size_align(64, 8).unwrap());
+        }
+        let p = g.problems();
+        assert!(
+            p[0].contains("realloc of") && p[0].contains("not a live block"),
+            "{p:?}"
+        );
+        assert!(p[1].contains("but it was allocated with size 8"), "{p:?}");
+        assert!(p[2].contains("to size 0"), "{p:?}");
+        assert!(p[3].contains("not a valid size"), "{p:?}");
+        assert!(g.leaks().is_empty(), "{:?}", g.leaks());
+        assert_eq!(foreign, 0);
     }
 }

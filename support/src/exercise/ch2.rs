@@ -2,6 +2,8 @@
 
 use super::Verdict;
 use crate::allocators::as_allocator::AsAllocator;
+use crate::infra::limits::MAX_HELD_BYTES;
+use crate::system::{libc_calls, LibcFn, LibcRequest};
 use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec as AVec;
 use std::alloc::GlobalAlloc;
@@ -11,10 +13,15 @@ use std::alloc::GlobalAlloc;
 /// allocation error (not a capacity overflow), while smaller requests keep working.
 pub fn check_limit_allocator<G: GlobalAlloc>(allocator: G, limit: usize) -> Verdict {
     let ex = "2.1 a GlobalAlloc with a limit";
-    if limit == 0 || limit > 1 << 30 {
+    // The check really allocates `limit` bytes in the kernel's process: bounded like every
+    // in-process measurement.
+    if limit == 0 || limit > MAX_HELD_BYTES {
         return Verdict::not_yet(
             ex,
-            format!("choose a limit between 1 byte and 1 GiB, not {limit}"),
+            format!(
+                "choose a limit between 1 byte and {} MiB ({MAX_HELD_BYTES} bytes, support::infra::limits), not {limit}",
+                MAX_HELD_BYTES >> 20
+            ),
         );
     }
     let a = AsAllocator(allocator);
@@ -59,22 +66,37 @@ pub fn check_limit_allocator<G: GlobalAlloc>(allocator: G, limit: usize) -> Verd
     )
 }
 
-/// The first libc function in an observed call list, normalised to `malloc`, `calloc`,
-/// `realloc`, `posix_memalign` or `none`.
-pub fn first_call(calls: &[String]) -> String {
-    match calls.first() {
-        None => "none".into(),
-        Some(c) if c.starts_with("no libc call") => "none".into(),
-        Some(c) => c.split('(').next().unwrap_or(c).to_string(),
-    }
-}
-
-/// Exercise 2.2: predictions `(request, function)` such as `("8:16", "posix_memalign")` or
-/// `("16:8:4096", "realloc")`, checked against the calls the `libc_calls` program observes.
+/// Exercise 2.2: predictions `(request, function)` such as `("8:16", "posix_memalign")`,
+/// `("16:8:4096", "realloc")` or `("0:8", "none")`, checked against the first libc call the
+/// `libc_calls` program observes for each request.
+///
+/// A wrong prediction is answered with the rule of `unix.rs` and the request's own numbers, never
+/// with the function that was called.
 pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
     let ex = "2.2 which libc function?";
-    let requests: Vec<&str> = predictions.iter().map(|p| p.0).collect();
-    let observed = match crate::infra::programs::libc_calls(&requests) {
+    if predictions.is_empty() {
+        return Verdict::not_yet(
+            ex,
+            format!(
+                "no predictions yet: give a list of (request, function) pairs such as (\"8:16\", \"?\"), \
+                 replacing each \"?\" with {}",
+                CHOICES.join(", ")
+            ),
+        );
+    }
+    let mut wrong = Vec::new();
+    let mut requests = Vec::new();
+    for (req, _) in predictions {
+        match req.parse::<LibcRequest>() {
+            Ok(r) => requests.push(r),
+            Err(e) => wrong.push(e),
+        }
+    }
+    if !wrong.is_empty() {
+        return Verdict::not_yet(ex, wrong.join("; "));
+    }
+    let texts: Vec<&str> = predictions.iter().map(|(req, _)| *req).collect();
+    let observed = match libc_calls(&texts) {
         Ok(o) => o,
         Err(e) => return Verdict::not_yet(ex, format!("could not observe: {e}")),
     };
@@ -88,25 +110,28 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
             ),
         );
     }
-    let mut wrong = Vec::new();
     let mut unanswered = Vec::new();
     let mut wrong_count = 0;
-    for ((req, guess), obs) in predictions.iter().zip(&observed) {
-        let actual = first_call(&obs.calls);
+    for (((req, guess), request), obs) in predictions.iter().zip(&requests).zip(&observed) {
         let guess = guess.trim();
-        if guess == actual {
+        let said: Option<Option<LibcFn>> = match guess {
+            "none" => Some(None),
+            g if CHOICES.contains(&g) => g.parse().ok().map(Some),
+            _ => None,
+        };
+        if said == Some(obs.first()) {
             continue;
         }
         wrong_count += 1;
         if guess.is_empty() || guess == "?" {
             unanswered.push(*req);
-        } else if !CHOICES.contains(&guess) {
+        } else if said.is_none() {
             wrong.push(format!(
                 "{req}: `{guess}` is not one of {}",
                 CHOICES.join(", ")
             ));
         } else {
-            wrong.push(format!("{req} is not {guess}: {}", libc_rule(req)));
+            wrong.push(format!("{req} is not {guess}: {}", libc_rule(request)));
         }
     }
     if !unanswered.is_empty() {
@@ -140,109 +165,130 @@ const CHOICES: [&str; 4] = ["malloc", "posix_memalign", "realloc", "none"];
 /// The rule of `library/std/src/sys/alloc/unix.rs` that decides a request's first libc call,
 /// with the request's own numbers filled in but not the conclusion (a NOT YET message must not
 /// give the answer away).
-fn libc_rule(request: &str) -> String {
+fn libc_rule(request: &LibcRequest) -> String {
     let min = crate::system::MIN_ALIGN;
-    let nums: Vec<&str> = request.split(':').collect();
-    match nums[..] {
-        [size, align] => format!(
+    match request {
+        LibcRequest::Alloc(l) => format!(
             "an allocation of size 0 never reaches libc (Global/System answer it with a dangling pointer); \
              otherwise System::alloc calls malloc when align <= MIN_ALIGN ({min} here) and align <= size, \
-             else posix_memalign (unix.rs:13-29). Here size {size}, align {align}"
+             else posix_memalign (unix.rs:13-29). Here size {}, align {}",
+            l.size(),
+            l.align()
         ),
-        [_, align, new_size] => format!(
+        LibcRequest::Realloc(l, new_size) => format!(
             "System::realloc calls libc realloc when align <= MIN_ALIGN ({min} here) and align <= the new size; \
              otherwise realloc_fallback first allocates a new block with System::alloc, then copies and frees \
-             (unix.rs:52-58, mod.rs realloc_fallback). Here align {align}, new size {new_size}"
+             (unix.rs:52-58, mod.rs realloc_fallback). Here align {}, new size {new_size}",
+            l.align()
         ),
-        _ => "requests are SIZE:ALIGN or SIZE:ALIGN:NEW_SIZE".to_string(),
+        LibcRequest::Zeroed(l) => format!(
+            "System::alloc_zeroed calls calloc(size, 1) when align <= MIN_ALIGN ({min} here) and align <= size, \
+             else System::alloc and then zeroes the block (unix.rs:33-44). Here size {}, align {}",
+            l.size(),
+            l.align()
+        ),
+        LibcRequest::VecZeroed(n) => format!(
+            "vec![0u8; n] asks for zeroed memory of n bytes with alignment 1 (spec_from_elem.rs, IsZero), \
+             which System::alloc_zeroed serves as for zeroed:n:1 (unix.rs:33-44). Here n {n}"
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::alloc::{GlobalAlloc, Layout, System};
+    use crate::allocators::guarded::GuardedSystem;
+    use std::alloc::Layout;
 
-    /// The notebook's starting point: forwards everything, ignores the limit.
-    struct Unlimited;
-    // SAFETY: forwards to System unchanged.
-    unsafe impl GlobalAlloc for Unlimited {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.dealloc(ptr, layout) }
-        }
+    /// A test allocator, not the exercise's answer: a guarded heap (which notes every contract
+    /// violation instead of passing it on) behind a cap of `max` bytes.
+    struct Capped<'h> {
+        heap: &'h GuardedSystem,
+        max: usize,
     }
 
-    /// The solution: null above the limit.
-    struct Limited {
-        limit: usize,
-    }
-    // SAFETY: forwards to System, or returns null (allowed: it signals failure).
-    unsafe impl GlobalAlloc for Limited {
+    // SAFETY: requests within the cap go to the guarded heap, whose blocks are valid; others get
+    // null, which is how GlobalAlloc reports failure. Frees go back to the heap that made them.
+    unsafe impl GlobalAlloc for Capped<'_> {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            if layout.size() > self.limit {
+            if layout.size() > self.max {
                 return std::ptr::null_mut();
             }
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.alloc(layout) }
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            unsafe { self.heap.alloc(layout) }
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.dealloc(ptr, layout) }
+            // SAFETY: `ptr` came from `self.heap` with `layout` (the caller's contract).
+            unsafe { self.heap.dealloc(ptr, layout) }
         }
+    }
+
+    fn check(max: usize, limit: usize) -> Verdict {
+        let heap = GuardedSystem::new();
+        let v = check_limit_allocator(Capped { heap: &heap, max }, limit);
+        assert_eq!(
+            heap.problems(),
+            Vec::<String>::new(),
+            "the check misused the heap"
+        );
+        assert_eq!(heap.leaks(), [], "the check leaked");
+        v
     }
 
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "the unsolved allocator grants limit+1 bytes; fine, but slow under Miri"
+        ignore = "the wrong allocators grant limit+1 bytes; fine, but slow under Miri"
     )]
-    fn limit_allocator_fails_unsolved_and_passes_solved() {
-        let v = check_limit_allocator(Unlimited, 4096);
+    fn limit_check_names_what_is_wrong_and_passes_a_cap_at_the_limit() {
+        let v = check(usize::MAX, 4096);
         assert!(
             !v.passed && v.message.contains("4097 bytes (limit + 1) succeeded"),
             "{v}"
         );
-        let v = check_limit_allocator(Limited { limit: 4096 }, 4096);
+        let v = check(4095, 4096);
+        assert!(!v.passed && v.message.contains("exactly 4096"), "{v}");
+        let v = check(4096, 4096);
         assert!(v.passed, "{v}");
         assert!(v.message.contains("memory allocation failed"), "{v}");
-        let v = check_limit_allocator(Limited { limit: 100 }, 4096);
-        assert!(!v.passed && v.message.contains("exactly 4096"), "{v}");
+        let v = check(100, 100);
+        assert!(v.passed, "{v}");
+        for bad in [0, MAX_HELD_BYTES + 1, usize::MAX] {
+            assert!(check(bad, bad).message.contains("choose a limit"), "{bad}");
+        }
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn the_rule_names_the_numbers_but_not_the_function() {
-        let r = libc_rule("4:8");
+        let rule = |r: &str| libc_rule(&r.parse().unwrap());
+        let r = rule("4:8");
         assert!(
             r.contains("Here size 4, align 8") && r.contains("unix.rs"),
             "{r}"
         );
-        let r = libc_rule("64:64:128");
+        let r = rule("64:64:128");
         assert!(
             r.contains("Here align 64, new size 128") && r.contains("realloc_fallback"),
             "{r}"
         );
-        assert!(libc_rule("1:2:3:4").contains("SIZE:ALIGN"));
+        assert!(rule("zeroed:64:32").contains("Here size 64, align 32"));
+        assert!(rule("vec0:4096").contains("Here n 4096"));
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn first_call_normalises() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            first_call(&s(&["posix_memalign(align 16)", "free"])),
-            "posix_memalign"
+    fn libc_predictions_with_a_bad_request_say_which() {
+        let v = check_libc_predictions(&[("8:3", "malloc"), ("x", "malloc")]);
+        assert!(!v.passed, "{v}");
+        assert!(
+            v.message.contains("`8:3`") && v.message.contains("`x`"),
+            "{v}"
         );
-        assert_eq!(
-            first_call(&s(&["no libc call (dangling pointer 0x8)"])),
-            "none"
+        let v = check_libc_predictions(&[]);
+        assert!(
+            !v.passed && v.message.starts_with("no predictions yet: give a list"),
+            "{v}"
         );
-        assert_eq!(first_call(&s(&["realloc"])), "realloc");
-        assert_eq!(first_call(&[]), "none");
     }
 }

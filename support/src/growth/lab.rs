@@ -1,11 +1,59 @@
 //! Measurements made by the `growth_lab` example in a fresh child process with glibc's mmap
-//! threshold pinned, so that the heap's history does not change the results.
+//! threshold pinned, so that the heap's history does not change the results (except in
+//! [`grow_twice`], where the threshold's history is the lesson).
+//!
+//! The example and this module share the types: the example prints each [`GrowEvent`],
+//! [`ReallocCost`] and [`FaultCount`] with `to_line`, and this module reads them back with
+//! `from_line` (fields by key, see [`Line`]).
 
-use crate::infra::programs::run_example;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::infra::limits::{within, MAX_CHILD_BYTES, MAX_CHILD_RUNS};
+use crate::infra::programs::{one_of, read_lines, run_example, Line};
 use crate::views::chart::Chart;
+use crate::views::display::Table;
 
 /// The environment every measurement runs with (glibc's dynamic mmap threshold disabled).
 pub const PINNED: (&str, &str) = ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072");
+
+/// The element types the `growth_lab` example can grow a `Vec` of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Elem {
+    /// `u8`: 1 byte, alignment 1.
+    U8,
+    /// `u64`: 8 bytes, alignment 8.
+    U64,
+    /// A 32-byte element with alignment 32 (std's `System` never uses `realloc` for it).
+    Align32,
+}
+
+impl Elem {
+    /// Every element type.
+    pub const ALL: [Elem; 3] = [Elem::U8, Elem::U64, Elem::Align32];
+
+    /// The name the example takes on its command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Elem::U8 => "u8",
+            Elem::U64 => "u64",
+            Elem::Align32 => "align32",
+        }
+    }
+}
+
+impl fmt::Display for Elem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Elem {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Elem, String> {
+        one_of(&Elem::ALL, s)
+    }
+}
 
 /// Where glibc keeps a buffer: in its heap (`brk`), in a block of its own (`mmap`), or nowhere
 /// (no buffer yet). Read in the child process from glibc's statistics (`mallinfo2().hblkhd`).
@@ -20,13 +68,29 @@ pub enum Place {
 }
 
 impl Place {
-    fn parse(s: &str) -> Option<Place> {
-        match s {
-            "none" => Some(Place::None),
-            "heap" => Some(Place::Heap),
-            "mmap" => Some(Place::Mmap),
-            _ => None,
+    /// Every place.
+    pub const ALL: [Place; 3] = [Place::None, Place::Heap, Place::Mmap];
+
+    /// The name the protocol uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::None => "none",
+            Place::Heap => "heap",
+            Place::Mmap => "mmap",
         }
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Place {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Place, String> {
+        one_of(&Place::ALL, s)
     }
 }
 
@@ -83,11 +147,11 @@ impl GrowPath {
 pub struct GrowEvent {
     /// Which run in the process (1, or 2 for the second growth in [`grow_twice`]).
     pub run: usize,
-    /// Element type (`u8`, `u64`, `align32`).
-    pub elem: String,
+    /// Element type.
+    pub elem: Elem,
     /// Element alignment.
     pub align: usize,
-    /// Capacity before.
+    /// Capacity before (0 for the first allocation).
     pub old_cap: usize,
     /// Capacity after.
     pub new_cap: usize,
@@ -95,7 +159,7 @@ pub struct GrowEvent {
     pub old_bytes: usize,
     /// Buffer bytes after.
     pub new_bytes: usize,
-    /// True if the buffer's address changed.
+    /// True if the buffer's address changed (never for the first allocation).
     pub moved: bool,
     /// Where the old buffer was.
     pub old_place: Place,
@@ -106,6 +170,39 @@ pub struct GrowEvent {
 }
 
 impl GrowEvent {
+    /// The event as one line of the `growth_lab` protocol.
+    pub fn to_line(&self) -> Line {
+        Line::new("grow")
+            .field("run", self.run)
+            .field("elem", self.elem)
+            .field("align", self.align)
+            .field("old_cap", self.old_cap)
+            .field("new_cap", self.new_cap)
+            .field("old_bytes", self.old_bytes)
+            .field("new_bytes", self.new_bytes)
+            .field("moved", self.moved)
+            .field("old_place", self.old_place)
+            .field("new_place", self.new_place)
+            .field("nanos", self.nanos)
+    }
+
+    /// Reads a line written by [`GrowEvent::to_line`].
+    pub fn from_line(l: &Line) -> Result<GrowEvent, String> {
+        Ok(GrowEvent {
+            run: l.get("run")?,
+            elem: l.get("elem")?,
+            align: l.get("align")?,
+            old_cap: l.get("old_cap")?,
+            new_cap: l.get("new_cap")?,
+            old_bytes: l.get("old_bytes")?,
+            new_bytes: l.get("new_bytes")?,
+            moved: l.get("moved")?,
+            old_place: l.get("old_place")?,
+            new_place: l.get("new_place")?,
+            nanos: l.get("nanos")?,
+        })
+    }
+
     /// How this reallocation was carried out (see [`GrowPath`]).
     pub fn path(&self) -> GrowPath {
         if self.old_cap == 0 {
@@ -130,7 +227,9 @@ pub fn path_counts(run: &[GrowEvent]) -> Vec<(GrowPath, usize, usize)> {
         .map(|&p| {
             let of: Vec<&GrowEvent> = run.iter().filter(|e| e.path() == p).collect();
             let copied = if p.copies() {
-                of.iter().map(|e| e.old_bytes).sum()
+                of.iter()
+                    .map(|e| e.old_bytes)
+                    .fold(0, usize::saturating_add)
             } else {
                 0
             };
@@ -154,67 +253,62 @@ pub struct ReallocCost {
     pub median_nanos: u64,
 }
 
-fn fields(line: &str, tag: &str, n: usize) -> Option<Vec<String>> {
-    let f: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-    (f.first().map(String::as_str) == Some(tag) && f.len() == n).then_some(f)
-}
+impl ReallocCost {
+    /// The measurement as one line of the `growth_lab` protocol.
+    pub fn to_line(&self) -> Line {
+        Line::new("realloc")
+            .field("align", self.align)
+            .field("size", self.size)
+            .field("new_size", self.new_size)
+            .field("moved", self.moved)
+            .field("median_nanos", self.median_nanos)
+    }
 
-/// Parses `grow ...` lines.
-pub fn parse_trace(stdout: &str) -> Vec<GrowEvent> {
-    stdout
-        .lines()
-        .filter_map(|l| fields(l, "grow", 12))
-        .filter_map(|f| {
-            Some(GrowEvent {
-                run: f[1].parse().ok()?,
-                elem: f[2].clone(),
-                align: f[3].parse().ok()?,
-                old_cap: f[4].parse().ok()?,
-                new_cap: f[5].parse().ok()?,
-                old_bytes: f[6].parse().ok()?,
-                new_bytes: f[7].parse().ok()?,
-                moved: f[8] == "moved",
-                old_place: Place::parse(&f[9])?,
-                new_place: Place::parse(&f[10])?,
-                nanos: f[11].parse().ok()?,
-            })
+    /// Reads a line written by [`ReallocCost::to_line`].
+    pub fn from_line(l: &Line) -> Result<ReallocCost, String> {
+        Ok(ReallocCost {
+            align: l.get("align")?,
+            size: l.get("size")?,
+            new_size: l.get("new_size")?,
+            moved: l.get("moved")?,
+            median_nanos: l.get("median_nanos")?,
         })
-        .collect()
+    }
 }
 
-/// Parses `realloc ...` lines.
-pub fn parse_realloc_cost(stdout: &str) -> Vec<ReallocCost> {
-    stdout
-        .lines()
-        .filter_map(|l| fields(l, "realloc", 6))
-        .filter_map(|f| {
-            Some(ReallocCost {
-                align: f[1].parse().ok()?,
-                size: f[2].parse().ok()?,
-                new_size: f[3].parse().ok()?,
-                moved: f[4] == "moved",
-                median_nanos: f[5].parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// Grows a real `Vec` of `elem` (`u8`, `u64` or `align32`) to `max_bytes` in a fresh process.
-pub fn trace(elem: &str, max_bytes: usize) -> Result<Vec<GrowEvent>, String> {
+/// Grows a real `Vec` of `elem` to `max_bytes` (1 byte to [`MAX_CHILD_BYTES`], checked before
+/// the process starts) in a fresh process: every reallocation, the first allocation included.
+pub fn trace(elem: Elem, max_bytes: usize) -> Result<Vec<GrowEvent>, String> {
+    within("lab::trace: max_bytes", max_bytes, 1, MAX_CHILD_BYTES)?;
     let max = max_bytes.to_string();
-    let out = run_example("growth_lab", &["trace", elem, &max], &[PINNED]);
+    let out = run_example("growth_lab", &["trace", elem.name(), &max], &[PINNED]);
     if !out.success {
         return Err(format!("growth_lab trace failed: {}", out.stderr.trim()));
     }
-    Ok(parse_trace(&out.stdout))
+    read_lines(&out.stdout, "grow", GrowEvent::from_line)
 }
 
 /// Times `realloc(s -> 2s)` for s = 4 KiB .. `max_bytes` with alignment `align`, in a fresh process.
+///
+/// Checked before the process starts: `align` a power of two up to 4096, `max_bytes` from 4096
+/// to [`MAX_CHILD_BYTES`], `runs` from 1 to [`MAX_CHILD_RUNS`].
 pub fn realloc_cost(
     align: usize,
     max_bytes: usize,
     runs: usize,
 ) -> Result<Vec<ReallocCost>, String> {
+    if !align.is_power_of_two() || align > 4096 {
+        return Err(format!(
+            "lab::realloc_cost: alignment is {align}; give a power of two from 1 to 4096"
+        ));
+    }
+    within(
+        "lab::realloc_cost: max_bytes",
+        max_bytes,
+        4096,
+        MAX_CHILD_BYTES,
+    )?;
+    within("lab::realloc_cost: runs", runs, 1, MAX_CHILD_RUNS)?;
     let (a, m, r) = (align.to_string(), max_bytes.to_string(), runs.to_string());
     let out = run_example("growth_lab", &["realloc-cost", &a, &m, &r], &[PINNED]);
     if !out.success {
@@ -223,7 +317,7 @@ pub fn realloc_cost(
             out.stderr.trim()
         ));
     }
-    Ok(parse_realloc_cost(&out.stdout))
+    read_lines(&out.stdout, "realloc", ReallocCost::from_line)
 }
 
 /// One `realloc(size -> 2 size)` of a block with every page written, and the minor page faults
@@ -248,45 +342,54 @@ pub struct FaultCount {
     pub pages: usize,
 }
 
-/// Parses `faults ...` lines.
-pub fn parse_faults(stdout: &str) -> Vec<FaultCount> {
-    stdout
-        .lines()
-        .filter_map(|l| fields(l, "faults", 9))
-        .filter_map(|f| {
-            Some(FaultCount {
-                align: f[1].parse().ok()?,
-                size: f[2].parse().ok()?,
-                new_size: f[3].parse().ok()?,
-                moved: f[4] == "moved",
-                old_place: Place::parse(&f[5])?,
-                new_place: Place::parse(&f[6])?,
-                minor_faults: f[7].parse().ok()?,
-                pages: f[8].parse().ok()?,
-            })
+impl FaultCount {
+    /// The measurement as one line of the `growth_lab` protocol.
+    pub fn to_line(&self) -> Line {
+        Line::new("faults")
+            .field("align", self.align)
+            .field("size", self.size)
+            .field("new_size", self.new_size)
+            .field("moved", self.moved)
+            .field("old_place", self.old_place)
+            .field("new_place", self.new_place)
+            .field("minor_faults", self.minor_faults)
+            .field("pages", self.pages)
+    }
+
+    /// Reads a line written by [`FaultCount::to_line`].
+    pub fn from_line(l: &Line) -> Result<FaultCount, String> {
+        Ok(FaultCount {
+            align: l.get("align")?,
+            size: l.get("size")?,
+            new_size: l.get("new_size")?,
+            moved: l.get("moved")?,
+            old_place: l.get("old_place")?,
+            new_place: l.get("new_place")?,
+            minor_faults: l.get("minor_faults")?,
+            pages: l.get("pages")?,
         })
-        .collect()
+    }
 }
 
 /// In a fresh process (threshold pinned), writes every page of a `size`-byte block with alignment
 /// `align`, reallocates it to twice the size and counts the minor page faults of that one call:
 /// a copy into a new block faults in its pages, `mremap` moves the pages and faults in none.
-/// `size` must be 4096 .. 1 GiB and `align` a power of two.
+///
+/// Checked before the process starts: `align` a power of two up to 4096, `size` from 4096 to
+/// half of [`MAX_CHILD_BYTES`] (the block grows to twice its size).
 pub fn page_faults(align: usize, size: usize) -> Result<FaultCount, String> {
     if !align.is_power_of_two() || align > 4096 {
         return Err(format!(
-            "alignment {align}: choose a power of two up to 4096"
+            "lab::page_faults: alignment is {align}; give a power of two from 1 to 4096"
         ));
     }
-    if !(4096..=1 << 30).contains(&size) {
-        return Err(format!("size {size}: choose 4096 bytes .. 1 GiB"));
-    }
+    within("lab::page_faults: size", size, 4096, MAX_CHILD_BYTES / 2)?;
     let (a, s) = (align.to_string(), size.to_string());
     let out = run_example("growth_lab", &["faults", &a, &s], &[PINNED]);
     if !out.success {
         return Err(format!("growth_lab faults failed: {}", out.stderr.trim()));
     }
-    parse_faults(&out.stdout)
+    read_lines(&out.stdout, "faults", FaultCount::from_line)?
         .pop()
         .ok_or_else(|| format!("no `faults` line in: {}", out.stdout))
 }
@@ -294,11 +397,15 @@ pub fn page_faults(align: usize, size: usize) -> Result<FaultCount, String> {
 /// Grows a `Vec<u8>` to `max_bytes`, frees it, and grows it again, in one fresh process: with
 /// glibc's dynamic mmap threshold (`pinned = false`), freeing the first run's mmapped buffer raises
 /// the threshold (glibc 2.36 `malloc.c:3363-3374`), so the second run can stay in the heap; with
-/// the threshold pinned, both runs behave alike. `max_bytes` must be 1 .. 64 MiB.
+/// the threshold pinned, both runs behave alike. `max_bytes` must be 1 byte to half of
+/// [`MAX_CHILD_BYTES`] (two runs; checked before the process starts).
 pub fn grow_twice(pinned: bool, max_bytes: usize) -> Result<Vec<GrowEvent>, String> {
-    if !(1..=64 << 20).contains(&max_bytes) {
-        return Err(format!("max_bytes {max_bytes}: choose 1 byte .. 64 MiB"));
-    }
+    within(
+        "lab::grow_twice: max_bytes",
+        max_bytes,
+        1,
+        MAX_CHILD_BYTES / 2,
+    )?;
     // An empty GLIBC_TUNABLES sets nothing: the threshold stays dynamic.
     let env = if pinned {
         PINNED
@@ -310,7 +417,7 @@ pub fn grow_twice(pinned: bool, max_bytes: usize) -> Result<Vec<GrowEvent>, Stri
     if !out.success {
         return Err(format!("growth_lab twice failed: {}", out.stderr.trim()));
     }
-    Ok(parse_trace(&out.stdout))
+    read_lines(&out.stdout, "grow", GrowEvent::from_line)
 }
 
 /// Per run of [`grow_twice`]: `(run, allocations and reallocations, moved, into an mmapped buffer)`.
@@ -333,9 +440,85 @@ pub fn runs_summary(events: &[GrowEvent]) -> Vec<(usize, usize, usize, usize)> {
         .collect()
 }
 
-/// Nanoseconds per reallocation against the new buffer size, log-log, one series per run, with
-/// moved and in-place reallocations as separate series.
-pub fn trace_chart(title: &str, runs: &[Vec<GrowEvent>]) -> Chart {
+/// What one trace adds up to: the growths after the first allocation, split into in place and
+/// moved, the largest buffer and the slowest growth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceSummary {
+    /// Element type (`None` for an empty trace).
+    pub elem: Option<Elem>,
+    /// Reallocations after the first allocation.
+    pub growths: usize,
+    /// Of those, how many moved the buffer.
+    pub moved: usize,
+    /// The largest buffer, in bytes.
+    pub largest_bytes: usize,
+    /// The slowest growth (after the first allocation), in nanoseconds.
+    pub slowest_nanos: u64,
+}
+
+impl TraceSummary {
+    /// Sums up one trace.
+    pub fn of(run: &[GrowEvent]) -> TraceSummary {
+        let growths: Vec<&GrowEvent> = run.iter().filter(|e| e.old_cap > 0).collect();
+        TraceSummary {
+            elem: run.first().map(|e| e.elem),
+            growths: growths.len(),
+            moved: growths.iter().filter(|e| e.moved).count(),
+            largest_bytes: run.iter().map(|e| e.new_bytes).max().unwrap_or(0),
+            slowest_nanos: growths.iter().map(|e| e.nanos).max().unwrap_or(0),
+        }
+    }
+
+    /// Growths that kept the buffer's address.
+    pub fn in_place(&self) -> usize {
+        self.growths - self.moved
+    }
+}
+
+/// One row per trace: element, growths, how many took each [`GrowPath`] after the first
+/// allocation, the bytes they copied, the first buffer glibc mapped on its own, the largest buffer
+/// and the slowest growth.
+pub fn summary_table(runs: &[&[GrowEvent]]) -> Table {
+    let mut t = Table::new([
+        "element",
+        "growths (after the first allocation)",
+        "in place",
+        "moved by realloc (memcpy)",
+        "moved by mremap (no copy)",
+        "moved by std's fallback (memcpy)",
+        "bytes copied",
+        "first mapped buffer",
+        "largest buffer (MiB)",
+        "slowest growth (µs)",
+    ]);
+    for run in runs {
+        let s = TraceSummary::of(run);
+        let counts = path_counts(run);
+        let taken = |p: GrowPath| counts.iter().find(|c| c.0 == p).map_or(0, |c| c.1);
+        let copied = counts.iter().map(|c| c.2).fold(0, usize::saturating_add);
+        let first_mapped = run
+            .iter()
+            .find(|e| e.new_place == Place::Mmap)
+            .map_or("none".to_string(), |e| format!("{} bytes", e.new_bytes));
+        t.row([
+            s.elem.map_or("-".to_string(), |e| e.to_string()),
+            s.growths.to_string(),
+            s.in_place().to_string(),
+            taken(GrowPath::ReallocCopy).to_string(),
+            taken(GrowPath::Mremap).to_string(),
+            taken(GrowPath::FallbackCopy).to_string(),
+            copied.to_string(),
+            first_mapped,
+            format!("{:.2}", s.largest_bytes as f64 / f64::from(1 << 20)),
+            format!("{:.0}", s.slowest_nanos as f64 / 1000.0),
+        ]);
+    }
+    t
+}
+
+/// Nanoseconds per reallocation against the new buffer size, log-log: one series per run and
+/// [`GrowPath`] (the first allocation left out).
+pub fn trace_chart(title: &str, runs: &[&[GrowEvent]]) -> Chart {
     let mut c = Chart::new(title)
         .x_axis("buffer size after growth (bytes)")
         .y_axis("time of the push that grew it (ns)")
@@ -361,20 +544,108 @@ pub fn trace_chart(title: &str, runs: &[Vec<GrowEvent>]) -> Chart {
 mod tests {
     use super::*;
 
+    fn grow(old_cap: usize, new_cap: usize, moved: bool, nanos: u64) -> GrowEvent {
+        let place = |cap: usize| if cap == 0 { Place::None } else { Place::Heap };
+        GrowEvent {
+            run: 1,
+            elem: Elem::U8,
+            align: 1,
+            old_cap,
+            new_cap,
+            old_bytes: old_cap,
+            new_bytes: new_cap,
+            moved,
+            old_place: place(old_cap),
+            new_place: place(new_cap),
+            nanos,
+        }
+    }
+
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn lab_output_parses() {
-        let t = parse_trace(
-            "grow 1 u8 1 0 8 0 8 in-place none heap 100\n\
-             grow 1 u8 1 8 16 8 16 in-place heap heap 100\n\
-             grow 1 u8 1 16 32 16 32 moved heap heap 70\n\
-             grow 1 u8 1 131072 262144 131072 262144 moved heap mmap 900\n\
-             grow 2 u8 1 262144 524288 262144 524288 moved mmap mmap 50\n\
-             grow 1 align32 32 4 8 128 256 moved heap heap 70\nnoise\ngrow 1 u8 1 8 16 8 16 moved heap nowhere 1\n",
+    fn lab_lines_round_trip_by_key() {
+        let run = [
+            grow(0, 8, false, 50),
+            grow(8, 16, false, 100),
+            grow(16, 32, true, 70),
+        ];
+        let text: String = run
+            .iter()
+            .map(|e| format!("{}\nnoise\n", e.to_line()))
+            .collect();
+        assert_eq!(
+            read_lines(&text, "grow", GrowEvent::from_line),
+            Ok(run.to_vec())
         );
-        assert_eq!(t.len(), 6, "the line with an unknown place is skipped");
-        assert!(!t[1].moved && t[2].moved);
-        assert_eq!((t[2].old_bytes, t[2].new_bytes, t[2].nanos), (16, 32, 70));
+        let r = ReallocCost {
+            align: 32,
+            size: 4096,
+            new_size: 8192,
+            moved: true,
+            median_nanos: 4646,
+        };
+        assert_eq!(ReallocCost::from_line(&r.to_line()), Ok(r));
+        let f = FaultCount {
+            align: 8,
+            size: 1 << 20,
+            new_size: 2 << 20,
+            moved: true,
+            old_place: Place::Mmap,
+            new_place: Place::Mmap,
+            minor_faults: 0,
+            pages: 256,
+        };
+        assert_eq!(FaultCount::from_line(&f.to_line()), Ok(f));
+        let bad = Line::parse("grow run=1 elem=u16 old_cap=8").unwrap();
+        assert!(GrowEvent::from_line(&bad).unwrap_err().contains("u16"));
+        for e in Elem::ALL {
+            assert_eq!(e.name().parse(), Ok(e));
+        }
+        let c = trace_chart("t", &[&run]);
+        assert_eq!(c.series_list().len(), 2);
+    }
+
+    #[test]
+    fn sizes_are_checked_before_a_process_starts() {
+        let e = trace(Elem::U8, usize::MAX).unwrap_err();
+        assert!(e.contains("max_bytes is 18446744073709551615"), "{e}");
+        assert!(trace(Elem::U64, 0).unwrap_err().contains("max_bytes is 0"));
+        assert!("String".parse::<Elem>().is_err());
+        let e = realloc_cost(8, usize::MAX, 1).unwrap_err();
+        assert!(e.contains("4096 ..= 134217728"), "{e}");
+        assert!(realloc_cost(3, 8192, 1)
+            .unwrap_err()
+            .contains("power of two"));
+        assert!(realloc_cost(8, 8192, 0).unwrap_err().contains("runs is 0"));
+        assert!(page_faults(3, 4096).unwrap_err().contains("power of two"));
+        assert!(page_faults(8, 100)
+            .unwrap_err()
+            .contains("4096 ..= 67108864"));
+        assert!(page_faults(8, usize::MAX)
+            .unwrap_err()
+            .contains("size is 18446744073709551615"));
+        assert!(grow_twice(true, 0).unwrap_err().contains("1 ..= 67108864"));
+        assert!(grow_twice(false, usize::MAX)
+            .unwrap_err()
+            .contains("max_bytes is 18446744073709551615"));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn paths_follow_address_place_and_alignment() {
+        let mut t = vec![
+            grow(0, 8, false, 100),
+            grow(8, 16, false, 100),
+            grow(16, 32, true, 70),
+        ];
+        let mut to_mmap = grow(131072, 262144, true, 900);
+        to_mmap.new_place = Place::Mmap;
+        let mut remap = grow(262144, 524288, true, 50);
+        (remap.run, remap.old_place, remap.new_place) = (2, Place::Mmap, Place::Mmap);
+        let mut fallback = grow(4, 8, true, 70);
+        (fallback.elem, fallback.align) = (Elem::Align32, 32);
+        (fallback.old_bytes, fallback.new_bytes) = (128, 256);
+        t.extend([to_mmap, remap, fallback]);
         let paths: Vec<GrowPath> = t.iter().map(GrowEvent::path).collect();
         assert_eq!(
             paths,
@@ -390,27 +661,36 @@ mod tests {
         let counts = path_counts(&t);
         assert_eq!(counts[2], (GrowPath::ReallocCopy, 2, 16 + 131072));
         assert_eq!(counts[3], (GrowPath::Mremap, 1, 0));
+        assert_eq!(counts[4], (GrowPath::FallbackCopy, 1, 128));
         assert_eq!(runs_summary(&t), [(1, 5, 3, 1), (2, 1, 1, 1)]);
-        let r = parse_realloc_cost("realloc 32 4096 8192 moved 4646\n");
-        assert_eq!(r[0].median_nanos, 4646);
-        assert_eq!(r[0].align, 32);
-        let f = parse_faults("faults 8 1048576 2097152 moved mmap mmap 0 256\n");
-        assert_eq!(
-            (f[0].minor_faults, f[0].pages, f[0].old_place),
-            (0, 256, Place::Mmap)
-        );
-        let c = trace_chart("t", &[t]);
-        assert_eq!(c.series_list().len(), 4);
+        assert_eq!(trace_chart("t", &[&t]).series_list().len(), 4);
+        for p in Place::ALL {
+            assert_eq!(p.name().parse(), Ok(p));
+        }
+        assert!("nowhere".parse::<Place>().is_err());
     }
 
     #[test]
-    fn bad_arguments_are_refused_before_any_process_starts() {
-        assert!(page_faults(3, 4096).unwrap_err().contains("power of two"));
-        assert!(page_faults(8, 100).unwrap_err().contains("4096"));
-        assert!(page_faults(8, usize::MAX).unwrap_err().contains("GiB"));
-        assert!(grow_twice(true, 0).unwrap_err().contains("64 MiB"));
-        assert!(grow_twice(false, usize::MAX)
-            .unwrap_err()
-            .contains("64 MiB"));
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn summaries_leave_out_the_first_allocation() {
+        let run = [
+            grow(0, 8, false, 500),
+            grow(8, 16, false, 100),
+            grow(16, 32, true, 70),
+        ];
+        let s = TraceSummary::of(&run);
+        assert_eq!((s.growths, s.moved, s.in_place()), (2, 1, 1));
+        assert_eq!((s.largest_bytes, s.slowest_nanos), (32, 100));
+        let empty = TraceSummary::of(&[]);
+        assert_eq!(
+            (empty.elem, empty.growths, empty.largest_bytes),
+            (None, 0, 0)
+        );
+        let t = summary_table(&[&run, &[]]);
+        assert_eq!(
+            t.rows[0][..8],
+            ["u8", "2", "1", "1", "0", "0", "16", "none"]
+        );
+        assert_eq!(t.rows[1][0], "-");
     }
 }

@@ -64,13 +64,31 @@ pub struct VecModel {
 
 impl VecModel {
     /// `Vec::new()` for elements of this size and alignment.
+    ///
+    /// # Panics
+    /// If no Rust type has this size and alignment, with the message of [`VecModel::try_new`].
     pub fn new(elem_size: usize, elem_align: usize) -> Self {
-        VecModel {
+        Self::try_new(elem_size, elem_align).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`VecModel::new`], refusing a size and alignment no Rust type has: the alignment must be a
+    /// power of two and the size a multiple of it, at most `isize::MAX` (these are not capacity
+    /// overflows, which [`VecModel::apply`] reports).
+    pub fn try_new(elem_size: usize, elem_align: usize) -> Result<Self, String> {
+        if !elem_align.is_power_of_two()
+            || !elem_size.is_multiple_of(elem_align)
+            || elem_size > isize::MAX as usize
+        {
+            return Err(format!(
+                "no type has size {elem_size} and alignment {elem_align}: an alignment is a power of two, and a size a multiple of it (at most isize::MAX)"
+            ));
+        }
+        Ok(VecModel {
             elem_size,
             elem_align,
             len: 0,
             cap: 0,
-        }
+        })
     }
 
     /// `Vec::new()` for `T`.
@@ -110,6 +128,7 @@ impl VecModel {
         }
         // layout_array: cap * size must be a valid Layout size for the alignment.
         let bytes = cap.checked_mul(self.elem_size).ok_or(CapacityOverflow)?;
+        // The alignment was checked in `try_new`, so this fails only for sizes above isize::MAX.
         Layout::from_size_align(bytes, self.elem_align).map_err(|_| CapacityOverflow)?;
         self.cap = cap;
         Ok(())
@@ -120,7 +139,9 @@ impl VecModel {
             return Err(CapacityOverflow); // only reached when "overfull"
         }
         let required = self.len.checked_add(additional).ok_or(CapacityOverflow)?;
-        let cap = (self.cap * 2)
+        let cap = self
+            .cap
+            .saturating_mul(2)
             .max(required)
             .max(min_non_zero_cap(self.elem_size));
         self.set_cap(cap)
@@ -212,5 +233,15 @@ mod tests {
             VecModel::of::<u8>().capacities(&[Op::Reserve(usize::MAX)]),
             Err(CapacityOverflow)
         );
+    }
+
+    #[test]
+    fn impossible_element_types_are_refused_not_reported_as_overflow() {
+        let e = VecModel::try_new(8, 0).unwrap_err();
+        assert!(e.contains("alignment 0"), "{e}");
+        assert!(VecModel::try_new(6, 4).is_err());
+        assert!(VecModel::try_new(usize::MAX, 1).is_err());
+        let m = VecModel::try_new(8, 8).unwrap();
+        assert_eq!(m.capacities(&[Op::Push]).unwrap(), [4]);
     }
 }

@@ -1,6 +1,10 @@
 //! What a growth strategy costs over `n` pushes, computed without allocating.
 
-use super::strategy::Growth;
+use super::strategy::{GrowVec, Growth};
+use crate::allocators::always_move::AlwaysMove;
+use crate::allocators::recording::{RecordingAllocator, Stats};
+use crate::views::chart::Chart;
+use crate::views::display::Table;
 
 /// What `n` pushes cost under a strategy, if every reallocation copies the whole buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,55 +30,248 @@ pub fn unused_share(cap: usize, len: usize) -> f64 {
     }
 }
 
+/// Most reallocations one simulation computes: the loop runs once per reallocation, not per push,
+/// so std's ×2 rule reaches `n = 10^12` in about 40 steps, while a strategy that grows by one element
+/// (`Exact`, `Additive(1)`) stops with an error beyond ten million pushes.
+pub const MAX_REALLOCATIONS: usize = 10_000_000;
+
 /// Simulates `n` pushes of `elem_size`-byte elements under `growth` (no memory is allocated).
 ///
 /// # Panics
-/// If the strategy returns a capacity below what is required; see [`try_simulate`].
+/// With the message of [`try_simulate`]'s error: a strategy that returns a capacity below what is
+/// required, a buffer above `isize::MAX` bytes, or more than [`MAX_REALLOCATIONS`] reallocations.
+/// Use [`try_simulate`] to get these as an `Err`.
 pub fn simulate<G: Growth + ?Sized>(growth: &G, elem_size: usize, n: usize) -> GrowthCost {
     try_simulate(growth, elem_size, n).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// [`simulate`], with a strategy that returns too small a capacity reported as an error.
+/// [`simulate`], with every refusal as an error that names the input and the limit; never panics
+/// (unless the strategy itself does).
+///
+/// The cost is a sum over reallocations: the `k`-th reallocation happens when the length reaches
+/// the old capacity, copies `old capacity × elem_size` bytes, and the lengths it serves (up to the
+/// new capacity) are checked for unused room. Zero-sized elements never allocate (a real `Vec`'s
+/// capacity is `usize::MAX` for them), so their cost is zero.
 pub fn try_simulate<G: Growth + ?Sized>(
     growth: &G,
     elem_size: usize,
     n: usize,
 ) -> Result<GrowthCost, String> {
-    let (mut cap, mut reallocs, mut copied, mut overhead) = (0usize, 0usize, 0u128, 0f64);
-    for len in 0..n {
-        if len == cap {
-            let new = growth.next_capacity(cap, len + 1, elem_size);
-            if new <= len {
-                return Err(format!(
-                    "strategy {} returned capacity {new} when {} elements must fit (capacity was {cap})",
-                    growth.name(),
-                    len + 1
-                ));
-            }
-            copied += (len * elem_size) as u128;
-            cap = new;
-            reallocs += 1;
+    let mut overhead = 0f64;
+    let (reallocations, bytes_copied, final_capacity) = walk(growth, elem_size, n, |cap, new| {
+        // The lengths this buffer serves are cap+1 ..= min(new, n); the unused share
+        // (new - l) / new is largest at the smallest of them that is at least 64.
+        let first = (cap + 1).max(64);
+        if first <= new.min(n) {
+            overhead = overhead.max(unused_share(new, first));
         }
-        let l = len + 1;
-        if l >= 64 {
-            overhead = overhead.max(unused_share(cap, l));
-        }
-    }
+    })?;
     Ok(GrowthCost {
         pushes: n,
-        reallocations: reallocs,
-        bytes_copied: copied,
-        final_capacity: cap,
+        reallocations,
+        bytes_copied,
+        final_capacity,
         max_overhead: overhead,
     })
+}
+
+/// Grows a buffer under `growth` until `n` elements of `elem_size` bytes fit, without allocating,
+/// calling `on_realloc(old capacity, new capacity)` at each reallocation; returns (reallocations,
+/// bytes copied, final capacity). The loop runs once per reallocation, at most
+/// [`MAX_REALLOCATIONS`] times; zero-sized elements never reallocate (capacity `usize::MAX`).
+fn walk<G: Growth + ?Sized>(
+    growth: &G,
+    elem_size: usize,
+    n: usize,
+    mut on_realloc: impl FnMut(usize, usize),
+) -> Result<(usize, u128, usize), String> {
+    if elem_size == 0 {
+        return Ok((0, 0, usize::MAX));
+    }
+    let (mut cap, mut reallocs, mut copied) = (0usize, 0usize, 0u128);
+    // Invariant: pushes 1..=cap have been served; the next reallocation happens at length `cap`.
+    while cap < n {
+        if reallocs == MAX_REALLOCATIONS {
+            return Err(format!(
+                "strategy {} needs more than {MAX_REALLOCATIONS} reallocations for n = {n} pushes (it reached capacity {cap}); \
+                 the limit keeps a simulation under a second: choose a smaller n or a strategy that grows by a factor",
+                growth.name()
+            ));
+        }
+        let required = cap + 1; // cap < n <= usize::MAX
+        let new = growth.next_capacity(cap, required, elem_size);
+        if new < required {
+            return Err(format!(
+                "strategy {} returned capacity {new} when {required} elements must fit (capacity was {cap})",
+                growth.name()
+            ));
+        }
+        if new
+            .checked_mul(elem_size)
+            .is_none_or(|bytes| bytes > isize::MAX as usize)
+        {
+            return Err(format!(
+                "capacity overflow: strategy {} asked for {new} elements of {elem_size} bytes, more than isize::MAX bytes (the largest allocation a Vec can make)",
+                growth.name()
+            ));
+        }
+        copied += cap as u128 * elem_size as u128;
+        reallocs += 1;
+        on_realloc(cap, new);
+        cap = new;
+    }
+    Ok((reallocs, copied, cap))
+}
+
+/// The unused share of the buffer ([`unused_share`], `(cap - len) / cap`), right after the push that makes the
+/// length `len`, for each nonzero length in `lens` (in ascending order, as [`log_spaced`] gives
+/// them; other orders are sorted). Computed like [`try_simulate`], with its limits.
+pub fn unused_capacity<G: Growth + ?Sized>(
+    growth: &G,
+    elem_size: usize,
+    lens: &[usize],
+) -> Result<Vec<(usize, f64)>, String> {
+    let mut sorted: Vec<usize> = lens.iter().copied().filter(|&l| l > 0).collect();
+    sorted.sort_unstable();
+    let unused = |len: usize, cap: usize| (len, unused_share(cap, len));
+    let mut wanted = sorted.into_iter().peekable();
+    let mut out = Vec::with_capacity(lens.len());
+    let last = lens.iter().copied().max().unwrap_or(0);
+    let (_, _, final_capacity) = walk(growth, elem_size, last, |_, new| {
+        while let Some(len) = wanted.next_if(|&l| l <= new) {
+            out.push(unused(len, new));
+        }
+    })?;
+    // Lengths no reallocation served: only with zero-sized elements (capacity `usize::MAX`).
+    out.extend(wanted.map(|len| unused(len, final_capacity)));
+    Ok(out)
+}
+
+/// The most points [`log_spaced`] returns.
+pub const MAX_POINTS: usize = 100_000;
+
+/// About `points` whole numbers from `lo` to `hi`, evenly spaced on a log scale, without repeats
+/// (empty when `lo` is 0, `lo > hi` or `points` is 0; at most [`MAX_POINTS`]).
+pub fn log_spaced(lo: usize, hi: usize, points: usize) -> Vec<usize> {
+    if lo == 0 || lo > hi || points == 0 {
+        return Vec::new();
+    }
+    let points = points.min(MAX_POINTS).min(hi - lo + 1).max(2);
+    let (a, b) = ((lo as f64).ln(), (hi as f64).ln());
+    let steps = points.saturating_sub(1).max(1) as f64;
+    let mut v: Vec<usize> = (0..points)
+        .map(|i| match i {
+            0 => lo,
+            _ if i + 1 == points => hi,
+            _ => ((a + (b - a) * i as f64 / steps).exp().round() as usize).clamp(lo, hi),
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+/// What a chart of strategy costs shows on its y axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Reallocations, the first allocation included.
+    Reallocations,
+    /// Bytes copied by all reallocations.
+    BytesCopied,
+}
+
+/// One line per strategy: the metric against the number of pushes `ns` of `elem_size`-byte
+/// elements, log-log (zero values, which a log axis cannot show, are left out).
+pub fn cost_chart(
+    title: &str,
+    strategies: &[&dyn Growth],
+    elem_size: usize,
+    ns: &[usize],
+    metric: Metric,
+) -> Result<Chart, String> {
+    let y_label = match metric {
+        Metric::Reallocations => "reallocations",
+        Metric::BytesCopied => "total bytes copied",
+    };
+    let mut chart = Chart::new(title)
+        .log_x()
+        .log_y()
+        .x_axis("pushes n")
+        .y_axis(y_label);
+    for s in strategies {
+        let mut pts = Vec::with_capacity(ns.len());
+        for &n in ns {
+            let c = try_simulate(*s, elem_size, n)?;
+            let y = match metric {
+                Metric::Reallocations => c.reallocations as f64,
+                Metric::BytesCopied => c.bytes_copied as f64,
+            };
+            if y > 0.0 {
+                pts.push((n, y));
+            }
+        }
+        chart = chart.line(s.name(), pts);
+    }
+    Ok(chart)
+}
+
+/// The largest `n` [`measure_copies`] accepts (8 MiB of `u64`s at the end).
+pub const MAX_MEASURED_PUSHES: usize = 1 << 20;
+
+/// Pushes `n` `u64`s into a [`GrowVec`] growing by `growth`, on an allocator that never resizes in
+/// place ([`AlwaysMove`]) behind a recorder, and returns what the recorder counted: every
+/// reallocation copies the whole buffer, so this measures what [`simulate`] models.
+pub fn measure_copies<G: Growth + ?Sized>(growth: &G, n: usize) -> Result<Stats, String> {
+    if n > MAX_MEASURED_PUSHES {
+        return Err(format!(
+            "{n} pushes: at most {MAX_MEASURED_PUSHES} are measured (the model has no limit)"
+        ));
+    }
+    let rec = RecordingAllocator::new_in(AlwaysMove);
+    {
+        let mut v = GrowVec::new_in(growth, &rec);
+        for i in 0..n as u64 {
+            v.try_push(i)
+                .map_err(|_| format!("allocation failed at push {i}"))?;
+        }
+    }
+    Ok(rec.stats())
+}
+
+/// For each strategy, `n` pushes of `u64` measured ([`measure_copies`]) against the model
+/// ([`try_simulate`]): reallocations and bytes copied side by side, and whether they agree.
+pub fn model_check_table(strategies: &[&dyn Growth], n: usize) -> Result<Table, String> {
+    let mut t = Table::new([
+        "strategy",
+        "pushes",
+        "reallocations (measured)",
+        "reallocations (model)",
+        "bytes moved (measured)",
+        "bytes copied (model)",
+        "agree",
+    ]);
+    for s in strategies {
+        let measured = measure_copies(*s, n)?;
+        let model = try_simulate(*s, 8, n)?;
+        let reallocs = measured.allocs + measured.grows;
+        let agree =
+            reallocs == model.reallocations && measured.bytes_moved as u128 == model.bytes_copied;
+        t.row([
+            s.name(),
+            n.to_string(),
+            reallocs.to_string(),
+            model.reallocations.to_string(),
+            measured.bytes_moved.to_string(),
+            model.bytes_copied.to_string(),
+            if agree { "yes" } else { "NO" }.to_string(),
+        ]);
+    }
+    Ok(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::allocators::always_move::AlwaysMove;
-    use crate::allocators::RecordingAllocator;
-    use crate::growth::strategy::{Additive, Exact, Factor, GrowVec, StdGrowth};
+    use crate::growth::strategy::{Additive, Exact, Factor, NeverGrows, StdGrowth};
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
@@ -102,21 +299,146 @@ mod tests {
     #[test]
     fn grow_vec_copies_exactly_what_the_simulation_predicts() {
         let strategies: [&dyn Growth; 4] = [&StdGrowth, &Factor(1.5), &Additive(16), &Exact];
+        let n = if cfg!(miri) { 60 } else { 2000 };
         for g in strategies {
-            let rec = RecordingAllocator::new_in(AlwaysMove);
-            let n = if cfg!(miri) { 60 } else { 2000 };
-            {
-                let mut v = GrowVec::new_in(g, &rec);
-                for i in 0..n as u64 {
-                    v.push(i);
-                }
-                assert_eq!(v.as_slice().iter().sum::<u64>(), (0..n as u64).sum::<u64>());
-            }
-            let sim = simulate(&g, 8, n);
-            let s = rec.stats();
+            let s = measure_copies(g, n).unwrap();
+            let sim = simulate(g, 8, n);
             assert_eq!(s.allocs + s.grows, sim.reallocations, "{}", g.name());
             assert_eq!(s.bytes_moved as u128, sim.bytes_copied, "{}", g.name());
             assert!(s.balanced());
         }
+        let t = model_check_table(&strategies, n).unwrap();
+        assert!(t.rows.iter().all(|r| r[6] == "yes"), "{t}");
+        assert!(measure_copies(&StdGrowth, MAX_MEASURED_PUSHES + 1).is_err());
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn unused_capacity_follows_the_strategy() {
+        let lens = [1, 4, 5, 8, 9, 1000];
+        let std = unused_capacity(&StdGrowth, 8, &lens).unwrap();
+        // std: capacity 4 up to 4 elements, 8 up to 8, 16 up to 16, 1024 at 1000.
+        assert_eq!(
+            std,
+            [
+                (1, 0.75),
+                (4, 0.0),
+                (5, 0.375),
+                (8, 0.0),
+                (9, 7.0 / 16.0),
+                (1000, 24.0 / 1024.0)
+            ]
+        );
+        let exact = unused_capacity(&Exact, 8, &lens).unwrap();
+        assert!(exact.iter().all(|&(_, u)| u == 0.0));
+        assert_eq!(unused_capacity(&StdGrowth, 8, &[]).unwrap(), []);
+        assert_eq!(unused_capacity(&StdGrowth, 8, &[0, 2]).unwrap(), [(2, 0.5)]);
+        assert!(unused_capacity(&NeverGrows, 8, &[3])
+            .unwrap_err()
+            .contains("returned capacity 0"));
+        // Any order gives the same answers, sorted; zero-sized elements have capacity usize::MAX.
+        assert_eq!(
+            unused_capacity(&StdGrowth, 8, &[9, 1, 5]).unwrap(),
+            [(1, 0.75), (5, 0.375), (9, 7.0 / 16.0)]
+        );
+        let zst = unused_capacity(&StdGrowth, 0, &[1, 2]).unwrap();
+        assert_eq!(
+            zst,
+            [
+                (1, unused_share(usize::MAX, 1)),
+                (2, unused_share(usize::MAX, 2))
+            ]
+        );
+        assert!(zst.iter().all(|&(_, u)| u > 0.999_999));
+        // Per reallocation, not per push: std's x2 reaches 10^12 in a few dozen steps.
+        let far = unused_capacity(&StdGrowth, 8, &[1_000_000_000_000]).unwrap();
+        assert_eq!(
+            far,
+            [(
+                1_000_000_000_000,
+                ((1u64 << 40) - 1_000_000_000_000) as f64 / (1u64 << 40) as f64
+            )]
+        );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn log_spacing_and_cost_charts() {
+        assert_eq!(log_spaced(10, 1000, 3), [10, 100, 1000]);
+        assert_eq!(log_spaced(1, 4, 10), [1, 2, 3, 4]);
+        assert_eq!(log_spaced(5, 5, 3), [5]);
+        assert!(log_spaced(0, 10, 3).is_empty() && log_spaced(10, 1, 3).is_empty());
+        assert!(log_spaced(1, 10, 0).is_empty());
+        let many = log_spaced(1, usize::MAX, usize::MAX);
+        assert!(many.len() > MAX_POINTS / 2 && many.len() <= MAX_POINTS);
+        assert_eq!(many.last(), Some(&usize::MAX));
+        assert_eq!(log_spaced(7, 7, 1), [7]);
+        assert!(try_simulate(&StdGrowth, 8, usize::MAX)
+            .unwrap_err()
+            .contains("isize::MAX"));
+        assert!(unused_capacity(&StdGrowth, 8, &[usize::MAX]).is_err());
+        let strategies: [&dyn Growth; 2] = [&StdGrowth, &Exact];
+        let c = cost_chart("t", &strategies, 8, &[1, 10, 100], Metric::BytesCopied).unwrap();
+        // One push copies nothing, so n = 1 is left out of the log axis.
+        assert_eq!(c.series_list()[0].points, [(10.0, 96.0), (100.0, 992.0)]);
+        let r = cost_chart("t", &strategies, 8, &[1, 10], Metric::Reallocations).unwrap();
+        assert_eq!(r.series_list()[1].points, [(1.0, 1.0), (10.0, 10.0)]);
+        assert!(cost_chart("t", &[&NeverGrows], 8, &[3], Metric::Reallocations).is_err());
+    }
+
+    /// The per-push loop the simulation replaced, kept as the reference it must agree with.
+    fn per_push(growth: &dyn Growth, elem_size: usize, n: usize) -> (usize, u128, usize, f64) {
+        let (mut cap, mut reallocs, mut copied, mut overhead) = (0usize, 0usize, 0u128, 0f64);
+        for len in 0..n {
+            if len == cap {
+                cap = growth.next_capacity(cap, len + 1, elem_size);
+                copied += (len * elem_size) as u128;
+                reallocs += 1;
+            }
+            let l = len + 1;
+            if l >= 64 {
+                overhead = overhead.max(unused_share(cap, l));
+            }
+        }
+        (reallocs, copied, cap, overhead)
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn summing_over_reallocations_equals_the_per_push_loop() {
+        let strategies: [&dyn Growth; 5] =
+            [&StdGrowth, &Factor(1.5), &Factor(1.1), &Additive(7), &Exact];
+        for g in strategies {
+            for elem in [1usize, 8, 24, 2000] {
+                for n in [0usize, 1, 3, 63, 64, 65, 100, 1000, 4097] {
+                    let s = try_simulate(g, elem, n).unwrap();
+                    let (r, c, cap, o) = per_push(g, elem, n);
+                    assert_eq!(
+                        (s.reallocations, s.bytes_copied, s.final_capacity),
+                        (r, c, cap),
+                        "{} elem {elem} n {n}",
+                        g.name()
+                    );
+                    assert!((s.max_overhead - o).abs() < 1e-12, "{} n {n}", g.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ten million loop steps: too slow under Miri")]
+    fn huge_counts_are_fast_and_bad_inputs_are_errors() {
+        let s = try_simulate(&StdGrowth, 8, 1_000_000_000_000).unwrap();
+        assert_eq!(s.final_capacity, 1usize << 40);
+        assert_eq!(s.reallocations, 39); // 4, 8, ..., 2^40
+        let e = try_simulate(&StdGrowth, usize::MAX, 10).unwrap_err();
+        assert!(
+            e.contains("capacity overflow") && e.contains("isize::MAX"),
+            "{e}"
+        );
+        let e = try_simulate(&Exact, 8, 1_000_000_000_000).unwrap_err();
+        assert!(e.contains("10000000 reallocations"), "{e}");
+        let z = try_simulate(&StdGrowth, 0, usize::MAX).unwrap();
+        assert_eq!((z.reallocations, z.bytes_copied), (0, 0));
     }
 }

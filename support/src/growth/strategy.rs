@@ -31,14 +31,15 @@ impl Growth for StdGrowth {
     }
 }
 
-/// Multiply by a factor (e.g. 1.5), at least one more than before.
+/// Multiply by a factor (e.g. 1.5), at least one more than before (so a factor that is NaN or at
+/// most 1 grows by one element).
 #[derive(Clone, Copy, Debug)]
 pub struct Factor(pub f64);
 
 impl Growth for Factor {
     fn next_capacity(&self, cap: usize, required: usize, _elem_size: usize) -> usize {
         let grown = (cap as f64 * self.0).ceil() as usize;
-        grown.max(cap + 1).max(required)
+        grown.max(cap.saturating_add(1)).max(required)
     }
     fn name(&self) -> String {
         format!("×{}", self.0)
@@ -51,7 +52,7 @@ pub struct Additive(pub usize);
 
 impl Growth for Additive {
     fn next_capacity(&self, cap: usize, required: usize, _elem_size: usize) -> usize {
-        (cap + self.0.max(1)).max(required)
+        cap.saturating_add(self.0.max(1)).max(required)
     }
     fn name(&self) -> String {
         format!("+{}", self.0)
@@ -68,6 +69,20 @@ impl Growth for Exact {
     }
     fn name(&self) -> String {
         "exact (+1)".into()
+    }
+}
+
+/// A broken strategy for tests: it never grows, so the first push cannot fit.
+#[cfg(test)]
+pub(crate) struct NeverGrows;
+
+#[cfg(test)]
+impl Growth for NeverGrows {
+    fn next_capacity(&self, cap: usize, _required: usize, _elem_size: usize) -> usize {
+        cap
+    }
+    fn name(&self) -> String {
+        "broken".into()
     }
 }
 
@@ -133,44 +148,71 @@ impl<T, G: Growth, A: Allocator> GrowVec<T, G, A> {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
-    /// Appends `value`, growing by the strategy when full. Allocation failure is an error, and
-    /// the vector is left unchanged.
+    /// Appends `value`, growing by the strategy when full. Allocation failure (or a strategy that
+    /// returns too small a capacity) is an error, and the vector is left unchanged.
     pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
-        if self.len == self.cap {
-            self.grow()?;
-        }
-        debug_assert!(self.len < self.cap, "len {} cap {}", self.len, self.cap);
-        // SAFETY: slot `len` is inside the allocation (len < cap) and uninitialised.
-        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
-        self.len += 1;
+        self.make_room().map_err(|_| AllocError)?;
+        self.write_next(value);
         Ok(())
     }
 
-    /// Appends `value`; panics if the allocator fails.
+    /// Appends `value`.
+    ///
+    /// # Panics
+    /// If the allocator fails, or the strategy returns a capacity below the length + 1; the
+    /// message says which.
     pub fn push(&mut self, value: T) {
-        self.try_push(value).expect("allocation failed");
+        if let Err(e) = self.make_room() {
+            panic!("GrowVec::push: {e}");
+        }
+        self.write_next(value);
     }
 
-    fn grow(&mut self) -> Result<(), AllocError> {
+    fn write_next(&mut self, value: T) {
+        debug_assert!(self.len < self.cap, "len {} cap {}", self.len, self.cap);
+        // SAFETY: `make_room` succeeded, so slot `len` is inside the allocation (len < cap) and
+        // uninitialised.
+        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
+        self.len += 1;
+    }
+
+    /// Grows when full so that `len < cap` afterwards.
+    fn make_room(&mut self) -> Result<(), String> {
+        if self.len < self.cap {
+            return Ok(());
+        }
         let size = std::mem::size_of::<T>();
         if size == 0 {
-            return Err(AllocError); // usize::MAX zero-sized elements already
+            return Err(format!(
+                "{} zero-sized elements already, the most a vector can count",
+                self.len
+            ));
         }
-        let required = self.len.checked_add(1).ok_or(AllocError)?;
+        let required = self
+            .len
+            .checked_add(1)
+            .ok_or("length overflow".to_string())?;
         let new_cap = self.growth.next_capacity(self.cap, required, size);
-        debug_assert!(
-            new_cap >= required,
-            "strategy {} gave {new_cap} < {required}",
-            self.growth.name()
-        );
-        let new_layout = Layout::array::<T>(new_cap).map_err(|_| AllocError)?;
+        // A hard check, not a debug_assert: writing past a too-small buffer would be undefined
+        // behaviour, and strategies are written by learners.
+        if new_cap < required {
+            return Err(format!(
+                "strategy {} returned capacity {new_cap} when {required} elements must fit",
+                self.growth.name()
+            ));
+        }
+        let new_layout = Layout::array::<T>(new_cap).map_err(|_| {
+            format!("capacity overflow: {new_cap} elements of {size} bytes exceed isize::MAX bytes")
+        })?;
+        let failed = || format!("the allocator refused {} bytes", new_layout.size());
         let new_ptr = if self.cap == 0 {
-            self.alloc.allocate(new_layout)?
+            self.alloc.allocate(new_layout).map_err(|_| failed())?
         } else {
-            let old_layout = Layout::array::<T>(self.cap).map_err(|_| AllocError)?;
+            let old_layout = Layout::array::<T>(self.cap).map_err(|_| failed())?;
             // SAFETY: `ptr` is our allocation with `old_layout` (same alignment as the new one),
-            // and `new_layout.size() >= old_layout.size()`.
-            unsafe { self.alloc.grow(self.ptr.cast(), old_layout, new_layout)? }
+            // and `new_layout.size() >= old_layout.size()` because new_cap >= len + 1 > cap.
+            unsafe { self.alloc.grow(self.ptr.cast(), old_layout, new_layout) }
+                .map_err(|_| failed())?
         };
         self.ptr = new_ptr.cast();
         self.cap = new_cap;
@@ -224,6 +266,12 @@ mod tests {
             assert_eq!(v.capacity(), 16);
         }
         assert_eq!(drops.count(), 10);
+        let mut v = GrowVec::new_in(Factor(1.5), Global);
+        for i in 0..100u64 {
+            v.push(i);
+        }
+        assert_eq!(v.as_slice(), (0..100).collect::<Vec<u64>>());
+        assert!(format!("{v:?}").starts_with("GrowVec { growth: \"×1.5\", len: 100"));
         let rec = RecordingAllocator::new();
         {
             let mut z = GrowVec::new_in(Exact, &rec);
@@ -233,5 +281,30 @@ mod tests {
             assert_eq!((z.len(), z.capacity()), (100, usize::MAX));
         }
         assert!(rec.events().is_empty());
+    }
+
+    #[derive(Debug)]
+    struct TooSmall;
+    impl Growth for TooSmall {
+        fn next_capacity(&self, cap: usize, _required: usize, _elem_size: usize) -> usize {
+            cap
+        }
+        fn name(&self) -> String {
+            "too small".into()
+        }
+    }
+
+    #[test]
+    fn a_strategy_that_returns_too_little_is_refused_not_trusted() {
+        let mut v = GrowVec::new_in(TooSmall, Global);
+        assert_eq!(v.try_push(1u32), Err(AllocError));
+        assert_eq!((v.len(), v.capacity()), (0, 0));
+        let e =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.push(1u32))).unwrap_err();
+        let msg = e.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.contains("returned capacity 0 when 1 elements must fit"),
+            "{msg}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The capacity history of a real `std::vec::Vec`, push by push.
 
+use crate::infra::limits::{at_most, MAX_HELD_BYTES, MAX_TRACE_PUSHES};
 use crate::views::chart::Chart;
 
 /// One observation of a real `Vec` after a push.
@@ -30,7 +31,28 @@ pub struct CapacityTrace {
 impl CapacityTrace {
     /// Pushes `n` values made by `make(i)` into a new `Vec` and records length, capacity and
     /// whether the buffer moved after each push.
-    pub fn record<T>(label: &str, n: usize, mut make: impl FnMut(usize) -> T) -> Self {
+    ///
+    /// # Panics
+    /// If `n` or the buffer is above the limits, with the message of [`CapacityTrace::try_record`].
+    pub fn record<T>(label: &str, n: usize, make: impl FnMut(usize) -> T) -> Self {
+        Self::try_record(label, n, make).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`CapacityTrace::record`], with `n` above [`MAX_TRACE_PUSHES`], or a buffer that could grow
+    /// above [`MAX_HELD_BYTES`] (`2 × n × size_of::<T>()`), refused as an error before anything is
+    /// allocated.
+    pub fn try_record<T>(
+        label: &str,
+        n: usize,
+        mut make: impl FnMut(usize) -> T,
+    ) -> Result<Self, String> {
+        at_most("CapacityTrace: the number of pushes n", n, MAX_TRACE_PUSHES)?;
+        // The Vec's buffer may reach twice n elements before the last push.
+        at_most(
+            "CapacityTrace: 2 × n × size_of::<T>() (the most bytes the Vec can grow to)",
+            n.saturating_mul(2).saturating_mul(std::mem::size_of::<T>()),
+            MAX_HELD_BYTES,
+        )?;
         let mut v: Vec<T> = Vec::new();
         let mut points = Vec::with_capacity(n);
         for i in 0..n {
@@ -47,11 +69,11 @@ impl CapacityTrace {
             });
         }
         std::hint::black_box(&v);
-        CapacityTrace {
+        Ok(CapacityTrace {
             label: label.to_string(),
             elem_size: std::mem::size_of::<T>(),
             points,
-        }
+        })
     }
 
     /// The distinct capacities in order (e.g. 4, 8, 16, …).
@@ -70,15 +92,30 @@ impl CapacityTrace {
     }
 
     /// Capacity against length as a step chart, with the pushes that moved the buffer marked.
+    ///
+    /// The staircase keeps only the pushes where the capacity changed (and the last one), and the
+    /// length line its two ends: the picture is the same, and its size grows with the number of
+    /// reallocations, not of pushes.
     pub fn chart(&self) -> Chart {
         let (r, m) = self.reallocations();
+        let last = self.points.len().saturating_sub(1);
+        let corners = self
+            .points
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| i == 0 || i == last || p.cap != self.points[i - 1].cap)
+            .map(|(_, p)| (p.len, p.cap));
+        let ends = [self.points.first(), self.points.last()]
+            .into_iter()
+            .flatten()
+            .map(|p| (p.len, p.len));
         Chart::new(format!(
             "{} ({} B elements): capacity vs length — {r} reallocations, {m} moved",
             self.label, self.elem_size
         ))
         .x_axis("length (elements)")
         .y_axis("capacity (elements)")
-        .step("capacity", self.points.iter().map(|p| (p.len, p.cap)))
+        .step("capacity", corners)
         .points(
             "buffer moved",
             self.points
@@ -86,7 +123,7 @@ impl CapacityTrace {
                 .filter(|p| p.moved)
                 .map(|p| (p.len, p.cap)),
         )
-        .line("length", self.points.iter().map(|p| (p.len, p.len)))
+        .line("length", ends)
     }
 }
 
@@ -105,6 +142,14 @@ mod tests {
         let big = CapacityTrace::record("Vec<[u8; 1025]>", 5, |_| [0u8; 1025]);
         assert_eq!(big.capacities(), [1, 2, 4, 8]);
         let c = t.chart();
-        assert_eq!(c.series_list()[0].points.len(), 1000);
+        // one corner per capacity (9) plus the last push
+        assert_eq!(c.series_list()[0].points.len(), 10);
+        assert_eq!(c.series_list()[0].points[9], (1000.0, 1024.0));
+        assert_eq!(c.series_list()[2].points, [(1.0, 1.0), (1000.0, 1000.0)]);
+        let e = CapacityTrace::try_record("Vec<u8>", 1_000_000_000_000, |i| i as u8).unwrap_err();
+        assert!(
+            e.contains("1000000000000") && e.contains("limit of 1000000"),
+            "{e}"
+        );
     }
 }

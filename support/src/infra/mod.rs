@@ -7,8 +7,10 @@
 //! | [`programs`] | runs the crate's example programs (and Miri) from a cell in a child process |
 //! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
+//! | [`limits`] | the bounds every entry point checks before allocating, looping or spawning |
 
 pub mod env_report;
+pub mod limits;
 pub mod programs;
 pub mod std_source;
 pub mod timing;

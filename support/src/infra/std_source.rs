@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::infra::limits::MAX_SOURCE_BYTES;
 use crate::views::display::{callout, emit, escape};
 use crate::views::palette::Tone;
 
@@ -31,6 +32,26 @@ pub enum SourceError {
     FileNotFound {
         /// The full path that was tried.
         path: PathBuf,
+    },
+    /// The path leads outside the `library/` folder (an absolute path, `..`, or a link).
+    OutsideLibrary {
+        /// The path as given.
+        path: String,
+        /// The `library/` folder paths must stay in.
+        library: PathBuf,
+    },
+    /// The path exists but cannot be shown: a directory, a device or other special file, a file
+    /// above the size limit, a file that is not UTF-8 text, or a read error.
+    Unreadable {
+        /// The full path.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
+    /// An empty (or all-blank) item or anchor: it would match any line.
+    EmptyItem {
+        /// The file.
+        path: String,
     },
     /// The file exists but holds no item matching the request.
     ItemNotFound {
@@ -66,6 +87,18 @@ impl fmt::Display for SourceError {
                 f,
                 "no such std source file: {} (paths are relative to library/, e.g. alloc/src/boxed.rs)",
                 path.display()
+            ),
+            SourceError::OutsideLibrary { path, library } => write!(
+                f,
+                "{path:?} is outside the std source: paths are relative to {} and must stay inside it (no absolute paths, no `..` out of it)",
+                library.display()
+            ),
+            SourceError::Unreadable { path, reason } => {
+                write!(f, "cannot show {}: {reason}", path.display())
+            }
+            SourceError::EmptyItem { path } => write!(
+                f,
+                "no item given for {path}: give the start of the item's declaration, e.g. \"fn grow_amortized\" or \"struct Layout\""
             ),
             SourceError::ItemNotFound { path, item } => write!(
                 f,
@@ -127,7 +160,8 @@ pub struct Excerpt {
 impl Excerpt {
     /// 1-based number of the last line.
     pub fn last_line(&self) -> usize {
-        self.first_line + self.lines.len().saturating_sub(1)
+        self.first_line
+            .saturating_add(self.lines.len().saturating_sub(1))
     }
 
     /// The excerpt's text, lines joined with `\n`.
@@ -147,7 +181,7 @@ impl Excerpt {
         for (i, l) in self.lines.iter().enumerate() {
             body += &format!(
                 "<span style=\"color:#999;user-select:none\">{:>width$}</span>  {}\n",
-                self.first_line + i,
+                self.first_line.saturating_add(i),
                 escape(l)
             );
         }
@@ -222,17 +256,65 @@ impl fmt::Display for Excerpt {
         writeln!(f, "// {}", self.location())?;
         let width = self.last_line().to_string().len();
         for (i, l) in self.lines.iter().enumerate() {
-            writeln!(f, "{:>width$} | {l}", self.first_line + i)?;
+            writeln!(f, "{:>width$} | {l}", self.first_line.saturating_add(i))?;
         }
         Ok(())
     }
 }
 
+/// Reads a file of the std source: `path` is relative to `library/` and must stay inside it (the
+/// real path, links resolved, is checked); only regular UTF-8 files up to [`MAX_SOURCE_BYTES`] are
+/// read, and every other case gets its own error.
 fn read(path: &str) -> Result<(String, Vec<String>), SourceError> {
+    use std::io::Read;
     let rel = path.trim_start_matches("library/");
-    let full = library_root()?.join(rel);
-    let text =
-        std::fs::read_to_string(&full).map_err(|_| SourceError::FileNotFound { path: full })?;
+    let root = library_root()?;
+    let outside = || SourceError::OutsideLibrary {
+        path: path.to_string(),
+        library: root.clone(),
+    };
+    if Path::new(rel).is_absolute() {
+        return Err(outside());
+    }
+    let full = root.join(rel);
+    let unreadable = |reason: String| SourceError::Unreadable {
+        path: full.clone(),
+        reason,
+    };
+    let real = match full.canonicalize() {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SourceError::FileNotFound { path: full })
+        }
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    let real_root = root.canonicalize().map_err(|e| unreadable(e.to_string()))?;
+    if !real.starts_with(&real_root) {
+        return Err(outside());
+    }
+    let meta = std::fs::metadata(&real).map_err(|e| unreadable(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(unreadable(
+            "it is a directory; give a file such as alloc/src/boxed.rs".into(),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(unreadable(
+            "it is not a regular file (a device, socket or pipe)".into(),
+        ));
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(unreadable(format!(
+            "it has {} bytes, above the limit of {MAX_SOURCE_BYTES} bytes",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&real)
+        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| unreadable(e.to_string()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| unreadable("it is not UTF-8 text (a binary file?)".into()))?;
     Ok((
         format!("library/{rel}"),
         text.lines().map(str::to_string).collect(),
@@ -269,6 +351,9 @@ pub fn excerpt(path: &str, item: &str) -> Result<Excerpt, SourceError> {
 /// (e.g. `anchor = "impl<A: Allocator> RawVecInner<A>"`, `item = "fn grow_one"`).
 pub fn excerpt_after(path: &str, anchor: &str, item: &str) -> Result<Excerpt, SourceError> {
     let (name, all) = read(path)?;
+    if item.trim().is_empty() || (!anchor.is_empty() && anchor.trim().is_empty()) {
+        return Err(SourceError::EmptyItem { path: name });
+    }
     let not_found = || SourceError::ItemNotFound {
         path: name.clone(),
         item: if anchor.is_empty() {

@@ -23,7 +23,16 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::infra::limits::{CHART_SIDE, MAX_CHART_POINTS};
 use crate::views::{display, palette};
+
+/// The largest magnitude a linear axis shows: leaves room for the 5 % margin and tick arithmetic.
+pub const MAX_LINEAR_VALUE: f64 = 1e300;
+/// The range of a logarithmic axis: values from 1e-300 to 1e300, at most [`MAX_LOG_DECADES`]
+/// powers of ten apart.
+pub const LOG_RANGE: (f64, f64) = (1e-300, 1e300);
+/// The most powers of ten one logarithmic axis spans.
+pub const MAX_LOG_DECADES: f64 = 60.0;
 
 /// A number that can be plotted: every primitive integer and float converts to `f64` here.
 pub trait Plottable: Copy {
@@ -88,6 +97,8 @@ pub struct Chart {
     log_y: bool,
     size: (u32, u32),
     series: Vec<Series>,
+    /// Set when a builder call was refused (too many points): drawing reports it.
+    refused: Option<String>,
 }
 
 impl Chart {
@@ -101,6 +112,7 @@ impl Chart {
             log_y: false,
             size: (760, 420),
             series: Vec::new(),
+            refused: None,
         }
     }
 
@@ -128,28 +140,46 @@ impl Chart {
         self
     }
 
-    /// Sets the picture size in pixels (default 760 × 420).
+    /// Sets the picture size in pixels (default 760 × 420); each side must be within
+    /// [`CHART_SIDE`], which drawing checks.
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.size = (width, height);
         self
     }
 
-    /// Adds a series drawn in `style`.
+    /// Adds a series drawn in `style`. At most [`MAX_CHART_POINTS`] points over all series are
+    /// taken (an endless iterator stops there); beyond that the chart is refused when drawn.
     pub fn series<X: Plottable, Y: Plottable>(
         mut self,
         name: impl Into<String>,
         style: Style,
         points: impl IntoIterator<Item = (X, Y)>,
     ) -> Self {
+        let name = name.into();
+        let room = MAX_CHART_POINTS - self.point_count().min(MAX_CHART_POINTS);
+        let mut taken: Vec<(f64, f64)> = points
+            .into_iter()
+            .take(room + 1)
+            .map(|(x, y)| (x.to_f64(), y.to_f64()))
+            .collect();
+        if taken.len() > room {
+            taken.truncate(room);
+            self.refused.get_or_insert_with(|| {
+                format!(
+                    "series '{name}' brings the chart above {MAX_CHART_POINTS} points (support::infra::limits::MAX_CHART_POINTS): thin the data (e.g. keep every k-th point)"
+                )
+            });
+        }
         self.series.push(Series {
-            name: name.into(),
-            points: points
-                .into_iter()
-                .map(|(x, y)| (x.to_f64(), y.to_f64()))
-                .collect(),
+            name,
+            points: taken,
             style,
         });
         self
+    }
+
+    fn point_count(&self) -> usize {
+        self.series.iter().map(|s| s.points.len()).sum()
     }
 
     /// Adds a series drawn as connected line segments.
@@ -184,8 +214,21 @@ impl Chart {
         &self.series
     }
 
-    /// Checks the data and returns the x and y ranges to draw.
+    /// Checks the size and the data and returns the x and y ranges to draw: every case that would
+    /// make plotters loop without end (infinite or subnormal ranges, log axes over hundreds of
+    /// decades) or draw an unusable picture is an error here.
     fn ranges(&self) -> Result<(Span, Span), ChartError> {
+        if let Some(why) = &self.refused {
+            return Err(ChartError(format!("'{}': {why}", self.title)));
+        }
+        let (w, h) = self.size;
+        let (lo, hi) = CHART_SIDE;
+        if !(lo..=hi).contains(&w) || !(lo..=hi).contains(&h) {
+            return Err(ChartError(format!(
+                "'{}' is {w} × {h} pixels: each side must be {lo} to {hi} pixels",
+                self.title
+            )));
+        }
         let all: Vec<(f64, f64)> = self
             .series
             .iter()
@@ -211,6 +254,28 @@ impl Chart {
                         s.name
                     )));
                 }
+                for (v, log, axis) in [(x, self.log_x, "x"), (y, self.log_y, "y")] {
+                    if let Some(why) = unplottable(v, log) {
+                        return Err(ChartError(format!(
+                            "series '{}' point {i} is ({x}, {y}): its {axis} value {why}",
+                            s.name
+                        )));
+                    }
+                }
+            }
+        }
+        for (log, axis, pick) in [(self.log_x, "x", 0usize), (self.log_y, "y", 1usize)] {
+            if !log {
+                continue;
+            }
+            let vals = all.iter().map(|p| if pick == 0 { p.0 } else { p.1 });
+            let lo = vals.clone().fold(f64::INFINITY, f64::min);
+            let hi = vals.fold(f64::NEG_INFINITY, f64::max);
+            let decades = hi.log10() - lo.log10();
+            if decades > MAX_LOG_DECADES {
+                return Err(ChartError(format!(
+                    "the logarithmic {axis} axis would span {decades:.0} powers of ten ({lo:e} to {hi:e}); at most {MAX_LOG_DECADES} fit on one axis"
+                )));
             }
         }
         let span = |vals: Vec<f64>, log: bool| {
@@ -331,6 +396,29 @@ impl Chart {
             Err(e) => display::emit("text/plain", &e.to_string()),
         }
     }
+}
+
+/// Why `v` cannot be placed on an axis (`None` if it can): subnormal values and values beyond
+/// [`MAX_LINEAR_VALUE`] or [`LOG_RANGE`] make the padded range overflow or collapse.
+fn unplottable(v: f64, log: bool) -> Option<String> {
+    if v != 0.0 && v.abs() < f64::MIN_POSITIVE {
+        return Some(format!(
+            "is subnormal (below {:e}): scale the data to a normal range",
+            f64::MIN_POSITIVE
+        ));
+    }
+    if log && !(LOG_RANGE.0..=LOG_RANGE.1).contains(&v) {
+        return Some(format!(
+            "is outside {:e} ..= {:e}, the range of a logarithmic axis",
+            LOG_RANGE.0, LOG_RANGE.1
+        ));
+    }
+    if !log && v.abs() > MAX_LINEAR_VALUE {
+        return Some(format!(
+            "is beyond ±{MAX_LINEAR_VALUE:e}, the range of a linear axis"
+        ));
+    }
+    None
 }
 
 fn err(e: impl fmt::Display) -> ChartError {
@@ -471,5 +559,37 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let bad = c.save_svg("/nonexistent-dir/x.svg").unwrap_err();
         assert!(bad.0.contains("cannot write /nonexistent-dir/x.svg"));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn ranges_that_would_hang_plotters_are_errors() {
+        let e = |c: Chart| c.to_svg().unwrap_err().0;
+        let at_max = e(Chart::new("t").points("s", [(f64::MAX, 1.0)]));
+        assert!(at_max.contains("linear axis"), "{at_max}");
+        let wide = e(Chart::new("t")
+            .log_y()
+            .points("s", [(1.0, 1e-300), (2.0, 1e300)]));
+        assert!(wide.contains("600 powers of ten"), "{wide}");
+        let sub = e(Chart::new("t").points("s", [(1.0, 5e-324)]));
+        assert!(sub.contains("subnormal"), "{sub}");
+        let tiny = e(Chart::new("t").size(0, 0).points("s", [(1, 1)]));
+        assert!(tiny.contains("0 × 0 pixels"), "{tiny}");
+        let huge = e(Chart::new("t").size(u32::MAX, 400).points("s", [(1, 1)]));
+        assert!(huge.contains("100 to 10000 pixels"), "{huge}");
+        let endless = Chart::new("t").points("s", (0u64..).map(|i| (i, i)));
+        assert_eq!(endless.series_list()[0].points.len(), MAX_CHART_POINTS);
+        assert!(e(endless).contains("above 1000000 points"));
+        // the extremes that are allowed still draw
+        assert!(Chart::new("t")
+            .log_x()
+            .log_y()
+            .points("s", [(1e-300, 1e-300), (1e-241, 1e-241)])
+            .to_svg()
+            .is_ok());
+        assert!(Chart::new("t")
+            .points("s", [(-1e300, 1e300), (1e300, -1e300)])
+            .to_svg()
+            .is_ok());
     }
 }

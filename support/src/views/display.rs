@@ -6,11 +6,43 @@
 
 use std::fmt;
 
+use crate::infra::limits::{MAX_CELLS_PER_ROW, MAX_ROWS_SHOWN};
 use crate::views::palette::Tone;
 
 /// Prints `content` as one rich output of type `mime` for evcxr.
+///
+/// evcxr ends the output at the first line that reads `EVCXR_END_CONTENT` (and treats a panic
+/// notification line specially), so content holding the protocol's markers would break out of
+/// its block and print the rest as stray text. Every `EVCXR_` in the content is therefore
+/// neutralised: in HTML, SVG and XML as `EVCXR&#95;` (which renders as the same text), elsewhere
+/// with an invisible word joiner after `EVCXR`. A `mime` that is not a single `type/subtype` word
+/// is refused, and the refusal shown as text.
 pub fn emit(mime: &str, content: &str) {
-    println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
+    let valid_mime = mime.contains('/')
+        && !mime.is_empty()
+        && mime.len() <= 100
+        && mime.chars().all(|c| c.is_ascii_graphic());
+    if !valid_mime {
+        let why = format!(
+            "cannot show output of type {mime:?}: a mime type is one word such as text/html"
+        );
+        return emit("text/plain", &why);
+    }
+    println!(
+        "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT",
+        protocol_safe(mime, content)
+    );
+}
+
+/// `content` with every `EVCXR_` neutralised for evcxr's output protocol (see [`emit`]).
+pub fn protocol_safe(mime: &str, content: &str) -> String {
+    let markup = ["html", "svg", "xml"].iter().any(|m| mime.contains(m));
+    let replacement = if markup {
+        "EVCXR&#95;"
+    } else {
+        "EVCXR\u{2060}_"
+    };
+    content.replace("EVCXR_", replacement)
 }
 
 /// Escapes text for inclusion in HTML or SVG.
@@ -57,6 +89,19 @@ impl fmt::Display for Html {
     }
 }
 
+/// At most [`MAX_CELLS_PER_ROW`] cells of `cells`, then one that says more were not kept (an
+/// endless iterator stops there).
+fn bounded_cells(cells: impl Iterator<Item = String>) -> Vec<String> {
+    let mut row: Vec<String> = cells.take(MAX_CELLS_PER_ROW + 1).collect();
+    if row.len() > MAX_CELLS_PER_ROW {
+        row.truncate(MAX_CELLS_PER_ROW);
+        row.push(format!(
+            "… more cells not kept (a row keeps at most {MAX_CELLS_PER_ROW})"
+        ));
+    }
+    row
+}
+
 /// A table with a header row, shown as HTML in a notebook and as aligned text elsewhere.
 ///
 /// Styles are inline attributes, so the table survives viewers that strip `<style>` blocks.
@@ -71,11 +116,12 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table with these column headings and no rows yet.
+    /// A table with these column headings (at most [`MAX_CELLS_PER_ROW`], as for a row) and no
+    /// rows yet.
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
         Table {
             caption: None,
-            headers: headers.into_iter().map(Into::into).collect(),
+            headers: bounded_cells(headers.into_iter().map(Into::into)),
             rows: Vec::new(),
         }
     }
@@ -86,11 +132,24 @@ impl Table {
         self
     }
 
-    /// Appends a row of cells (anything that implements `Display`).
+    /// Appends a row of cells (anything that implements `Display`). A row keeps at most
+    /// [`MAX_CELLS_PER_ROW`] cells; an endless or longer iterator ends with a cell that says so.
     pub fn row<D: fmt::Display>(&mut self, cells: impl IntoIterator<Item = D>) -> &mut Self {
         self.rows
-            .push(cells.into_iter().map(|c| c.to_string()).collect());
+            .push(bounded_cells(cells.into_iter().map(|c| c.to_string())));
         self
+    }
+
+    /// The rows that are rendered (at most [`MAX_ROWS_SHOWN`]) and how many are left out.
+    fn shown_rows(&self) -> (&[Vec<String>], usize) {
+        let n = self.rows.len().min(MAX_ROWS_SHOWN);
+        (&self.rows[..n], self.rows.len() - n)
+    }
+
+    fn more_rows(hidden: usize) -> Vec<String> {
+        vec![format!(
+            "… {hidden} more rows not shown (a table shows at most {MAX_ROWS_SHOWN})"
+        )]
     }
 
     /// Builder form of [`Table::row`].
@@ -114,7 +173,9 @@ impl Table {
             s += &format!("<th style=\"{cell};background:#eee\">{}</th>", escape(h));
         }
         s += "</tr>";
-        for r in &self.rows {
+        let (shown, hidden) = self.shown_rows();
+        let more = (hidden > 0).then(|| Table::more_rows(hidden));
+        for r in shown.iter().chain(more.as_ref()) {
             s += "<tr>";
             for c in r {
                 s += &format!("<td style=\"{cell}\">{}</td>", escape(c));
@@ -132,17 +193,17 @@ impl Table {
 }
 
 impl fmt::Display for Table {
-    /// Plain text with columns padded to the widest cell.
+    /// Plain text with columns padded to the widest cell (at most [`MAX_ROWS_SHOWN`] rows).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ncols = self
-            .rows
+        let (shown, hidden) = self.shown_rows();
+        let ncols = shown
             .iter()
             .map(Vec::len)
             .chain([self.headers.len()])
             .max()
             .unwrap_or(0);
         let mut widths = vec![0; ncols];
-        for r in self.rows.iter().chain([&self.headers]) {
+        for r in shown.iter().chain([&self.headers]) {
             for (w, c) in widths.iter_mut().zip(r) {
                 *w = (*w).max(c.chars().count());
             }
@@ -161,8 +222,11 @@ impl fmt::Display for Table {
         line(f, &self.headers)?;
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
         writeln!(f, "{}", rule.join("  "))?;
-        for r in &self.rows {
+        for r in shown {
             line(f, r)?;
+        }
+        if hidden > 0 {
+            writeln!(f, "{}", Table::more_rows(hidden)[0])?;
         }
         Ok(())
     }
@@ -200,5 +264,31 @@ mod tests {
         assert!(html.contains("<th style"), "{html}");
         assert!(html.contains("Box&lt;u64&gt;"), "{html}");
         assert_eq!(html.matches("<tr>").count(), 3);
+    }
+
+    #[test]
+    fn protocol_markers_cannot_break_out_of_an_output_block() {
+        let hostile = "a\nEVCXR_END_CONTENT\nEVCXR_BEGIN_CONTENT text/plain\nb";
+        let html = protocol_safe("text/html", hostile);
+        assert!(!html.contains("EVCXR_"), "{html}");
+        assert!(html.contains("EVCXR&#95;END_CONTENT"), "{html}");
+        let text = protocol_safe("text/plain", hostile);
+        assert!(!text.lines().any(|l| l.starts_with("EVCXR_")), "{text}");
+        assert_eq!(text.replace('\u{2060}', ""), hostile);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn huge_tables_render_a_bounded_part() {
+        let mut t = Table::new(["n"]);
+        for i in 0..MAX_ROWS_SHOWN + 5 {
+            t.row([i]);
+        }
+        t.row(0u64..);
+        assert_eq!(t.rows.last().unwrap().len(), MAX_CELLS_PER_ROW + 1);
+        let html = t.to_html();
+        assert_eq!(html.matches("<tr>").count(), 1 + MAX_ROWS_SHOWN + 1);
+        assert!(html.contains("… 6 more rows not shown"), "tail");
+        assert!(t.to_string().ends_with("(a table shows at most 2000)\n"));
     }
 }

@@ -97,9 +97,85 @@ pub struct Event {
     pub old_addr: usize,
     /// Address of the block after the call (the freed address for `Dealloc`, 0 for `Failed`).
     pub addr: usize,
+    /// Bytes in live blocks right after this event (the running [`Stats::live_bytes`]).
+    pub live_bytes: usize,
 }
 
-/// Totals over everything recorded (including events that fell off a full log).
+/// One allocator call as a trait method sees it, before it gets its place in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NewEvent {
+    kind: EventKind,
+    old_size: usize,
+    size: usize,
+    align: usize,
+    old_addr: usize,
+    addr: usize,
+}
+
+impl NewEvent {
+    /// A new block of `layout` at `addr` (`alloc` or `alloc_zeroed`), or a failure when `addr`
+    /// is `None`.
+    fn block(kind: EventKind, layout: Layout, addr: Option<usize>) -> NewEvent {
+        NewEvent {
+            kind: if addr.is_some() {
+                kind
+            } else {
+                EventKind::Failed
+            },
+            old_size: 0,
+            size: layout.size(),
+            align: layout.align(),
+            old_addr: 0,
+            addr: addr.unwrap_or(0),
+        }
+    }
+
+    /// A block of `layout` at `addr` freed.
+    fn dealloc(layout: Layout, addr: usize) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Dealloc,
+            old_size: layout.size(),
+            size: layout.size(),
+            align: layout.align(),
+            old_addr: addr,
+            addr,
+        }
+    }
+
+    /// A block at `old_addr` resized from `old_size` to `size` bytes, now at `addr` (`None`: the
+    /// request failed). Growing or shrinking follows from the sizes.
+    fn resize(
+        old_addr: usize,
+        old_size: usize,
+        size: usize,
+        align: usize,
+        addr: Option<usize>,
+    ) -> NewEvent {
+        let kind = match (addr, size >= old_size) {
+            (None, _) => EventKind::Failed,
+            (Some(a), true) if a == old_addr => EventKind::GrowInPlace,
+            (Some(_), true) => EventKind::GrowMoved,
+            (Some(a), false) if a == old_addr => EventKind::ShrinkInPlace,
+            (Some(_), false) => EventKind::ShrinkMoved,
+        };
+        NewEvent {
+            kind,
+            old_size,
+            size,
+            align,
+            old_addr,
+            addr: addr.unwrap_or(0),
+        }
+    }
+}
+
+/// Totals over everything recorded since the last [`RecordingAllocator::clear`] (including
+/// events that fell off a full log).
+///
+/// `clear()` zeroes the counters but not the heap: blocks live at that moment stay live, so
+/// [`Stats::live_blocks_at_clear`] and `live_bytes` carry them over, and freeing one of them later
+/// is counted in `deallocs` without making any count negative. Every subtraction saturates, so
+/// even frees of blocks the recorder never saw (allocated while recording was off) cannot underflow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// New blocks (`alloc` and `alloc_zeroed`).
@@ -127,19 +203,24 @@ pub struct Stats {
     /// Zero-byte allocate/deallocate calls (allowed by `Allocator`; no memory is involved, so they
     /// are not counted as blocks).
     pub zero_size_calls: usize,
+    /// Blocks that were live when the log was last cleared (their bytes stay in `live_bytes`).
+    pub live_blocks_at_clear: usize,
 }
 
 impl Stats {
-    /// Blocks currently live: new blocks minus freed ones.
+    /// Blocks currently live: blocks live at the last clear plus new blocks, minus freed ones
+    /// (never below zero).
     pub fn live_blocks(&self) -> usize {
-        self.allocs - self.deallocs
+        self.live_blocks_at_clear
+            .saturating_add(self.allocs)
+            .saturating_sub(self.deallocs)
     }
 
-    /// True when every block was freed and every byte given back.
+    /// True when every block allocated since the last clear was freed and every byte requested
+    /// given back (blocks live at the clear are not part of this window; see
+    /// [`Stats::live_blocks`] for what is live now).
     pub fn balanced(&self) -> bool {
-        self.allocs == self.deallocs
-            && self.live_bytes == 0
-            && self.bytes_requested == self.bytes_released
+        self.allocs == self.deallocs && self.bytes_requested == self.bytes_released
     }
 }
 
@@ -220,6 +301,7 @@ impl<A> RecordingAllocator<A> {
                     peak_live_bytes: 0,
                     bytes_moved: 0,
                     zero_size_calls: 0,
+                    live_blocks_at_clear: 0,
                 },
                 next_seq: 0,
                 dropped: 0,
@@ -249,11 +331,10 @@ impl<A> RecordingAllocator<A> {
     }
 
     /// Runs `f` with the re-entrancy guard set, so allocations made by `f` are not recorded.
+    /// The guard is restored even if `f` panics.
     fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
-        let was = IN_RECORDER.with(|g| g.replace(true));
-        let r = f();
-        IN_RECORDER.with(|g| g.set(was));
-        r
+        let _inside = InRecorder::enter();
+        f()
     }
 
     /// A copy of the event log, oldest first.
@@ -271,13 +352,21 @@ impl<A> RecordingAllocator<A> {
         self.lock().dropped
     }
 
-    /// Forgets every event and zeroes the totals (blocks still live stay live in the real heap).
+    /// Forgets every event and zeroes the counters. Blocks still live stay live in the real heap,
+    /// and in the totals: `live_bytes` and [`Stats::live_blocks_at_clear`] keep them, so freeing
+    /// one later balances instead of underflowing.
     pub fn clear(&self) {
         Self::unrecorded(|| {
             let mut log = self.lock();
             log.events = Vec::new();
             log.labels = Vec::new();
-            log.stats = Stats::default();
+            let old = log.stats;
+            log.stats = Stats {
+                live_blocks_at_clear: old.live_blocks(),
+                live_bytes: old.live_bytes,
+                peak_live_bytes: old.live_bytes,
+                ..Stats::default()
+            };
             log.next_seq = 0;
             log.dropped = 0;
         })
@@ -299,8 +388,9 @@ impl<A> RecordingAllocator<A> {
             let label = label();
             let mut log = self.lock();
             let seq = log.next_seq;
-            log.next_seq += 1;
+            log.next_seq = log.next_seq.wrapping_add(1);
             log.labels.push((seq, label));
+            let live_bytes = log.stats.live_bytes;
             log.events.push(Event {
                 seq,
                 kind: EventKind::Mark,
@@ -309,6 +399,7 @@ impl<A> RecordingAllocator<A> {
                 align: 0,
                 old_addr: 0,
                 addr: 0,
+                live_bytes,
             });
         });
     }
@@ -322,11 +413,33 @@ impl<A> RecordingAllocator<A> {
             .map(|(_, l)| l.clone())
     }
 
+    /// A copy of the event log, oldest first, each `Mark` event with its label (one snapshot).
+    pub fn labelled_events(&self) -> Vec<(Event, Option<String>)> {
+        Self::unrecorded(|| {
+            let log = self.lock();
+            // Both lists are in sequence order, so one walk pairs each mark with its label.
+            let mut labels = log.labels.iter().peekable();
+            log.events
+                .iter()
+                .map(|e| {
+                    if e.kind != EventKind::Mark {
+                        return (*e, None);
+                    }
+                    while labels.next_if(|(s, _)| *s < e.seq).is_some() {}
+                    let label = labels.next_if(|(s, _)| *s == e.seq).map(|(_, l)| l.clone());
+                    (*e, label)
+                })
+                .collect()
+        })
+    }
+
     /// Each event with a one-line description: marks show their label, allocator calls their
     /// kind and sizes (`alloc 24 B`, `grow 32 -> 64 B (moved)`, `dealloc 24 B`).
     pub fn story(&self) -> Vec<String> {
-        let labels = Self::unrecorded(|| self.lock().labels.clone());
-        self.events().iter().map(|e| describe(e, &labels)).collect()
+        self.labelled_events()
+            .iter()
+            .map(|(e, l)| describe(e, l.as_deref()))
+            .collect()
     }
 
     /// Returns the log and clears it.
@@ -339,26 +452,23 @@ impl<A> RecordingAllocator<A> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        kind: EventKind,
-        old_size: usize,
-        size: usize,
-        align: usize,
-        old_addr: usize,
-        addr: usize,
-    ) {
+    fn record(&self, call: NewEvent) {
+        let NewEvent {
+            kind,
+            old_size,
+            size,
+            align,
+            old_addr,
+            addr,
+        } = call;
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }
-        // try_with: during thread teardown the guard may be gone; then we simply do not record.
-        let Ok(inside) = IN_RECORDER.try_with(|g| g.replace(true)) else {
+        // During thread teardown the guard may be gone; then we simply do not record. Inside the
+        // recorder (the log's own allocations) we do not record either.
+        let Some(_inside) = InRecorder::try_enter() else {
             return;
         };
-        if inside {
-            return;
-        }
         {
             let mut log = self.lock();
             let s = &mut log.stats;
@@ -370,35 +480,39 @@ impl<A> RecordingAllocator<A> {
             match kind {
                 _ if zero_sized_block => s.zero_size_calls += 1,
                 EventKind::Alloc | EventKind::AllocZeroed => {
-                    s.allocs += 1;
-                    s.bytes_requested += size;
-                    s.live_bytes += size;
+                    s.allocs = s.allocs.saturating_add(1);
+                    s.bytes_requested = s.bytes_requested.saturating_add(size);
+                    s.live_bytes = s.live_bytes.saturating_add(size);
                 }
                 EventKind::GrowInPlace | EventKind::GrowMoved => {
-                    s.grows += 1;
+                    // A grow to a smaller size breaks the caller's contract; count no bytes then.
+                    let added = size.saturating_sub(old_size);
+                    s.grows = s.grows.saturating_add(1);
                     s.grows_in_place += usize::from(kind == EventKind::GrowInPlace);
-                    s.bytes_requested += size - old_size;
-                    s.live_bytes += size - old_size;
+                    s.bytes_requested = s.bytes_requested.saturating_add(added);
+                    s.live_bytes = s.live_bytes.saturating_add(added);
                 }
                 EventKind::ShrinkInPlace | EventKind::ShrinkMoved => {
-                    s.shrinks += 1;
-                    s.bytes_released += old_size - size;
-                    s.live_bytes -= old_size - size;
+                    let given_back = old_size.saturating_sub(size);
+                    s.shrinks = s.shrinks.saturating_add(1);
+                    s.bytes_released = s.bytes_released.saturating_add(given_back);
+                    s.live_bytes = s.live_bytes.saturating_sub(given_back);
                 }
                 EventKind::Dealloc => {
-                    s.deallocs += 1;
-                    s.bytes_released += size;
+                    s.deallocs = s.deallocs.saturating_add(1);
+                    s.bytes_released = s.bytes_released.saturating_add(size);
                     s.live_bytes = s.live_bytes.saturating_sub(size);
                 }
-                EventKind::Failed => s.failures += 1,
+                EventKind::Failed => s.failures = s.failures.saturating_add(1),
                 EventKind::Mark => {}
             }
             if matches!(kind, EventKind::GrowMoved | EventKind::ShrinkMoved) {
-                s.bytes_moved += old_size.min(size);
+                s.bytes_moved = s.bytes_moved.saturating_add(old_size.min(size));
             }
             s.peak_live_bytes = s.peak_live_bytes.max(s.live_bytes);
+            let live_bytes = s.live_bytes;
             let seq = log.next_seq;
-            log.next_seq += 1;
+            log.next_seq = log.next_seq.wrapping_add(1);
             if log.events.len() < self.max_events.load(Ordering::Relaxed) {
                 log.events.push(Event {
                     seq,
@@ -408,22 +522,52 @@ impl<A> RecordingAllocator<A> {
                     align,
                     old_addr,
                     addr,
+                    live_bytes,
                 });
             } else {
-                log.dropped += 1;
+                log.dropped = log.dropped.saturating_add(1);
             }
         }
-        IN_RECORDER.with(|g| g.set(false));
     }
 }
 
-fn describe(e: &Event, labels: &[(usize, String)]) -> String {
+/// Holds this thread's "inside the recorder" flag while it lives, and restores the previous value
+/// when dropped, also when a panic unwinds through the recorder (a flag left set would make the
+/// thread record nothing ever after).
+struct InRecorder {
+    was: bool,
+}
+
+impl InRecorder {
+    /// Sets the flag (it may already be set: nested `unrecorded` calls).
+    fn enter() -> Self {
+        InRecorder {
+            was: IN_RECORDER.with(|g| g.replace(true)),
+        }
+    }
+
+    /// Sets the flag if it was clear; `None` if this thread is already inside the recorder or its
+    /// thread-local storage is gone (thread teardown).
+    fn try_enter() -> Option<Self> {
+        match IN_RECORDER.try_with(|g| g.replace(true)) {
+            Ok(false) => Some(InRecorder { was: false }),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for InRecorder {
+    fn drop(&mut self) {
+        let was = self.was;
+        // try_with: never panic in drop, even during thread teardown.
+        let _ = IN_RECORDER.try_with(|g| g.set(was));
+    }
+}
+
+/// One line for an event: a mark's label, or the call's kind and sizes.
+fn describe(e: &Event, label: Option<&str>) -> String {
     match e.kind {
-        EventKind::Mark => labels
-            .iter()
-            .find(|(s, _)| *s == e.seq)
-            .map(|(_, l)| l.clone())
-            .unwrap_or_else(|| "mark".into()),
+        EventKind::Mark => label.unwrap_or("mark").to_string(),
         EventKind::Alloc | EventKind::AllocZeroed => format!("{} {} B", e.kind.name(), e.size),
         EventKind::Dealloc => format!("dealloc {} B", e.size),
         EventKind::Failed => format!("FAILED request of {} B", e.size),
@@ -437,14 +581,14 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate(layout);
         let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
-        self.record_new(EventKind::Alloc, layout, addr);
+        self.record(NewEvent::block(EventKind::Alloc, layout, addr));
         r
     }
 
     fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate_zeroed(layout);
         let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
-        self.record_new(EventKind::AllocZeroed, layout, addr);
+        self.record(NewEvent::block(EventKind::AllocZeroed, layout, addr));
         r
     }
 
@@ -452,14 +596,7 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         let addr = ptr.as_ptr() as usize;
         // SAFETY: the caller guarantees `ptr` is a block of this allocator that fits `layout`.
         unsafe { self.inner.deallocate(ptr, layout) };
-        self.record(
-            EventKind::Dealloc,
-            layout.size(),
-            layout.size(),
-            layout.align(),
-            addr,
-            addr,
-        );
+        self.record(NewEvent::dealloc(layout, addr));
     }
 
     unsafe fn grow(
@@ -468,11 +605,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
-        // SAFETY: the caller upholds `grow`'s contract; we pass the arguments through unchanged.
+        // SAFETY: the caller upholds `grow`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow(ptr, old_layout, new_layout) };
-        self.record_resize(true, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn grow_zeroed(
@@ -481,11 +616,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `grow_zeroed`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow_zeroed(ptr, old_layout, new_layout) };
-        self.record_resize(true, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn shrink(
@@ -494,58 +627,31 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `shrink`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.shrink(ptr, old_layout, new_layout) };
-        self.record_resize(false, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 }
 
 impl<A> RecordingAllocator<A> {
-    /// Records a new block of `layout` at `addr`, or a failure when `addr` is `None`.
-    fn record_new(&self, kind: EventKind, layout: Layout, addr: Option<usize>) {
-        match addr {
-            Some(a) => self.record(kind, 0, layout.size(), layout.align(), 0, a),
-            None => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
-        }
-    }
-
+    /// Records the outcome `r` of an `Allocator` grow or shrink of the block at `old`, and
+    /// returns it.
     fn record_resize(
         &self,
-        grow: bool,
-        r: &Result<NonNull<[u8]>, AllocError>,
-        old: usize,
+        old: NonNull<u8>,
         old_layout: Layout,
         new_layout: Layout,
-    ) {
-        match r {
-            Ok(p) => {
-                let new = p.as_ptr() as *mut u8 as usize;
-                let kind = match (grow, new == old) {
-                    (true, true) => EventKind::GrowInPlace,
-                    (true, false) => EventKind::GrowMoved,
-                    (false, true) => EventKind::ShrinkInPlace,
-                    (false, false) => EventKind::ShrinkMoved,
-                };
-                self.record(
-                    kind,
-                    old_layout.size(),
-                    new_layout.size(),
-                    new_layout.align(),
-                    old,
-                    new,
-                );
-            }
-            Err(_) => self.record(
-                EventKind::Failed,
-                old_layout.size(),
-                new_layout.size(),
-                new_layout.align(),
-                old,
-                0,
-            ),
-        }
+        r: Result<NonNull<[u8]>, AllocError>,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let new = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
+        self.record(NewEvent::resize(
+            old.as_ptr() as usize,
+            old_layout.size(),
+            new_layout.size(),
+            new_layout.align(),
+            new,
+        ));
+        r
     }
 }
 
@@ -556,57 +662,35 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for RecordingAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller guarantees a non-zero size, as `GlobalAlloc::alloc` requires.
         let p = unsafe { self.inner.alloc(layout) };
-        self.record_new(
-            EventKind::Alloc,
-            layout,
-            (!p.is_null()).then_some(p as usize),
-        );
+        let addr = (!p.is_null()).then_some(p as usize);
+        self.record(NewEvent::block(EventKind::Alloc, layout, addr));
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(layout) };
-        self.record_new(
-            EventKind::AllocZeroed,
-            layout,
-            (!p.is_null()).then_some(p as usize),
-        );
+        let addr = (!p.is_null()).then_some(p as usize);
+        self.record(NewEvent::block(EventKind::AllocZeroed, layout, addr));
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller guarantees `ptr` came from this allocator with `layout`.
         unsafe { self.inner.dealloc(ptr, layout) };
-        self.record(
-            EventKind::Dealloc,
-            layout.size(),
-            layout.size(),
-            layout.align(),
-            ptr as usize,
-            ptr as usize,
-        );
+        self.record(NewEvent::dealloc(layout, ptr as usize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller upholds `realloc`'s contract; arguments pass through unchanged.
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        let grow = new_size >= layout.size();
-        let kind = match (p.is_null(), grow, p == ptr) {
-            (true, _, _) => EventKind::Failed,
-            (false, true, true) => EventKind::GrowInPlace,
-            (false, true, false) => EventKind::GrowMoved,
-            (false, false, true) => EventKind::ShrinkInPlace,
-            (false, false, false) => EventKind::ShrinkMoved,
-        };
-        self.record(
-            kind,
+        self.record(NewEvent::resize(
+            ptr as usize,
             layout.size(),
             new_size,
             layout.align(),
-            ptr as usize,
-            p as usize,
-        );
+            (!p.is_null()).then_some(p as usize),
+        ));
         p
     }
 }
@@ -638,6 +722,8 @@ mod tests {
         assert_eq!(kinds[4], EventKind::Dealloc);
         let sizes: Vec<usize> = ev.iter().map(|e| e.size).collect();
         assert_eq!(sizes, [32, 64, 128, 256, 256]);
+        let live: Vec<usize> = ev.iter().map(|e| e.live_bytes).collect();
+        assert_eq!(live, [32, 64, 128, 256, 0]);
         assert_eq!(
             ev.iter().map(|e| e.seq).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4]
@@ -793,5 +879,107 @@ mod tests {
         rec.set_recording(false);
         rec.mark("ignored");
         assert_eq!(rec.events().len(), 4);
+    }
+
+    #[test]
+    fn stats_stay_consistent_across_clear() {
+        // Chapter 3 does exactly this: a block allocated, the log cleared, the block freed.
+        let rec = RecordingAllocator::new();
+        let keep = ABox::new_in(7u64, &rec);
+        let other = ABox::new_in(8u32, &rec);
+        rec.clear();
+        assert_eq!(rec.stats().live_blocks_at_clear, 2);
+        assert_eq!(rec.stats().live_bytes, 12);
+        drop(keep);
+        let s = rec.stats();
+        assert_eq!((s.allocs, s.deallocs, s.live_blocks()), (0, 1, 1), "{s:?}");
+        assert_eq!(s.live_bytes, 4);
+        let fresh = ABox::new_in(1u16, &rec);
+        assert_eq!(rec.stats().live_blocks(), 2);
+        drop(fresh);
+        drop(other);
+        let s = rec.stats();
+        assert_eq!((s.live_blocks(), s.live_bytes), (0, 0), "{s:?}");
+        assert!(
+            !s.balanced(),
+            "two frees of blocks from before the clear: {s:?}"
+        );
+        assert_eq!(s.table().rows.len(), 14);
+    }
+
+    #[test]
+    fn frees_of_blocks_never_seen_do_not_underflow() {
+        let rec = RecordingAllocator::new();
+        rec.set_recording(false);
+        let b = ABox::new_in([0u8; 100], &rec);
+        let mut v: AVec<u8, _> = AVec::with_capacity_in(64, &rec);
+        v.push(1);
+        rec.set_recording(true);
+        v.shrink_to_fit(); // a shrink the recorder never saw allocated
+        drop(v);
+        drop(b);
+        let s = rec.stats();
+        assert_eq!((s.allocs, s.deallocs, s.shrinks), (0, 2, 1), "{s:?}");
+        assert_eq!((s.live_blocks(), s.live_bytes), (0, 0));
+        let c = rec.timeline("starts with a shrink");
+        assert!(c.series_list()[0].points.iter().all(|p| p.1 == 0.0));
+    }
+
+    /// An allocator whose `shrink` panics after doing its work.
+    #[derive(Debug)]
+    struct PanickingShrink;
+    // SAFETY: allocation and deallocation are forwarded to `System`; `shrink` panics before
+    // touching the block, which stays valid and owned by the caller.
+    unsafe impl Allocator for PanickingShrink {
+        fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+            allocator_api2::alloc::System.allocate(layout)
+        }
+        unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+            // SAFETY: the caller's contract: `ptr` came from `allocate` with `layout`.
+            unsafe { allocator_api2::alloc::System.deallocate(ptr, layout) }
+        }
+        unsafe fn shrink(
+            &self,
+            _ptr: NonNull<u8>,
+            _old: Layout,
+            _new: Layout,
+        ) -> Result<NonNull<[u8]>, AllocError> {
+            panic!("shrink failed on purpose")
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_recorder_does_not_stop_recording() {
+        let rec = RecordingAllocator::new_in(PanickingShrink);
+        let l = Layout::from_size_align(64, 8).unwrap();
+        let p = rec.allocate(l).unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: `p` is a live block of `l`; the shrink panics without touching it.
+            unsafe { rec.shrink(p.cast(), l, Layout::from_size_align(8, 8).unwrap()) }
+        }));
+        assert!(r.is_err());
+        // A panic while the recorder builds a mark's label unwinds through its guard too.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rec.mark_with(|| panic!("label failed on purpose"))
+        }));
+        assert!(r.is_err());
+        assert!(
+            !IN_RECORDER.with(Cell::get),
+            "the guard was reset on unwind"
+        );
+        // SAFETY: `p` is still the live block of `l`.
+        unsafe { rec.deallocate(p.cast(), l) };
+        drop(ABox::new_in(1u8, &rec));
+        let kinds: Vec<EventKind> = rec.events().iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::Alloc,
+                EventKind::Dealloc,
+                EventKind::Alloc,
+                EventKind::Dealloc
+            ]
+        );
+        assert!(rec.stats().balanced());
     }
 }

@@ -2,6 +2,7 @@
 //! as a numbered picture, and live bytes over time as a chart.
 
 use super::{describe, Event, EventKind, RecordingAllocator, Stats};
+use crate::infra::limits::MAX_ROWS_SHOWN;
 use crate::views::chart::Chart;
 use crate::views::display::{emit, escape, Html, Table};
 use crate::views::palette;
@@ -14,7 +15,10 @@ impl Stats {
             ("allocations", self.allocs),
             ("deallocations", self.deallocs),
             ("grows (in place)", self.grows_in_place),
-            ("grows (moved)", self.grows - self.grows_in_place),
+            (
+                "grows (moved)",
+                self.grows.saturating_sub(self.grows_in_place),
+            ),
             ("shrinks", self.shrinks),
             ("failures", self.failures),
             ("zero-size calls", self.zero_size_calls),
@@ -24,6 +28,7 @@ impl Stats {
             ("live blocks", self.live_blocks()),
             ("live bytes", self.live_bytes),
             ("peak live bytes", self.peak_live_bytes),
+            ("live blocks at the last clear", self.live_blocks_at_clear),
         ] {
             t.row([k.to_string(), v.to_string()]);
         }
@@ -39,15 +44,18 @@ impl Stats {
 impl<A> RecordingAllocator<A> {
     /// The event log as a table with addresses relative to the first block seen.
     pub fn table(&self) -> Table {
-        let labels = Self::unrecorded(|| self.lock().labels.clone());
-        events_table_labelled(&self.events(), &labels)
+        events_table_labelled(&self.labelled_events())
     }
 
     /// The log as a numbered picture, one row per event, coloured by kind: allocations green,
     /// marks (such as drops) orange, frees vermillion, reallocations blue.
     pub fn sequence_picture(&self, title: &str) -> Html {
-        let story = self.story();
-        let kinds: Vec<EventKind> = self.events().iter().map(|e| e.kind).collect();
+        let events = self.labelled_events();
+        let kinds: Vec<EventKind> = events.iter().map(|(e, _)| e.kind).collect();
+        let story: Vec<String> = events
+            .iter()
+            .map(|(e, l)| describe(e, l.as_deref()))
+            .collect();
         Html(sequence_svg(title, &kinds, &story))
     }
 
@@ -62,14 +70,21 @@ impl<A> RecordingAllocator<A> {
     }
 }
 
-/// An event log as a table: one row per call, addresses relative to the first block's address.
+/// An event log as a table: one row per call (at most [`MAX_ROWS_SHOWN`], then a row counting the
+/// rest), addresses relative to the first block's address.
 pub fn events_table(events: &[Event]) -> Table {
-    events_table_labelled(events, &[])
+    let unlabelled: Vec<(Event, Option<String>)> = events.iter().map(|e| (*e, None)).collect();
+    events_table_labelled(&unlabelled)
 }
 
-/// [`events_table`] with `Mark` events shown by their labels.
-pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Table {
-    let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
+/// [`events_table`] with `Mark` events shown by their labels (as
+/// [`RecordingAllocator::labelled_events`] gives them).
+pub fn events_table_labelled(events: &[(Event, Option<String>)]) -> Table {
+    let base = events
+        .iter()
+        .map(|(e, _)| e.addr)
+        .find(|&a| a != 0)
+        .unwrap_or(0);
     let rel = |a: usize| -> String {
         if a == 0 {
             "-".into()
@@ -89,9 +104,9 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
         "address",
     ])
     .caption("Allocator events (addresses relative to the first block)");
-    for e in events {
+    for (e, label) in events.iter().take(MAX_ROWS_SHOWN) {
         let what = if e.kind == EventKind::Mark {
-            describe(e, labels)
+            describe(e, label.as_deref())
         } else {
             e.kind.name().to_string()
         };
@@ -111,13 +126,22 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
             rel(e.addr),
         ]);
     }
+    if events.len() > MAX_ROWS_SHOWN {
+        t.row([
+            "…".to_string(),
+            format!("{} more events not shown", events.len() - MAX_ROWS_SHOWN),
+        ]);
+    }
     t
 }
 
-/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]).
+/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]):
+/// at most [`MAX_ROWS_SHOWN`] rows, then a line counting the rest.
 pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
+    let hidden = lines.len().saturating_sub(MAX_ROWS_SHOWN);
+    let lines = &lines[..lines.len() - hidden];
     let row = 26;
-    let height = 40 + row * lines.len().max(1) + 10;
+    let height = 40 + row * (lines.len() + usize::from(hidden > 0)).max(1) + 10;
     let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let width = (title.chars().count() * 9 + 20)
         .max(longest * 8 + 70)
@@ -151,38 +175,38 @@ pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> Strin
             escape(text)
         );
     }
+    if hidden > 0 {
+        s += &format!(
+            "<text x=\"50\" y=\"{}\">… {hidden} more events not shown</text>",
+            40 + lines.len() * row + row / 2 + 5
+        );
+    }
     s += "</svg>";
     s
 }
 
-/// Live bytes after each event (step), with moved grows and frees marked as points.
+/// Live bytes after each event (step, from each event's [`Event::live_bytes`]), with moved grows
+/// and frees marked as points.
 pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
-    let mut live = 0usize;
-    let mut steps = vec![(0usize, 0usize)];
-    let mut moved = Vec::new();
-    let mut frees = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        match e.kind {
-            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
-            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
-            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
-            EventKind::Dealloc => live = live.saturating_sub(e.size),
-            EventKind::Failed | EventKind::Mark => {}
-        }
-        steps.push((i + 1, live));
-        match e.kind {
-            EventKind::GrowMoved | EventKind::ShrinkMoved => moved.push((i + 1, live)),
-            EventKind::Dealloc => frees.push((i + 1, live)),
-            _ => {}
-        }
-    }
+    let at = |(i, e): (usize, &Event)| (i + 1, e.live_bytes);
+    let marked = |kinds: &[EventKind]| -> Vec<(usize, usize)> {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| kinds.contains(&e.kind))
+            .map(at)
+            .collect()
+    };
+    let steps: Vec<(usize, usize)> = events.iter().enumerate().map(at).collect();
     let mut c = Chart::new(title)
         .x_axis("allocator event number")
         .y_axis("live bytes")
         .step("live bytes", steps);
+    let moved = marked(&[EventKind::GrowMoved, EventKind::ShrinkMoved]);
     if !moved.is_empty() {
         c = c.points("block moved", moved);
     }
+    let frees = marked(&[EventKind::Dealloc]);
     if !frees.is_empty() {
         c = c.points("dealloc", frees);
     }
@@ -205,7 +229,7 @@ mod tests {
         assert_eq!(t.rows.len(), rec.events().len());
         assert_eq!(t.rows[0][6], "base+0x0");
         let c = rec.timeline("t");
-        assert_eq!(c.series_list()[0].points.len(), rec.events().len() + 1);
+        assert_eq!(c.series_list()[0].points.len(), rec.events().len());
         assert_eq!(c.series_list()[0].points.last().unwrap().1, 0.0);
     }
 }

@@ -1,0 +1,110 @@
+//! The bounds every entry point checks **before** it allocates, loops or starts a child process.
+//!
+//! Learners call the crate with numbers they invent: `10^12` pushes, `usize::MAX` bytes, `0` runs.
+//! Each count, size or path that could make a call allocate without bound, run for hours or read
+//! the whole disk is checked against one of the limits below, and refused with a message that names
+//! the input, its value and the limit. Results that are merely large (a layout of a terabyte, a log
+//! of a million events) are shown in a bounded summary form instead.
+//!
+//! | limit | value | checked by |
+//! |---|---|---|
+//! | [`MAX_TRACE_PUSHES`] | 1 000 000 | `growth::trace::CapacityTrace::try_record` |
+//! | [`MAX_TIMING_RUNS`] | 100 000 | `infra::timing::try_measure` |
+//! | [`MAX_SAMPLES`] | 10 000 | `system::address_trailing_zeros`, `system::usable_size_staircase` |
+//! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once), `CapacityTrace::try_record` (2 × n × element size) |
+//! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `system::libc_calls` |
+//! | [`MAX_CHILD_RUNS`] | 100 | `growth::lab::realloc_cost` |
+//! | [`MAX_CHILD_REQUESTS`] | 64 | `system::libc_calls` |
+//! | [`MAX_BYTE_MAP_BYTES`] | 4 096 | byte maps of `layout::LayoutReport` (larger structs are summarised) |
+//! | [`MAX_CHART_POINTS`] | 1 000 000 | `views::chart::Chart` (points over all series) |
+//! | [`CHART_SIDE`] | 100 ..= 10 000 px | `views::chart::Chart::size` |
+//! | [`MAX_ROWS_SHOWN`] | 2 000 | `views::display::Table` rendering, event pictures (the rest is counted) |
+//! | [`MAX_CELLS_PER_ROW`] | 1 000 | `views::display::Table::row` |
+//! | [`MAX_SOURCE_BYTES`] | 8 MiB | `infra::std_source` (the largest `.rs` file of `library/` has about 3 MB) |
+//!
+//! Three limits live next to the code they bound: [`crate::growth::simulate::MAX_REALLOCATIONS`]
+//! (10 000 000: the simulation loops once per reallocation, not per push, so `n = 10^12` under
+//! std's rule costs a few dozen steps, and only a strategy that grows by a constant is stopped),
+//! [`crate::growth::simulate::MAX_MEASURED_PUSHES`] (1 048 576 pushes really made by
+//! `measure_copies`) and [`crate::growth::simulate::MAX_POINTS`] (100 000 values from
+//! `log_spaced`).
+
+use std::fmt::Display;
+
+/// Most pushes [`crate::growth::trace::CapacityTrace`] records (one point each: 24 MB at the limit).
+pub const MAX_TRACE_PUSHES: usize = 1_000_000;
+/// Most runs [`crate::infra::timing::try_measure`] times (one `Duration` kept per run).
+pub const MAX_TIMING_RUNS: usize = 100_000;
+/// Most blocks or sizes one measurement of [`crate::system`] allocates.
+pub const MAX_SAMPLES: usize = 10_000;
+/// Most bytes one measurement in the kernel's own process holds live at once:
+/// [`crate::system::address_trailing_zeros`] (size × samples), the `Vec` of
+/// [`crate::growth::trace::CapacityTrace`] (twice the pushes × the element size).
+pub const MAX_HELD_BYTES: usize = 256 << 20;
+/// The largest buffer a child-process measurement may grow to (`growth_lab`, `libc_calls`):
+/// twice what chapter 4 uses, and small enough that the child's peak (old and new buffer during a
+/// moving `realloc`) stays under half a GiB.
+pub const MAX_CHILD_BYTES: usize = 128 << 20;
+/// Most repetitions of one child-process measurement (at the size limit, 100 runs of every
+/// `realloc` size take about 15 s).
+pub const MAX_CHILD_RUNS: usize = 100;
+/// Most requests one run of the `libc_calls` program observes.
+pub const MAX_CHILD_REQUESTS: usize = 64;
+/// Structs up to this many bytes get a byte map (one square per byte); larger ones a summary.
+pub const MAX_BYTE_MAP_BYTES: usize = 4096;
+/// Most points a chart draws, over all its series.
+pub const MAX_CHART_POINTS: usize = 1_000_000;
+/// The smallest and largest chart side in pixels.
+pub const CHART_SIDE: (u32, u32) = (100, 10_000);
+/// Most rows a table or event picture renders; the rest are counted in a last row.
+pub const MAX_ROWS_SHOWN: usize = 2_000;
+/// Most cells a table row keeps; the rest are counted in a last cell.
+pub const MAX_CELLS_PER_ROW: usize = 1_000;
+/// The largest std source file read (the largest `.rs` file of `library/` 1.95,
+/// `stdarch/crates/core_arch/src/x86/avx512f.rs`, has about 3 MB).
+pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
+
+/// `Ok` if `value <= limit`, else the message "`what` is `value`, above the limit of `limit`".
+pub fn at_most<T: PartialOrd + Display>(what: &str, value: T, limit: T) -> Result<(), String> {
+    if value <= limit {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} is {value}, above the limit of {limit} (support::infra::limits)"
+        ))
+    }
+}
+
+/// `Ok` if `low <= value <= limit`, else a message naming the input and the range.
+pub fn within<T: PartialOrd + Display>(
+    what: &str,
+    value: T,
+    low: T,
+    limit: T,
+) -> Result<(), String> {
+    if value >= low && value <= limit {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} is {value}, outside the allowed {low} ..= {limit} (support::infra::limits)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_input_the_value_and_the_limit() {
+        assert!(at_most("n", 3, 3).is_ok());
+        let e = at_most("pushes n", 4usize, 3).unwrap_err();
+        assert!(
+            e.contains("pushes n is 4") && e.contains("limit of 3"),
+            "{e}"
+        );
+        assert!(within("runs", 1, 1, 5).is_ok());
+        let e = within("runs", 0, 1, 5).unwrap_err();
+        assert!(e.contains("runs is 0") && e.contains("1 ..= 5"), "{e}");
+    }
+}

@@ -1,0 +1,1754 @@
+//! Hostile input for every public entry point a notebook cell can call, module by module (the
+//! order of `lib.rs`): zero, `usize::MAX`, NaN, huge counts, odd paths, contract-breaking pointers.
+//!
+//! Each case must end in a **clear error** (an `Err`, a `NOT YET` verdict or a documented refusal
+//! whose message contains the words the table expects: the input or the limit) or a **bounded
+//! answer** (the case checks the bound itself). Every case runs:
+//! - with a **time bound**: in its own thread, failed if it has not finished after [`TIME_BOUND`];
+//! - with a **memory bound**: this test binary's global allocator ([`Capped`]) refuses any single
+//!   allocation above [`ALLOCATION_CAP`] (so a preallocation from a learner's count fails loudly
+//!   instead of eating the machine), and tracks the peak of live bytes, which must stay below
+//!   [`PEAK_CAP`] above the level before the case.
+//!
+//! Under Miri only the cases that touch raw memory run (the recorder, the guarded heap, `GrowVec`,
+//! the system allocator), directly, without the thread and the clock.
+//!
+//! `cargo test --test hostile -- --nocapture` prints the tally.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use support::allocators::always_move::AlwaysMove;
+use support::allocators::as_allocator::AsAllocator;
+use support::allocators::guarded::{checked_heap, GuardedSystem};
+use support::allocators::recording::render::{events_table, sequence_svg, timeline_chart};
+use support::allocators::recording::{Event, EventKind, RecordingAllocator};
+use support::boxes::{box_facts, DropCounter};
+use support::exercise::{ch1, ch2, ch3, ch4};
+use support::growth::lab;
+use support::growth::model::{Op, VecModel};
+use support::growth::simulate::{simulate, try_simulate};
+use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
+use support::growth::trace::CapacityTrace;
+use support::infra::limits;
+use support::infra::programs::{self, read_lines, run_example};
+use support::infra::std_source::{self, SourceError};
+use support::infra::timing::{self, check_group_name, criterion_estimates, try_measure, Timing};
+use support::layout::{byte_map_svg, repr_c_layout, Field, LayoutReport};
+use support::reexports::allocator_api2::alloc::{Allocator, Global};
+use support::reexports::allocator_api2::boxed::Box as ABox;
+use support::reexports::allocator_api2::vec::Vec as AVec;
+use support::system;
+use support::views::chart::{staircase, tick, Chart};
+use support::views::display::{callout, protocol_safe, Html, Table};
+use support::views::palette::{self, Rgb, Tone};
+
+/// How long one case may run (the slowest, a `cargo run` of an unknown example, takes about 1 s).
+const TIME_BOUND: Duration = Duration::from_secs(10);
+/// The largest single allocation this test binary grants (larger ones get null, which aborts the
+/// binary with "memory allocation of N bytes failed": a loud failure, never a slow swap).
+const ALLOCATION_CAP: usize = 256 << 20;
+/// How far the peak of live bytes may rise during one case.
+const PEAK_CAP: usize = 384 << 20;
+
+/// A global allocator over `System` that refuses single allocations above [`ALLOCATION_CAP`] and
+/// tracks live and peak bytes.
+struct Capped;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+impl Capped {
+    fn added(size: usize) {
+        let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments, except requests above
+// the cap, which get null (allowed: allocation may fail); the counters only observe sizes.
+unsafe impl GlobalAlloc for Capped {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > ALLOCATION_CAP {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded unchanged; the caller guarantees a non-zero size.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            Capped::added(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > ALLOCATION_CAP {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as for `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            Capped::added(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's block, with its layout.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > ALLOCATION_CAP {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded unchanged (the caller upholds `realloc`'s contract).
+        let q = unsafe { System.realloc(ptr, layout, new_size) };
+        if !q.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            Capped::added(new_size);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Capped = Capped;
+
+/// The tests of this file run one at a time, so the peak measured belongs to one case.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a case must end in.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// An error (or `NOT YET`, or a documented refusal) whose message contains these words.
+    Error(&'static str),
+    /// An answer the case has checked to be bounded; `Ok` carries what it found.
+    Bounded,
+}
+
+/// A case's own report: `Ok(note)` for an answer, `Err(message)` for an error or refusal.
+type Outcome = Result<String, String>;
+
+struct Case {
+    /// Module and input, e.g. `simulate(StdGrowth, 8, 10^12)`.
+    name: &'static str,
+    /// True if the case touches raw memory (runs under Miri too).
+    raw: bool,
+    expect: Expect,
+    run: fn() -> Outcome,
+}
+
+fn case(name: &'static str, expect: Expect, run: fn() -> Outcome) -> Case {
+    Case {
+        name,
+        raw: false,
+        expect,
+        run,
+    }
+}
+
+fn raw(name: &'static str, expect: Expect, run: fn() -> Outcome) -> Case {
+    Case {
+        name,
+        raw: true,
+        expect,
+        run,
+    }
+}
+
+/// The message of a documented refusal by panic (the convenience wrappers such as `simulate`,
+/// whose `try_` twin returns the same message as an `Err`).
+fn refusal<R>(f: impl FnOnce() -> R) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => Ok("no refusal".into()),
+        Err(p) => Err(p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()),
+    }
+}
+
+/// `Ok(note)` if `cond`, else an `Err` that fails a `Bounded` case.
+fn bounded(cond: bool, note: impl Into<String>) -> Outcome {
+    if cond {
+        Ok(note.into())
+    } else {
+        Err(format!("NOT BOUNDED: {}", note.into()))
+    }
+}
+
+fn chart_err(c: Chart) -> Outcome {
+    c.to_svg()
+        .map(|svg| format!("{} bytes of SVG", svg.len()))
+        .map_err(|e| e.to_string())
+}
+
+fn verdict(v: support::exercise::Verdict) -> Outcome {
+    if v.passed {
+        Ok(v.to_string())
+    } else {
+        Err(v.to_string())
+    }
+}
+
+/// A strategy that returns a fixed capacity, whatever is required.
+#[derive(Debug)]
+struct Fixed(usize);
+impl Growth for Fixed {
+    fn next_capacity(&self, _cap: usize, _required: usize, _elem_size: usize) -> usize {
+        self.0
+    }
+    fn name(&self) -> String {
+        format!("always {}", self.0)
+    }
+}
+
+fn events(kinds: &[(EventKind, usize, usize)]) -> Vec<Event> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(seq, &(kind, old_size, size))| Event {
+            seq,
+            kind,
+            old_size,
+            size,
+            align: 8,
+            old_addr: 0,
+            addr: 0x1000,
+            // Contract-breaking on purpose: whatever the log claims is live, the views stay bounded.
+            live_bytes: size,
+        })
+        .collect()
+}
+
+/// A fake `library/` folder for the std-source cases: a real file, a binary file, a directory, a
+/// link to `/dev/zero` and a link out of the folder. Returns its path.
+fn fake_library() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("support-hostile-lib-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("core/src")).unwrap();
+    std::fs::write(dir.join("core/src/ok.rs"), "/// doc\nfn item() {\n}\n").unwrap();
+    std::fs::write(dir.join("core/src/binary.rs"), [0xffu8, 0xfe, 0, 1, 2]).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("core/src/zero.rs")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("core/src/passwd.rs")).unwrap();
+    let fifo = std::ffi::CString::new(
+        dir.join("core/src/fifo.rs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: `fifo` is a NUL-terminated path that lives across the call.
+    let made = unsafe { support::reexports::libc::mkfifo(fifo.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo failed");
+    dir
+}
+
+/// Runs `f` with the std source looked up in [`fake_library`].
+fn with_fake_library(f: impl FnOnce() -> Outcome) -> Outcome {
+    let dir = fake_library();
+    std::env::set_var("RUST_SRC_LIBRARY", &dir);
+    let r = f();
+    std::env::remove_var("RUST_SRC_LIBRARY");
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+fn source(r: Result<std_source::Excerpt, SourceError>) -> Outcome {
+    r.map(|e| e.location()).map_err(|e| e.to_string())
+}
+
+/// Every hostile input, module by module.
+fn cases() -> Vec<Case> {
+    use Expect::{Bounded, Error};
+    vec![
+        // ---- layout (chapter 1) ----
+        case("LayoutReport::new of 1 TiB, displayed", Bounded, || {
+            let r = LayoutReport::new("Huge", 1 << 40, 8, vec![Field::new("a", 8, 8, 8)])
+                .map_err(|e| e.to_string())?;
+            let (text, html, svg) = (r.to_string(), r.to_html(), r.byte_map_svg());
+            bounded(
+                text.len() + html.len() + svg.len() < 20_000 && text.contains("too many to draw"),
+                format!("{} + {} + {} bytes", text.len(), html.len(), svg.len()),
+            )
+        }),
+        case(
+            "LayoutReport::new size usize::MAX",
+            Error("size 18446744073709551615"),
+            || {
+                LayoutReport::new("X", usize::MAX, 8, vec![])
+                    .map(|r| r.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport::new alignment 0",
+            Error("alignment of X is 0"),
+            || {
+                LayoutReport::new("X", 8, 0, vec![])
+                    .map(|r| r.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport::new misaligned field",
+            Error("offset 1 is not aligned"),
+            || {
+                LayoutReport::new("X", 8, 4, vec![Field::new("a", 1, 4, 4)])
+                    .map(|r| r.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport::new field aligned above its struct",
+            Error("above the struct's alignment"),
+            || {
+                LayoutReport::new("X", 16, 4, vec![Field::new("a", 0, 8, 8)])
+                    .map(|r| r.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport::new field at usize::MAX",
+            Error("does not fit"),
+            || {
+                LayoutReport::new("X", 8, 8, vec![Field::new("a", usize::MAX, usize::MAX, 1)])
+                    .map(|r| r.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport::new overlapping fields",
+            Error("overlap"),
+            || {
+                LayoutReport::new(
+                    "X",
+                    8,
+                    4,
+                    vec![Field::new("a", 0, 4, 2), Field::new("b", 2, 4, 2)],
+                )
+                .map(|r| r.to_string())
+                .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "LayoutReport of 100 000 zero-sized fields, displayed",
+            Bounded,
+            || {
+                let fields = (0..100_000)
+                    .map(|i| Field::new(&format!("z{i}"), 0, 0, 1))
+                    .collect();
+                let r = LayoutReport::new("Zsts", 8, 8, fields).map_err(|e| e.to_string())?;
+                let (text, html) = (r.to_string(), r.to_html());
+                bounded(
+                    text.len() + html.len() < 1_000_000,
+                    format!("{} + {} bytes", text.len(), html.len()),
+                )
+            },
+        ),
+        case(
+            "LayoutReport built by hand with impossible fields",
+            Bounded,
+            || {
+                let r = LayoutReport {
+                    name: "Bad".into(),
+                    size: 4,
+                    align: 3,
+                    fields: vec![Field::new("a", 8, 8, 8), Field::new("b", usize::MAX, 9, 0)],
+                };
+                let out = format!("{r}{}{:?}{}", r.to_html(), r.describe(), r.padding_bytes());
+                bounded(
+                    out.len() < 20_000,
+                    format!("{} bytes, padding {}", out.len(), r.padding_bytes()),
+                )
+            },
+        ),
+        case("byte_map_svg per_row 0", Error("per_row is 0"), || {
+            byte_map_svg("x", 8, &[], 0)
+        }),
+        case(
+            "byte_map_svg per_row usize::MAX",
+            Error("per_row is 18446744073709551615"),
+            || byte_map_svg("x", 8, &[], usize::MAX),
+        ),
+        case(
+            "byte_map_svg size usize::MAX",
+            Error("too many to draw"),
+            || byte_map_svg("x", usize::MAX, &[], 16),
+        ),
+        case(
+            "byte_map_svg 100 000 fields",
+            Error("100000 fields"),
+            || {
+                let fields: Vec<Field> =
+                    (0..100_000).map(|_| Field::new("f", 0, 4096, 1)).collect();
+                byte_map_svg("x", 4096, &fields, 16)
+            },
+        ),
+        case(
+            "repr_c_layout field of usize::MAX bytes",
+            Error("invalid parameters"),
+            || {
+                repr_c_layout(&[(usize::MAX, 1)])
+                    .map(|l| format!("{l:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "repr_c_layout alignment 0",
+            Error("invalid parameters"),
+            || {
+                repr_c_layout(&[(1, 0)])
+                    .map(|l| format!("{l:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case("Field::end at usize::MAX", Bounded, || {
+            let end = Field::new("a", usize::MAX, usize::MAX, 1).end();
+            bounded(end == usize::MAX, format!("end {end}"))
+        }),
+        // ---- system (chapter 2) ----
+        raw(
+            "address_trailing_zeros 10^12 samples",
+            Error("samples is 1000000000000"),
+            || {
+                system::address_trailing_zeros(8, 8, 1_000_000_000_000)
+                    .map(|z| format!("{}", z.len()))
+            },
+        ),
+        raw(
+            "address_trailing_zeros 1 TiB blocks",
+            Error("bytes held at once"),
+            || system::address_trailing_zeros(1 << 40, 8, 1).map(|z| format!("{}", z.len())),
+        ),
+        raw("address_trailing_zeros alignment 3", Error("8:3"), || {
+            system::address_trailing_zeros(8, 3, 1).map(|z| format!("{}", z.len()))
+        }),
+        raw("address_trailing_zeros size 0", Error("at least 1"), || {
+            system::address_trailing_zeros(0, 8, 1).map(|z| format!("{}", z.len()))
+        }),
+        raw("address_trailing_zeros 0 samples", Bounded, || {
+            let z = system::address_trailing_zeros(8, 8, 0)?;
+            bounded(z.is_empty(), "no samples asked, none given")
+        }),
+        case("usable_size size 0", Error("size 0"), || {
+            system::usable_size(0, 1).map(|u| u.to_string())
+        }),
+        case(
+            "usable_size usize::MAX bytes",
+            Error("18446744073709551615"),
+            || system::usable_size(usize::MAX, 1).map(|u| u.to_string()),
+        ),
+        case("usable_size alignment 0", Error("8:0"), || {
+            system::usable_size(8, 0).map(|u| u.to_string())
+        }),
+        case(
+            "usable_size_staircase(1..) (endless)",
+            Error("limit of 10000"),
+            || system::usable_size_staircase(1..).map(|s| s.len().to_string()),
+        ),
+        case(
+            "predicted_libc_alloc of the largest layout",
+            Bounded,
+            || {
+                let l = Layout::from_size_align(isize::MAX as usize - 4095, 4096)
+                    .map_err(|e| e.to_string())?;
+                let f = system::predicted_libc_alloc(l);
+                bounded(f == Some(system::LibcFn::PosixMemalign), format!("{f:?}"))
+            },
+        ),
+        // ---- boxes (chapter 3) ----
+        case(
+            "box_facts of an empty slice and a zero-sized array",
+            Bounded,
+            || {
+                let f = box_facts(&Vec::<u128>::new().into_boxed_slice());
+                let z = box_facts(&Box::new([0u64; 0]));
+                bounded(
+                    f.heap_size == 0 && z.dangling_addr == Some(8),
+                    format!("{f:?}"),
+                )
+            },
+        ),
+        // ---- growth::model (chapter 4) ----
+        case(
+            "VecModel::try_new alignment 0",
+            Error("alignment 0"),
+            || VecModel::try_new(8, 0).map(|m| format!("{m:?}")),
+        ),
+        case(
+            "VecModel::new alignment 0 (refused by panic)",
+            Error("no type has size 8 and alignment 0"),
+            || refusal(|| VecModel::new(8, 0)),
+        ),
+        case(
+            "VecModel::try_new size usize::MAX",
+            Error("size 18446744073709551615"),
+            || VecModel::try_new(usize::MAX, 1).map(|m| format!("{m:?}")),
+        ),
+        case(
+            "VecModel reserve(usize::MAX)",
+            Error("capacity overflow"),
+            || {
+                VecModel::of::<u8>()
+                    .capacities(&[Op::Reserve(usize::MAX)])
+                    .map(|c| format!("{c:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "VecModel::with_capacity::<u64>(usize::MAX)",
+            Error("capacity overflow"),
+            || {
+                VecModel::with_capacity::<u64>(usize::MAX)
+                    .map(|m| format!("{m:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "VecModel of a ZST: reserve, truncate, shrink to usize::MAX",
+            Bounded,
+            || {
+                let caps = VecModel::of::<()>()
+                    .capacities(&[
+                        Op::Push,
+                        Op::Reserve(usize::MAX - 1),
+                        Op::Truncate(usize::MAX),
+                        Op::ShrinkTo(usize::MAX),
+                    ])
+                    .map_err(|e| e.to_string())?;
+                bounded(caps.iter().all(|&c| c == usize::MAX), format!("{caps:?}"))
+            },
+        ),
+        // ---- growth::strategy ----
+        case(
+            "Factor(NaN), Factor(inf), Additive(usize::MAX) at capacity usize::MAX",
+            Bounded,
+            || {
+                let a = Factor(f64::NAN).next_capacity(usize::MAX, usize::MAX, 8);
+                let b = Factor(f64::INFINITY).next_capacity(5, 6, 8);
+                let c = Additive(usize::MAX).next_capacity(usize::MAX, usize::MAX, 8);
+                let d = Factor(-3.0).next_capacity(4, 5, 8);
+                bounded(
+                    a == usize::MAX && b == usize::MAX && c == usize::MAX && d == 5,
+                    format!("{a} {b} {c} {d}"),
+                )
+            },
+        ),
+        raw(
+            "GrowVec with a strategy that returns 0",
+            Error("returned capacity 0 when 1 elements must fit"),
+            || {
+                let mut v = GrowVec::new_in(Fixed(0), Global);
+                if v.try_push(1u64).is_ok() {
+                    return Ok("accepted".into());
+                }
+                refusal(|| v.push(2u64))
+            },
+        ),
+        raw(
+            "GrowVec with a strategy that returns usize::MAX",
+            Error("capacity overflow"),
+            || {
+                let mut v = GrowVec::new_in(Fixed(usize::MAX), Global);
+                refusal(|| v.push(1u64))
+            },
+        ),
+        raw(
+            "GrowVec of a ZST pushed past usize::MAX is refused",
+            Bounded,
+            || {
+                let mut v = GrowVec::new_in(Exact, Global);
+                for _ in 0..1000 {
+                    v.push(());
+                }
+                bounded(
+                    v.len() == 1000 && v.capacity() == usize::MAX,
+                    format!("{v:?}").chars().take(60).collect::<String>(),
+                )
+            },
+        ),
+        // ---- growth::simulate ----
+        case("simulate(StdGrowth, 8, 10^12)", Bounded, || {
+            let t = Instant::now();
+            let c = try_simulate(&StdGrowth, 8, 1_000_000_000_000)?;
+            bounded(
+                c.reallocations == 39 && t.elapsed() < Duration::from_millis(100),
+                format!("{c:?}"),
+            )
+        }),
+        case(
+            "try_simulate element size usize::MAX",
+            Error("capacity overflow"),
+            || try_simulate(&StdGrowth, usize::MAX, 10).map(|c| format!("{c:?}")),
+        ),
+        case(
+            "simulate element size usize::MAX (refused by panic)",
+            Error("more than isize::MAX bytes"),
+            || refusal(|| simulate(&StdGrowth, usize::MAX, 10)),
+        ),
+        case(
+            "try_simulate(Exact, 8, 10^12)",
+            Error("needs more than 10000000 reallocations"),
+            || try_simulate(&Exact, 8, 1_000_000_000_000).map(|c| format!("{c:?}")),
+        ),
+        case(
+            "try_simulate zero-sized element, usize::MAX pushes",
+            Bounded,
+            || {
+                let c = try_simulate(&StdGrowth, 0, usize::MAX)?;
+                bounded(
+                    c.reallocations == 0 && c.bytes_copied == 0,
+                    format!("{c:?}"),
+                )
+            },
+        ),
+        case(
+            "try_simulate(Factor(NaN), 8, 10^6) grows by one",
+            Bounded,
+            || {
+                let c = try_simulate(&Factor(f64::NAN), 8, 1_000_000)?;
+                bounded(
+                    c.reallocations == 1_000_000,
+                    format!("{} reallocations", c.reallocations),
+                )
+            },
+        ),
+        case(
+            "try_simulate(Factor(inf), 8, 10)",
+            Error("capacity overflow"),
+            || try_simulate(&Factor(f64::INFINITY), 8, 10).map(|c| format!("{c:?}")),
+        ),
+        case(
+            "try_simulate with a strategy that returns 0",
+            Error("returned capacity 0"),
+            || try_simulate(&Fixed(0), 8, 10).map(|c| format!("{c:?}")),
+        ),
+        case(
+            "try_simulate(Additive(usize::MAX), 1, usize::MAX)",
+            Error("capacity overflow"),
+            || try_simulate(&Additive(usize::MAX), 1, usize::MAX).map(|c| format!("{c:?}")),
+        ),
+        // ---- growth::trace ----
+        case(
+            "CapacityTrace::try_record 10^12 pushes",
+            Error("limit of 1000000"),
+            || {
+                CapacityTrace::try_record("Vec<u8>", 1_000_000_000_000, |i| i as u8)
+                    .map(|t| t.label)
+            },
+        ),
+        case(
+            "CapacityTrace::record 10^12 pushes (refused by panic)",
+            Error("n is 1000000000000"),
+            || refusal(|| CapacityTrace::record("Vec<u8>", 1_000_000_000_000, |i| i as u8)),
+        ),
+        case(
+            "CapacityTrace of 1000 pushes of 1 MiB elements",
+            Error("the most bytes the Vec can grow to"),
+            || {
+                CapacityTrace::try_record("Vec<[u8; 1 << 20]>", 1000, |_| [0u8; 1 << 20])
+                    .map(|t| t.label)
+            },
+        ),
+        case(
+            "CapacityTrace of 0 pushes, charted",
+            Error("no points"),
+            || chart_err(CapacityTrace::record("Vec<u8>", 0, |i| i as u8).chart()),
+        ),
+        case("CapacityTrace at the limit, charted", Bounded, || {
+            let t = CapacityTrace::record("Vec<u8>", limits::MAX_TRACE_PUSHES, |i| i as u8);
+            let svg = t.chart().to_svg().map_err(|e| e.to_string())?;
+            bounded(
+                svg.len() < 200_000,
+                format!("{} pushes, {} bytes of SVG", t.points.len(), svg.len()),
+            )
+        }),
+        // ---- growth::lab (child processes: refused before spawning) ----
+        case(
+            "lab::trace u8 to usize::MAX bytes",
+            Error("max_bytes is 18446744073709551615"),
+            || lab::trace(lab::Elem::U8, usize::MAX).map(|t| t.len().to_string()),
+        ),
+        case(
+            "lab::Elem from an unknown name",
+            Error("not one of"),
+            || "u8; rm -rf /".parse::<lab::Elem>().map(|e| e.to_string()),
+        ),
+        case("lab::trace 0 bytes", Error("max_bytes is 0"), || {
+            lab::trace(lab::Elem::U64, 0).map(|t| t.len().to_string())
+        }),
+        case(
+            "lab::page_faults of usize::MAX bytes",
+            Error("size is 18446744073709551615"),
+            || lab::page_faults(8, usize::MAX).map(|f| format!("{f:?}")),
+        ),
+        case(
+            "lab::page_faults alignment usize::MAX",
+            Error("alignment is 18446744073709551615"),
+            || lab::page_faults(usize::MAX, 4096).map(|f| format!("{f:?}")),
+        ),
+        case("lab::grow_twice 0 bytes", Error("max_bytes is 0"), || {
+            lab::grow_twice(false, 0).map(|t| t.len().to_string())
+        }),
+        case(
+            "lab::grow_twice to usize::MAX bytes",
+            Error("max_bytes is 18446744073709551615"),
+            || lab::grow_twice(true, usize::MAX).map(|t| t.len().to_string()),
+        ),
+        case(
+            "lab::path_counts and runs_summary of nothing",
+            Bounded,
+            || {
+                let (p, r) = (lab::path_counts(&[]), lab::runs_summary(&[]));
+                bounded(
+                    p.iter().all(|c| c.1 == 0 && c.2 == 0) && r.is_empty(),
+                    format!("{p:?} {r:?}"),
+                )
+            },
+        ),
+        case(
+            "lab::realloc_cost to usize::MAX bytes",
+            Error("max_bytes is 18446744073709551615"),
+            || lab::realloc_cost(8, usize::MAX, 1).map(|t| t.len().to_string()),
+        ),
+        case(
+            "lab::realloc_cost alignment 0",
+            Error("alignment is 0"),
+            || lab::realloc_cost(0, 8192, 1).map(|t| t.len().to_string()),
+        ),
+        case(
+            "lab::realloc_cost 10^9 runs",
+            Error("runs is 1000000000"),
+            || lab::realloc_cost(8, 8192, 1_000_000_000).map(|t| t.len().to_string()),
+        ),
+        case(
+            "growth_lab lines of hostile text, untagged",
+            Bounded,
+            || {
+                let text = "grow u8 99999999999999999999999 1 1 1 moved 1\n\0\n= = =\nrealloc NaN 1 2 moved 3\n";
+                let t = read_lines(text, "grow", lab::GrowEvent::from_line)?;
+                let r = read_lines(text, "realloc", lab::ReallocCost::from_line)?;
+                bounded(t.is_empty() && r.is_empty(), "nothing read")
+            },
+        ),
+        case(
+            "growth_lab grow line with a capacity above usize::MAX",
+            Error("old_cap=99999999999999999999999"),
+            || {
+                read_lines(
+                    "grow elem=u8 old_cap=99999999999999999999999 new_cap=1 old_bytes=1 new_bytes=1 moved=true nanos=1",
+                    "grow",
+                    lab::GrowEvent::from_line,
+                )
+                .map(|t| format!("{t:?}"))
+            },
+        ),
+        case(
+            "growth_lab realloc line with NaN for an alignment",
+            Error("align=NaN"),
+            || {
+                read_lines(
+                    "realloc align=NaN size=1 new_size=2 moved=true median_nanos=3",
+                    "realloc",
+                    lab::ReallocCost::from_line,
+                )
+                .map(|r| format!("{r:?}"))
+            },
+        ),
+        case("lab::trace_chart of no runs", Error("no points"), || {
+            chart_err(lab::trace_chart("t", &[&[], &[]]))
+        }),
+        // ---- allocators::recording ----
+        raw(
+            "recorder: clear() with a block live, then free it",
+            Bounded,
+            || {
+                let rec = RecordingAllocator::new();
+                let b = ABox::new_in(7u64, &rec);
+                rec.clear();
+                drop(b);
+                let s = rec.stats();
+                let shown = s.table().to_string();
+                bounded(
+                    s.live_blocks() == 0 && s.live_bytes == 0 && s.deallocs == 1,
+                    shown.lines().count().to_string(),
+                )
+            },
+        ),
+        raw(
+            "recorder: a log that starts with a shrink and a free",
+            Bounded,
+            || {
+                let rec = RecordingAllocator::new();
+                rec.set_recording(false);
+                let mut v: AVec<u8, _> = AVec::with_capacity_in(100, &rec);
+                v.push(1);
+                rec.set_recording(true);
+                v.shrink_to_fit();
+                drop(v);
+                let c = rec.timeline("t");
+                let s = rec.stats();
+                bounded(
+                    s.live_bytes == 0 && c.series_list()[0].points.iter().all(|p| p.1 == 0.0),
+                    format!("{s:?}"),
+                )
+            },
+        ),
+        raw("recorder: a panic inside a mark's label", Bounded, || {
+            let rec = RecordingAllocator::new();
+            let p = refusal(|| rec.mark_with(|| panic!("boom")));
+            drop(ABox::new_in(1u32, &rec));
+            bounded(
+                p.is_err() && rec.events().len() == 2,
+                format!("{} events after the panic", rec.events().len()),
+            )
+        }),
+        raw("recorder: set_max_events(0)", Bounded, || {
+            let rec = RecordingAllocator::new();
+            rec.set_max_events(0);
+            drop(ABox::new_in(1u32, &rec));
+            bounded(
+                rec.events().is_empty() && rec.dropped_events() == 2 && rec.stats().balanced(),
+                "counted, not logged",
+            )
+        }),
+        raw(
+            "recorder: label(usize::MAX), take_events on an empty log",
+            Bounded,
+            || {
+                let rec = RecordingAllocator::new();
+                bounded(
+                    rec.label(usize::MAX).is_none()
+                        && rec.take_events().is_empty()
+                        && rec.story().is_empty(),
+                    "none",
+                )
+            },
+        ),
+        case(
+            "events_table, sequence_svg, timeline of 100 000 contract-breaking events",
+            Bounded,
+            || {
+                let mut kinds = vec![
+                    (EventKind::ShrinkMoved, 0, usize::MAX),
+                    (EventKind::GrowInPlace, usize::MAX, 0),
+                    (EventKind::Dealloc, 0, usize::MAX),
+                ];
+                kinds.extend(std::iter::repeat_n(
+                    (EventKind::Alloc, 0, usize::MAX),
+                    100_000,
+                ));
+                let ev = events(&kinds);
+                let html = events_table(&ev).to_html();
+                let lines: Vec<String> = ev.iter().map(|e| e.kind.to_string()).collect();
+                let kinds: Vec<EventKind> = ev.iter().map(|e| e.kind).collect();
+                let svg = sequence_svg("t", &kinds, &lines);
+                let chart = timeline_chart("t", &ev)
+                    .to_svg()
+                    .map(|s| s.len())
+                    .unwrap_or(0);
+                bounded(
+                    html.len() < 2_000_000 && svg.len() < 1_000_000,
+                    format!("{} + {} + {chart} bytes", html.len(), svg.len()),
+                )
+            },
+        ),
+        // ---- allocators::guarded ----
+        raw(
+            "GuardedSystem::realloc of a foreign pointer",
+            Error("not a live block"),
+            || {
+                let g = GuardedSystem::new();
+                let mut x = 0u64;
+                // SAFETY: the guarded heap refuses the foreign pointer before it reaches System.
+                let q = unsafe { g.realloc((&mut x as *mut u64).cast(), Layout::new::<u64>(), 64) };
+                if q.is_null() {
+                    Err(g.problems().join("; "))
+                } else {
+                    Ok("accepted".into())
+                }
+            },
+        ),
+        raw("GuardedSystem::dealloc twice", Error("double free"), || {
+            let g = GuardedSystem::new();
+            let l = Layout::new::<u64>();
+            // SAFETY: the second free is refused by the guarded heap.
+            unsafe {
+                let p = g.alloc(l);
+                g.dealloc(p, l);
+                g.dealloc(p, l);
+            }
+            Err(g.problems().join("; "))
+        }),
+        raw(
+            "GuardedSystem::realloc to 0 and to usize::MAX bytes",
+            Error("to size 0"),
+            || {
+                let g = GuardedSystem::new();
+                let l = Layout::new::<u64>();
+                // SAFETY: both reallocs are refused; the block stays live and is freed with its layout.
+                unsafe {
+                    let p = g.alloc(l);
+                    let a = g.realloc(p, l, 0);
+                    let b = g.realloc(p, l, usize::MAX);
+                    g.dealloc(p, l);
+                    if !a.is_null() || !b.is_null() {
+                        return Ok("accepted".into());
+                    }
+                }
+                Err(g.problems().join("; "))
+            },
+        ),
+        raw(
+            "checked_heap: MyBox check on an untouched heap",
+            Error("NOT YET"),
+            || verdict(ch3::check_mybox(&checked_heap(), &DropCounter::new(), 0)),
+        ),
+        // ---- allocators::as_allocator, always_move ----
+        case(
+            "AsAllocator(System) asked for isize::MAX bytes",
+            Error("AllocError"),
+            || {
+                let l = Layout::from_size_align(isize::MAX as usize - 63, 64)
+                    .map_err(|e| e.to_string())?;
+                AsAllocator(System)
+                    .allocate(l)
+                    .map(|_| "granted".into())
+                    .map_err(|e| format!("{e:?}"))
+            },
+        ),
+        case(
+            "AlwaysMove asked for isize::MAX bytes",
+            Error("AllocError"),
+            || {
+                let l = Layout::from_size_align(isize::MAX as usize - 63, 64)
+                    .map_err(|e| e.to_string())?;
+                AlwaysMove
+                    .allocate(l)
+                    .map(|_| "granted".into())
+                    .map_err(|e| format!("{e:?}"))
+            },
+        ),
+        // ---- views::chart ----
+        case("chart: a point at f64::MAX", Error("linear axis"), || {
+            chart_err(Chart::new("t").points("s", [(f64::MAX, 1.0)]))
+        }),
+        case(
+            "chart: log axis over 1e-300..1e300",
+            Error("600 powers of ten"),
+            || {
+                chart_err(
+                    Chart::new("t")
+                        .log_x()
+                        .points("s", [(1e-300, 1.0), (1e300, 2.0)]),
+                )
+            },
+        ),
+        case("chart: a subnormal value", Error("subnormal"), || {
+            chart_err(Chart::new("t").line("s", [(0.0, 5e-324), (1.0, 1e-310)]))
+        }),
+        case("chart: log axis at 1e-320", Error("subnormal"), || {
+            chart_err(Chart::new("t").log_y().line("s", [(1.0, 1e-320)]))
+        }),
+        case(
+            "chart: the smallest normal values on linear axes",
+            Bounded,
+            || {
+                let tiny = Chart::new("t").points(
+                    "s",
+                    [
+                        (f64::MIN_POSITIVE, 1e-300),
+                        (2.0 * f64::MIN_POSITIVE, -1e-300),
+                    ],
+                );
+                let svg = tiny.to_svg().map_err(|e| e.to_string())?;
+                bounded(svg.len() < 200_000, format!("{} bytes", svg.len()))
+            },
+        ),
+        case(
+            "chart: log axes at the top of their range, 60 decades",
+            Bounded,
+            || {
+                let top = Chart::new("t")
+                    .log_x()
+                    .log_y()
+                    .points("s", [(1e240, 1e240), (1e300, 1e300)]);
+                let svg = top.to_svg().map_err(|e| e.to_string())?;
+                bounded(svg.len() < 200_000, format!("{} bytes", svg.len()))
+            },
+        ),
+        case("chart: NaN", Error("finite"), || {
+            chart_err(Chart::new("t").line("s", [(f64::NAN, 1.0)]))
+        }),
+        case("chart: infinity", Error("finite"), || {
+            chart_err(Chart::new("t").line("s", [(1.0, f64::INFINITY)]))
+        }),
+        case("chart: log axis with 0", Error("values > 0"), || {
+            chart_err(Chart::new("t").log_y().line("s", [(1, 0)]))
+        }),
+        case("chart: 0 × 0 pixels", Error("0 × 0 pixels"), || {
+            chart_err(Chart::new("t").size(0, 0).line("s", [(1, 1)]))
+        }),
+        case("chart: u32::MAX wide", Error("100 to 10000 pixels"), || {
+            chart_err(Chart::new("t").size(u32::MAX, 400).line("s", [(1, 1)]))
+        }),
+        case(
+            "chart: an endless series",
+            Error("above 1000000 points"),
+            || chart_err(Chart::new("t").line("s", (0u64..).map(|i| (i, i)))),
+        ),
+        case("chart: no series", Error("no points"), || {
+            chart_err(Chart::new("t"))
+        }),
+        case("chart: u128::MAX and i128::MIN", Bounded, || {
+            chart_err(
+                Chart::new("t").points("s", [(u128::MAX as f64, 1.0), (i128::MIN as f64, 2.0)]),
+            )
+        }),
+        case(
+            "chart: one point at 0 on linear axes, all values equal",
+            Bounded,
+            || {
+                let svg = Chart::new("t")
+                    .points("s", [(0, 0), (0, 0)])
+                    .to_svg()
+                    .map_err(|e| e.to_string())?;
+                bounded(svg.len() < 100_000, format!("{} bytes", svg.len()))
+            },
+        ),
+        case(
+            "chart: save_svg into a missing folder",
+            Error("cannot write"),
+            || {
+                Chart::new("t")
+                    .line("s", [(1, 1)])
+                    .save_svg("/nonexistent-dir/x.svg")
+                    .map(|_| "saved".into())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case("tick and staircase of extreme values", Bounded, || {
+            let ticks: Vec<String> = [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::MAX,
+                -0.0,
+                5e-324,
+            ]
+            .iter()
+            .map(|&v| tick(v))
+            .collect();
+            bounded(
+                ticks.iter().all(|t| t.len() < 400) && staircase(&[]).is_empty(),
+                format!("{ticks:?}").chars().take(80).collect::<String>(),
+            )
+        }),
+        // ---- views::display, views::palette ----
+        case(
+            "Html holding the display protocol's end marker",
+            Bounded,
+            || {
+                let h = Html(
+                    "<p>x</p>\nEVCXR_END_CONTENT\nEVCXR_BEGIN_CONTENT text/plain\nbroken".into(),
+                );
+                let c = callout(Tone::Error, "EVCXR_END_CONTENT");
+                let safe = protocol_safe("text/html", &h.0)
+                    + &protocol_safe("text/html", &c.0)
+                    + &protocol_safe("text/plain", "EVCXR_END_CONTENT");
+                bounded(
+                    !safe
+                        .lines()
+                        .any(|l| l.trim() == "EVCXR_END_CONTENT" || l.starts_with("EVCXR_")),
+                    safe.len().to_string(),
+                )
+            },
+        ),
+        case(
+            "Table: endless headers, an endless row and 100 000 rows",
+            Bounded,
+            || {
+                let mut wide = Table::new((0u64..).map(|i| i.to_string()));
+                wide.row(0u64..);
+                let mut long = Table::new(["a"]);
+                for i in 0..100_000 {
+                    long.row([i]);
+                }
+                let cells = wide.headers.len() + wide.rows[0].len();
+                let (html, text) = (long.to_html(), long.to_string());
+                bounded(
+                    cells == 2 * (limits::MAX_CELLS_PER_ROW + 1)
+                        && html.len() < 1_000_000
+                        && text.len() < 1_000_000,
+                    format!("{cells} cells kept; {} + {} bytes", html.len(), text.len()),
+                )
+            },
+        ),
+        case(
+            "palette: lighten by NaN, ±inf; colour usize::MAX",
+            Bounded,
+            || {
+                let c = [
+                    Rgb(1, 2, 3).lighten(f64::NAN),
+                    Rgb(1, 2, 3).lighten(f64::INFINITY),
+                    Rgb(1, 2, 3).lighten(f64::NEG_INFINITY),
+                ];
+                let s = (palette::series(usize::MAX), palette::field_fill(usize::MAX));
+                bounded(
+                    c == [Rgb(1, 2, 3), Rgb(255, 255, 255), Rgb(1, 2, 3)],
+                    format!("{c:?} {s:?}"),
+                )
+            },
+        ),
+        // ---- infra::std_source ----
+        case(
+            "std_source::show(\"/etc/passwd\", ..)",
+            Error("outside the std source"),
+            || source(std_source::show("/etc/passwd", "root").0),
+        ),
+        case(
+            "std_source::show with ../ out of library/",
+            Error("outside the std source"),
+            || source(std_source::show("../../../../../../../../../../etc/passwd", "root").0),
+        ),
+        case(
+            "std_source::show(\"/dev/zero\", ..)",
+            Error("outside the std source"),
+            || source(std_source::show("/dev/zero", "x").0),
+        ),
+        case(
+            "std_source::show(path, \"\")",
+            Error("no item given"),
+            || source(std_source::show("alloc/src/boxed.rs", "").0),
+        ),
+        case(
+            "std_source::excerpt_after(path, \"   \", item)",
+            Error("no item given"),
+            || {
+                source(std_source::excerpt_after(
+                    "alloc/src/boxed.rs",
+                    "   ",
+                    "fn new",
+                ))
+            },
+        ),
+        case(
+            "std_source::show of a directory",
+            Error("it is a directory"),
+            || source(std_source::show("alloc/src", "fn x").0),
+        ),
+        case(
+            "std_source::show of an empty path",
+            Error("it is a directory"),
+            || source(std_source::show("", "fn x").0),
+        ),
+        case(
+            "std_source::show of a path with NUL",
+            Error("cannot show"),
+            || source(std_source::show("alloc/\0", "fn x").0),
+        ),
+        case(
+            "std_source::lines 0..=0 and 1..=usize::MAX",
+            Error("outside library/alloc/src/boxed.rs"),
+            || {
+                source(std_source::lines("alloc/src/boxed.rs", 0, 0))?;
+                source(std_source::lines("alloc/src/boxed.rs", 1, usize::MAX))
+            },
+        ),
+        case(
+            "std_source: a link to /dev/zero inside library/",
+            Error("outside the std source"),
+            || with_fake_library(|| source(std_source::show("core/src/zero.rs", "fn x").0)),
+        ),
+        case(
+            "std_source: a link to /etc/passwd inside library/",
+            Error("outside the std source"),
+            || with_fake_library(|| source(std_source::show("core/src/passwd.rs", "root").0)),
+        ),
+        case(
+            "std_source: a named pipe inside library/",
+            Error("not a regular file"),
+            || with_fake_library(|| source(std_source::show("core/src/fifo.rs", "fn x").0)),
+        ),
+        case("std_source: a binary file", Error("not UTF-8 text"), || {
+            with_fake_library(|| source(std_source::show("core/src/binary.rs", "fn x").0))
+        }),
+        case(
+            "std_source: the fake library works for a real item",
+            Bounded,
+            || with_fake_library(|| source(std_source::show("core/src/ok.rs", "fn item").0)),
+        ),
+        // ---- infra::programs (child processes) ----
+        case(
+            "libc_calls with a request of usize::MAX bytes",
+            Error("limit of 134217728"),
+            || system::libc_calls(&["18446744073709551615:8"]).map(|o| format!("{o:?}")),
+        ),
+        case("libc_calls with 65 requests", Error("limit of 64"), || {
+            system::libc_calls(&["8:8"; 65]).map(|o| format!("{o:?}"))
+        }),
+        case(
+            "libc_calls of vec![0u8; usize::MAX]",
+            Error("limit of 134217728"),
+            || system::libc_calls(&["vec0:18446744073709551615"]).map(|o| format!("{o:?}")),
+        ),
+        case(
+            "libc_calls of zeroed memory of size 0",
+            Error("non-zero SIZE"),
+            || system::libc_calls(&["zeroed:0:8"]).map(|o| format!("{o:?}")),
+        ),
+        case(
+            "block_facts of usize::MAX bytes",
+            Error("size is 18446744073709551615"),
+            || system::block_facts(usize::MAX).map(|b| format!("{b:?}")),
+        ),
+        case("glibc_chunk_size of usize::MAX", Bounded, || {
+            let c = system::glibc_chunk_size(usize::MAX);
+            bounded(c.is_none(), format!("{c:?}"))
+        }),
+        case(
+            "catch_panic of a capacity overflow",
+            Error("capacity overflow"),
+            || programs::catch_panic(|| Vec::<u8>::with_capacity(usize::MAX).len().to_string()),
+        ),
+        case(
+            "libc_calls with a new size of usize::MAX",
+            Error("limit of 134217728"),
+            || system::libc_calls(&["8:8:18446744073709551615"]).map(|o| format!("{o:?}")),
+        ),
+        case(
+            "libc_calls lines of hostile text (a bare tag is an error)",
+            Bounded,
+            || {
+                let o = read_lines(
+                    " -> \n->->\n\0 -> \u{2060}\nobserved\n",
+                    "observed",
+                    system::LibcObservation::from_line,
+                );
+                bounded(o.is_err(), format!("{o:?}"))
+            },
+        ),
+        case(
+            "libc_calls line with a request of usize::MAX + 1 bytes",
+            Error("expected SIZE:ALIGN"),
+            || {
+                read_lines(
+                    "observed request=18446744073709551616:8 calls=malloc",
+                    "observed",
+                    system::LibcObservation::from_line,
+                )
+                .map(|o| format!("{o:?}"))
+            },
+        ),
+        case(
+            "run_example of an unknown example, NUL in an argument",
+            Error("could not start cargo"),
+            || {
+                let out = run_example("no_such_example", &["\0"], &[]);
+                if out.success {
+                    Ok(out.stdout)
+                } else {
+                    Err(out.stderr)
+                }
+            },
+        ),
+        case(
+            "run_example of an unknown example",
+            Error("no_such_example"),
+            || {
+                let out = run_example("no_such_example", &[], &[]);
+                if out.success {
+                    Ok(out.stdout)
+                } else {
+                    Err(out.stderr)
+                }
+            },
+        ),
+        case(
+            "run_under_miri of an unknown example",
+            Error("no_such_example"),
+            || {
+                let out = programs::run_under_miri("no_such_example", &[]);
+                if out.success {
+                    Ok(out.stdout)
+                } else {
+                    Err(out.stderr)
+                }
+            },
+        ),
+        case(
+            "an Excerpt built by hand at line usize::MAX",
+            Bounded,
+            || {
+                let e = std_source::Excerpt {
+                    path: "x".into(),
+                    first_line: usize::MAX,
+                    lines: vec!["a".into(), "b".into()],
+                };
+                let out = format!("{e}{}{}", e.to_html(), e.location());
+                bounded(e.last_line() == usize::MAX, format!("{} bytes", out.len()))
+            },
+        ),
+        case("support_dir and target_dir", Bounded, || {
+            bounded(
+                programs::target_dir().ends_with("target"),
+                programs::support_dir().display().to_string(),
+            )
+        }),
+        // ---- infra::timing ----
+        case("try_measure 0 runs", Error("runs is 0"), || {
+            try_measure("x", 0, || 1).map(|t| t.to_string())
+        }),
+        case(
+            "try_measure 10^12 runs",
+            Error("runs is 1000000000000"),
+            || try_measure("x", 1_000_000_000_000, || 1).map(|t| t.to_string()),
+        ),
+        case(
+            "measure 0 runs (refused by panic)",
+            Error("runs is 0"),
+            || refusal(|| timing::measure("x", 0, || 1)),
+        ),
+        case(
+            "criterion_estimates(\"/\")",
+            Error("not a plain name"),
+            || {
+                let t = Instant::now();
+                let r = criterion_estimates("/");
+                if r.is_some() || t.elapsed() > Duration::from_secs(1) {
+                    return Ok("walked".into());
+                }
+                check_group_name("/").map(|()| "a name".into())
+            },
+        ),
+        case(
+            "criterion_estimates(\"../../..\")",
+            Error("not a plain name"),
+            || {
+                if criterion_estimates("../../..").is_some() {
+                    return Ok("walked".into());
+                }
+                check_group_name("../../..").map(|()| "a name".into())
+            },
+        ),
+        case(
+            "criterion_estimates(\"\")",
+            Error("not a plain name"),
+            || {
+                if criterion_estimates("").is_some() {
+                    return Ok("walked".into());
+                }
+                check_group_name("").map(|()| "a name".into())
+            },
+        ),
+        case(
+            "Timing with no samples; quantile(NaN); per(0)",
+            Bounded,
+            || {
+                let empty = Timing {
+                    label: "x".into(),
+                    units: 0,
+                    samples: vec![],
+                };
+                let t = Timing {
+                    label: "y".into(),
+                    units: 1,
+                    samples: (1..=3).map(Duration::from_nanos).collect(),
+                }
+                .per(0);
+                let ok = empty.median() == Duration::ZERO
+                    && t.quantile(f64::NAN) == Duration::from_nanos(2)
+                    && t.quantile(f64::INFINITY) == Duration::from_nanos(3)
+                    && t.units == 1
+                    && empty.median_ns_per_unit() == 0.0;
+                bounded(
+                    ok,
+                    format!(
+                        "{empty} / {t} / {}",
+                        timing::table(&[empty.clone(), t.clone()], "x").rows.len()
+                    ),
+                )
+            },
+        ),
+        // ---- exercise checks ----
+        case(
+            "ch1::check_reordered of huge layouts",
+            Error("NOT YET"),
+            || {
+                let a = LayoutReport::new("A", 1 << 40, 8, vec![Field::new("a", 0, 1 << 39, 8)])
+                    .map_err(|e| e.to_string())?;
+                let b = LayoutReport::new("B", 1 << 40, 8, vec![]).map_err(|e| e.to_string())?;
+                verdict(ch1::check_reordered(&a, &b))
+            },
+        ),
+        case(
+            "ch1::check_prediction (usize::MAX, 0)",
+            Error("NOT YET"),
+            || verdict(ch1::check_prediction("T", (usize::MAX, 0), (8, 8))),
+        ),
+        case(
+            "ch1::check_layout_by_hand of an error",
+            Error("building the layout failed"),
+            || {
+                let r = LayoutReport::new("A", 8, 8, vec![]).map_err(|e| e.to_string())?;
+                let err = Layout::from_size_align(1, 0).unwrap_err();
+                verdict(ch1::check_layout_by_hand(Err(err), &r))
+            },
+        ),
+        case("ch2::check_limit_allocator limit 0", Error("not 0"), || {
+            verdict(ch2::check_limit_allocator(System, 0))
+        }),
+        case(
+            "ch2::check_limit_allocator limit usize::MAX",
+            Error("not 18446744073709551615"),
+            || verdict(ch2::check_limit_allocator(System, usize::MAX)),
+        ),
+        case(
+            "ch2::check_libc_predictions of no predictions",
+            Error("no predictions yet"),
+            || verdict(ch2::check_libc_predictions(&[])),
+        ),
+        case(
+            "ch2::check_libc_predictions with a huge request",
+            Error("limit of 134217728"),
+            || verdict(ch2::check_libc_predictions(&[("99999999999:8", "malloc")])),
+        ),
+        case("libc_table of no observations", Bounded, || {
+            let t = system::libc_table(&[]);
+            bounded(t.rows.is_empty(), t.to_string())
+        }),
+        case(
+            "ch3::check_drop_prediction of 100 000 guesses",
+            Error("you listed more than happened"),
+            || {
+                let rec = RecordingAllocator::new();
+                let guesses = vec!["drop x"; 100_000];
+                verdict(ch3::check_drop_prediction(&guesses, &rec))
+            },
+        ),
+        case("ch3::Step::named of hostile text", Bounded, || {
+            let w = (
+                ch3::Step::named(""),
+                ch3::Step::named(" alloc\n"),
+                ch3::Step::named("\0 alloc 8 B"),
+            );
+            bounded(
+                w.0 == ch3::Step::Mark(String::new())
+                    && w.1 == ch3::Step::Alloc
+                    && w.2 == ch3::Step::Mark("\0 alloc 8 B".into()),
+                format!("{w:?}"),
+            )
+        }),
+        case(
+            "ch4::check_strategy of a strategy that returns 0",
+            Error("returned capacity 0"),
+            || verdict(ch4::check_strategy(&Fixed(0))),
+        ),
+        case(
+            "ch4::check_strategy of a strategy that returns usize::MAX",
+            Error("capacity overflow"),
+            || verdict(ch4::check_strategy(&Fixed(usize::MAX))),
+        ),
+        case(
+            "ch4::check_strategy(Factor(NaN))",
+            Error("bytes per push"),
+            || verdict(ch4::check_strategy(&Factor(f64::NAN))),
+        ),
+        case(
+            "ch4::check_capacity_prediction of usize::MAX",
+            Error("not 18446744073709551615;"),
+            || verdict(ch4::check_capacity_prediction([usize::MAX; 5])),
+        ),
+        // ---- infra::limits ----
+        case(
+            "limits::within(usize::MAX)",
+            Error("outside the allowed 1 ..= 5"),
+            || limits::within("x", usize::MAX, 1, 5).map(|()| "ok".into()),
+        ),
+    ]
+}
+
+/// Runs one case in its own thread with the time bound; the peak of live bytes must stay under
+/// the memory bound. Returns the case's outcome, or why it failed the bounds.
+fn run_bounded(name: &str, run: fn() -> Outcome) -> Result<Outcome, String> {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel();
+    let start = Instant::now();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let r = catch_unwind(run);
+            let _ = tx.send(r);
+        })
+        .map_err(|e| e.to_string())?;
+    let outcome = match rx.recv_timeout(TIME_BOUND) {
+        Ok(Ok(o)) => o,
+        Ok(Err(p)) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            return Err(format!("CRASH: panicked: {msg}"));
+        }
+        Err(_) => return Err(format!("HANG: not finished after {TIME_BOUND:?}")),
+    };
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    if peak > PEAK_CAP {
+        return Err(format!(
+            "MEMORY: live bytes rose by {peak} (bound {PEAK_CAP}) in {:?}",
+            start.elapsed()
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Whether an outcome is what the case expects; the message says what was seen.
+fn judge(expect: Expect, outcome: &Outcome) -> Result<(), String> {
+    match (expect, outcome) {
+        (Expect::Error(words), Err(msg)) if msg.contains(words) && !msg.trim().is_empty() => Ok(()),
+        (Expect::Error(words), other) => Err(format!(
+            "expected an error containing {words:?}, got {other:?}"
+        )),
+        (Expect::Bounded, Ok(_)) => Ok(()),
+        (Expect::Bounded, Err(msg)) => Err(format!("expected a bounded answer, got {msg:?}")),
+    }
+}
+
+#[test]
+fn every_entry_point_gives_a_clear_error_or_a_bounded_answer() {
+    let _one_at_a_time = serial();
+    let cases = cases();
+    let (mut errors, mut answers, mut failures) = (0, 0, Vec::new());
+    for c in &cases {
+        if cfg!(miri) && !c.raw {
+            continue;
+        }
+        let start = Instant::now();
+        let result = if cfg!(miri) {
+            Ok((c.run)())
+        } else {
+            run_bounded(c.name, c.run)
+        };
+        if start.elapsed() > TIME_BOUND / 4 {
+            println!("slow case ({:?}): {}", start.elapsed(), c.name);
+        }
+        match result.and_then(|o| judge(c.expect, &o).map(|()| o)) {
+            Ok(Err(_)) => errors += 1,
+            Ok(Ok(_)) => answers += 1,
+            Err(why) => failures.push(format!("{}: {why}", c.name)),
+        }
+    }
+    println!(
+        "hostile inputs: {} cases run, {errors} clear errors, {answers} bounded answers, {} failures (crashes, hangs, memory, wrong answers)",
+        errors + answers + failures.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if !cfg!(miri) {
+        assert_eq!(errors + answers, cases.len());
+    }
+}
+
+#[test]
+fn the_time_and_memory_bounds_catch_what_they_are_for() {
+    let _one_at_a_time = serial();
+    #[cfg(not(miri))]
+    {
+        let hang = run_bounded("hang", || {
+            std::thread::sleep(TIME_BOUND + Duration::from_secs(1));
+            Ok(String::new())
+        });
+        assert!(hang.unwrap_err().starts_with("HANG"));
+        let greedy = run_bounded("greedy", || {
+            // calloc'd, so the pages are never touched: the bound counts bytes asked, not RSS
+            let v: Vec<Vec<u8>> = (0..7).map(|_| vec![0u8; 64 << 20]).collect();
+            Ok(v.len().to_string())
+        });
+        assert!(greedy.unwrap_err().starts_with("MEMORY"));
+    }
+    let mut v: Vec<u8> = Vec::new();
+    assert!(
+        v.try_reserve_exact(ALLOCATION_CAP + 1).is_err(),
+        "single allocations above the cap are refused"
+    );
+}
+
+// ---- property tests: numeric inputs drawn at random, every call bounded in time ----
+
+fn bounded_call(name: &str, f: fn() -> Outcome) {
+    if let Err(why) = run_bounded(name, f) {
+        panic!("{name}: {why}");
+    }
+}
+
+/// Passes one random input to a case run under the bounds (a `fn` cannot capture it).
+fn with_input<T: Send + 'static>(name: &str, input: T, f: fn(T) -> Outcome) {
+    static SLOT: Mutex<Option<Box<dyn FnOnce() -> Outcome + Send>>> = Mutex::new(None);
+    *SLOT.lock().unwrap() = Some(Box::new(move || f(input)));
+    bounded_call(name, || {
+        let job = SLOT.lock().unwrap().take().expect("input set");
+        job()
+    });
+}
+
+fn any_size() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        0usize..70_000,
+        Just(usize::MAX),
+        any::<usize>(),
+        (0u32..64).prop_map(|k| 1usize << k)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn simulation_never_panics_and_stays_fast(elem in any_size(), n in any_size(), factor in any::<f64>(), add in any_size()) {
+        let _one_at_a_time = serial();
+        with_input("simulate", (elem, n, factor, add), |(elem, n, factor, add)| {
+            for g in [&StdGrowth as &dyn Growth, &Factor(factor), &Additive(add)] {
+                if let Ok(c) = try_simulate(g, elem, n) {
+                    if elem != 0 && c.final_capacity < n {
+                        return Err(format!("capacity {} below {n}", c.final_capacity));
+                    }
+                }
+            }
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn layout_reports_validate_or_render_bounded(size in any_size(), align in any_size(), fields in prop::collection::vec((any_size(), any_size(), any_size()), 0..6)) {
+        let _one_at_a_time = serial();
+        with_input("layout", (size, align, fields), |(size, align, fields)| {
+            let fields = fields.into_iter().map(|(o, s, a)| Field::new("f", o, s, a)).collect();
+            if let Ok(r) = LayoutReport::new("R", size, align, fields) {
+                let out = r.to_string().len() + r.to_html().len() + r.byte_map_svg().len();
+                if out > 2_000_000 {
+                    return Err(format!("{out} bytes rendered"));
+                }
+            }
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn charts_of_any_floats_draw_or_refuse(points in prop::collection::vec((any::<f64>(), any::<f64>()), 1..5), logx: bool, logy: bool, w in any::<u32>(), h in any::<u32>()) {
+        let _one_at_a_time = serial();
+        with_input("chart", (points, logx, logy, w, h), |(points, logx, logy, w, h)| {
+            let mut c = Chart::new("p").points("s", points.clone());
+            if logx { c = c.log_x() }
+            if logy { c = c.log_y() }
+            let _ = c.clone().size(w % 20_000, h % 20_000).to_svg();
+            let _ = c.to_svg();
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn vec_models_of_any_type_refuse_or_track(size in any_size(), align in any_size(), ops in prop::collection::vec((0u8..8, any_size()), 0..20)) {
+        let _one_at_a_time = serial();
+        with_input("vec model", (size, align, ops), |(size, align, ops)| {
+            let Ok(m) = VecModel::try_new(size, align) else { return Ok(String::new()) };
+            let ops: Vec<Op> = ops.into_iter().map(|(k, n)| match k {
+                0 => Op::Push, 1 => Op::Pop, 2 => Op::Reserve(n), 3 => Op::ReserveExact(n),
+                4 => Op::ShrinkToFit, 5 => Op::ShrinkTo(n), 6 => Op::Truncate(n), _ => Op::Clear,
+            }).collect();
+            let _ = m.capacities(&ops);
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "allocates through the system allocator in a loop: too slow under Miri")]
+    fn system_measurements_of_any_numbers_refuse_or_answer(size in any_size(), align in any_size(), samples in any_size()) {
+        let _one_at_a_time = serial();
+        with_input("system", (size, align, samples), |(size, align, samples)| {
+            if let Ok(z) = system::address_trailing_zeros(size, align, samples) {
+                if z.len() != samples {
+                    return Err(format!("{} of {samples} samples", z.len()));
+                }
+            }
+            let _ = system::usable_size(size, align);
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn counts_for_traces_and_timings_refuse_or_answer(n in any_size(), runs in any_size()) {
+        let _one_at_a_time = serial();
+        with_input("counts", (n.min(limits::MAX_TRACE_PUSHES + 5), runs), |(n, runs)| {
+            let t = CapacityTrace::try_record("Vec<u8>", n, |i| i as u8);
+            if n <= limits::MAX_TRACE_PUSHES && t.is_err() {
+                return Err(format!("{n} pushes refused"));
+            }
+            let m = try_measure("x", runs, || 1);
+            if (1..=limits::MAX_TIMING_RUNS).contains(&runs) != m.is_ok() {
+                return Err(format!("runs {runs}: {m:?}"));
+            }
+            Ok(String::new())
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation with threads and clocks: too slow under Miri")]
+    fn ticks_and_colours_of_any_float_are_bounded(v in any::<f64>()) {
+        prop_assert!(tick(v).len() < 400);
+        let _ = Rgb(10, 20, 30).lighten(v);
+    }
+}
+
+#[test]
+fn guarded_heap_refuses_random_foreign_frees() {
+    // Raw memory: runs under Miri too. Random-looking pointers into a local buffer are refused.
+    let g = GuardedSystem::new();
+    let mut buf = [0u8; 64];
+    let base = buf.as_mut_ptr();
+    for (i, size) in [(0usize, 8usize), (7, 1), (63, 16), (1, 0)] {
+        // SAFETY: none of these pointers came from `g`, so it refuses them without touching them.
+        unsafe {
+            g.dealloc(
+                base.wrapping_add(i),
+                Layout::from_size_align(size, 1).unwrap(),
+            );
+            assert!(g
+                .realloc(
+                    base.wrapping_add(i),
+                    Layout::from_size_align(size.max(1), 1).unwrap(),
+                    32
+                )
+                .is_null());
+        }
+    }
+    assert_eq!(g.problems().len(), 8);
+    assert!(buf.iter().all(|&b| b == 0));
+    let rec = RecordingAllocator::new_in(AlwaysMove);
+    {
+        let mut v = GrowVec::new_in(StdGrowth, &rec);
+        for i in 0..20u32 {
+            v.push(i);
+        }
+        assert!(v.try_push(20).is_ok());
+        let _ = NonNull::from(&v);
+    }
+    rec.clear();
+    assert!(rec.stats().balanced());
+}

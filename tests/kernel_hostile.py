@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""The worst inputs, sent to a live `rust` kernel: the kernel must keep its state.
+
+    python tests/kernel_hostile.py
+
+Starts the course's evcxr kernel (as `tests/notebooks.py execute` does, sharing its build directory
+build/evcxr), defines a variable, then runs one cell per hostile input: counts of 10^12, sizes of
+usize::MAX, f64::MAX in a chart, a path out of the std source, the display protocol's end marker in
+an Html value, a foreign pointer to the guarded heap, a recorder cleared with a block live. Each cell
+must end as its case says (an answer, or an error naming the limit), within its time bound, with the
+kernel alive; at the end the variable defined first must still hold its value.
+
+Exits non-zero on the first case that fails; prints one line per case.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BUILD = ROOT / "build"
+CELL_TIMEOUT = 30  # seconds for a hostile cell; the warm-up (:dep) gets STARTUP_TIMEOUT
+STARTUP_TIMEOUT = 300
+
+
+@dataclass
+class Case:
+    """One cell: its code, and what the kernel must answer."""
+
+    name: str
+    code: str
+    # "ok": the cell runs and shows `shows` in its output; "error": the cell is stopped with `shows`
+    # in its message (a refusal), and the kernel lives on. evcxr reports a panic in a cell as a
+    # `panicked at` message on stderr (the execute reply still says "ok"), a compile error as an
+    # error reply; both count as the cell being stopped.
+    expect: str
+    shows: str
+    # Text that must NOT appear as plain stdout (a display block that broke open would leak there).
+    not_in_stdout: str = ""
+
+
+@dataclass
+class CellResult:
+    """What one cell produced, gathered from the kernel's messages."""
+
+    status: str = "ok"  # the execute reply's status
+    error: str = ""  # ename, evalue and traceback of an error
+    stdout: str = ""  # stream output on stdout
+    stderr: str = ""  # stream output on stderr (evcxr prints panics there)
+    display: str = ""  # every display/execute_result, all mime types
+    seconds: float = 0.0
+    messages: list = field(default_factory=list)
+
+
+KEEP = "let keep: Vec<u64> = vec![1, 2, 3];"
+KEEP_CHECK = Case("the variable survived", "keep.iter().sum::<u64>()", "ok", "6")
+
+CASES = [
+    Case(
+        "simulate(StdGrowth, 8, 10^12) answers in steps, not pushes",
+        "support::growth::simulate::simulate(&support::growth::strategy::StdGrowth, 8, 1_000_000_000_000).reallocations",
+        "ok",
+        "39",
+    ),
+    Case(
+        "CapacityTrace::record of 10^12 pushes is refused",
+        'support::growth::trace::CapacityTrace::record("Vec<u8>", 1_000_000_000_000, |i| i as u8);',
+        "error",
+        "limit of 1000000",
+    ),
+    Case(
+        "a LayoutReport of 1 TiB shows in summary form",
+        'support::layout::LayoutReport::new("Huge", 1 << 40, 8, vec![]).unwrap()',
+        "ok",
+        "too many to draw",
+    ),
+    Case(
+        "a chart with a point at f64::MAX says why it cannot be drawn",
+        'support::views::chart::Chart::new("x").points("s", [(f64::MAX, 1.0)])',
+        "ok",
+        "linear axis",
+    ),
+    Case(
+        "std_source::show('/etc/passwd') stays inside library/",
+        'support::infra::std_source::show("/etc/passwd", "root")',
+        "ok",
+        "outside the std source",
+    ),
+    Case(
+        "an Html value holding EVCXR_END_CONTENT stays in its block",
+        'support::views::display::Html("<b>before</b>\\nEVCXR_END_CONTENT\\nafter the marker".to_string())',
+        "ok",
+        "after the marker",
+        not_in_stdout="after the marker",
+    ),
+    Case(
+        "address_trailing_zeros of 10^12 samples is refused",
+        "support::system::address_trailing_zeros(8, 8, 1_000_000_000_000).unwrap_err()",
+        "ok",
+        "samples is 1000000000000",
+    ),
+    Case(
+        "lab::trace to usize::MAX bytes is refused before a process starts",
+        'support::growth::lab::trace(support::growth::lab::Elem::U8, usize::MAX).unwrap_err()',
+        "ok",
+        "max_bytes is 18446744073709551615",
+    ),
+    Case(
+        "GuardedSystem::realloc of a foreign pointer is refused",
+        "\n".join(
+            [
+                "use std::alloc::{GlobalAlloc, Layout};",
+                "let g = support::allocators::guarded::GuardedSystem::new();",
+                "let mut x = 0u64;",
+                "// SAFETY: the guarded heap refuses the foreign pointer before it reaches libc.",
+                "let q = unsafe { g.realloc((&mut x as *mut u64).cast(), Layout::new::<u64>(), 64) };",
+                "(q.is_null(), g.problems())",
+            ]
+        ),
+        "ok",
+        "not a live block",
+    ),
+    Case(
+        "a recorder cleared with a block live, then the block freed",
+        "\n".join(
+            [
+                "use support::reexports::allocator_api2::boxed::Box as ABox;",
+                "let rec = support::allocators::recording::RecordingAllocator::new();",
+                "let b = ABox::new_in(7u64, &rec);",
+                "rec.clear();",
+                "drop(b);",
+                'format!("live blocks {}", rec.stats().live_blocks())',
+            ]
+        ),
+        "ok",
+        "live blocks 0",
+    ),
+    Case(
+        "libc_calls with a request of usize::MAX bytes is refused before a process starts",
+        'support::system::libc_calls(&["18446744073709551615:8"]).unwrap_err()',
+        "ok",
+        "limit of 134217728",
+    ),
+    Case(
+        "criterion_estimates('/') does not walk the disk",
+        'support::infra::timing::criterion_estimates("/").is_none()',
+        "ok",
+        "true",
+    ),
+]
+
+
+def judge(case: Case, result: CellResult) -> list[str]:
+    """Everything wrong with a cell's result for its case; empty when it is as expected."""
+    problems = []
+    if case.expect == "ok":
+        if result.status != "ok":
+            problems.append(f"expected an answer, got an error: {result.error[:300]}")
+        elif case.shows not in result.display + result.stdout:
+            problems.append(f"expected {case.shows!r} in the output, got {(result.display + result.stdout)[:300]!r}")
+    else:
+        stopped = result.status != "ok" or "panicked at" in result.stderr
+        message = result.error + result.stderr
+        if not stopped:
+            problems.append("expected the cell to be stopped with an error, it succeeded")
+        elif case.shows not in message:
+            problems.append(f"expected {case.shows!r} in the error, got {message[:300]!r}")
+    if case.not_in_stdout and case.not_in_stdout in result.stdout:
+        problems.append(f"{case.not_in_stdout!r} leaked out of its display block into stdout")
+    return problems
+
+
+def collect(result: CellResult, msg: dict) -> None:
+    """Adds one iopub message to a cell's result."""
+    kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+    content = msg.get("content", {})
+    result.messages.append(kind)
+    if kind == "stream" and content.get("name") == "stderr":
+        result.stderr += content.get("text", "")
+    elif kind == "stream":
+        result.stdout += content.get("text", "")
+    elif kind in ("display_data", "execute_result"):
+        result.display += "\n".join(str(v) for v in content.get("data", {}).values())
+    elif kind == "error":
+        result.error += "\n".join(
+            [content.get("ename", ""), content.get("evalue", "")] + list(content.get("traceback", []))
+        )
+
+
+def run_cell(kc, code: str, timeout: float) -> CellResult:
+    result = CellResult()
+    start = time.monotonic()
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: collect(result, m))
+    result.seconds = time.monotonic() - start
+    result.status = reply["content"]["status"]
+    if result.status != "ok" and not result.error:
+        c = reply["content"]
+        result.error = "\n".join([c.get("ename", ""), c.get("evalue", "")] + list(c.get("traceback", [])))
+    return result
+
+
+def main() -> int:
+    os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
+    os.environ.setdefault("RUST_BACKTRACE", "0")
+    Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
+    venv_kernels = Path(sys.prefix) / "share" / "jupyter"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    )
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.manager import start_new_kernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("rust")
+    except NoSuchKernel:
+        print("[kernel] error: the Jupyter kernel 'rust' is not installed here: run `make setup` first", file=sys.stderr)
+        return 1
+    total = time.monotonic()
+    km, kc = start_new_kernel(kernel_name="rust", startup_timeout=STARTUP_TIMEOUT, cwd=str(NOTEBOOKS))
+    failed = 0
+    try:
+        warm = run_cell(kc, ':dep support = { path = "../support" }\n' + KEEP, STARTUP_TIMEOUT)
+        if warm.status != "ok":
+            print(f"[kernel] set-up cell failed: {warm.error[:1000]}", file=sys.stderr)
+            return 1
+        print(f"[kernel] support crate loaded, `keep` defined ({warm.seconds:.1f}s)")
+        for case in CASES + [KEEP_CHECK]:
+            try:
+                result = run_cell(kc, case.code, CELL_TIMEOUT)
+            except TimeoutError:
+                print(f"[kernel] HANG   {case.name}: no reply after {CELL_TIMEOUT}s")
+                return 1
+            problems = judge(case, result)
+            if not km.is_alive():
+                problems.append("the kernel died")
+            status = "ok" if not problems else "FAILED"
+            print(f"[kernel] {status:<6} {case.name} ({result.seconds:.1f}s)")
+            for p in problems:
+                print(f"         - {p}")
+            failed += bool(problems)
+            if not km.is_alive():
+                return 1
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    n = len(CASES)
+    print(f"[kernel] {n - failed}/{n} hostile cells as expected and `keep` intact: "
+          f"{'yes' if failed == 0 else 'no'}; {time.monotonic() - total:.1f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
