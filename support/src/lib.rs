@@ -16,6 +16,8 @@
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, `GrowVec` with pluggable strategies, cost simulation |
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
 //! | [`recording`] | chapters 2-4 | a recording allocator (a value, thread-safe) with an event log, tables and a timeline |
+//! | [`allocators`] | chapter 5 | bump, free-list and size-class allocators over an arena, their conformance suite, workloads, comparison |
+//! | [`views`] | chapter 5 | heap maps: an arena drawn as a strip of regions |
 //! | [`programs`] | chapters 2-4 | runs the crate's example programs (global allocator, libc interposition) from a cell |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
@@ -23,6 +25,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod allocators;
 pub mod boxes;
 pub mod chart;
 pub mod display;
@@ -35,6 +38,7 @@ pub mod recording;
 pub mod std_source;
 pub mod system;
 pub mod timing;
+pub mod views;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.
 pub mod reexports {
