@@ -887,3 +887,6 @@ mod ch4_tests {
         assert!(check_capacity_prediction([6, 14, 24, 4, 8]).passed);
     }
 }
+
+/// Checks for chapter 5 (build your own allocator).
+pub mod ch5;

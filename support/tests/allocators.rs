@@ -278,6 +278,19 @@ fn rules_written_elsewhere_are_checked_before_use() {
     fl.free(a).unwrap();
     fl.free(c).unwrap(); // greedy would swallow the live block between a and c
     assert_eq!(fl.live_blocks().len(), 2);
+    // Without coalescing, the arena ends up cut into 80-byte blocks: they never rejoin.
+    let joins =
+        |name, f: fn(Arena) -> FreeList| conformance::rejoin(name, LEN, move |a| Local::new(f(a)));
+    assert!(joins("joined", FreeList::new).passed);
+    let apart = joins("apart", FreeList::without_coalescing);
+    assert!(
+        !apart.passed
+            && apart
+                .detail
+                .contains("could not be had (refused 32768 bytes"),
+        "{apart:?}"
+    );
+    assert!(!conformance::rejoin("classes", LEN, |a| Local::new(SizeClasses::new(a))).passed);
     let r = conformance::run("greedy", LEN, |ar| {
         Local::new(FreeList::with_coalesce(ar, greedy))
     });

@@ -389,6 +389,47 @@ fn reuse<A: Allocator>(a: &A, len: usize) -> Result<String, String> {
     ))
 }
 
+/// Not a contract, a property of the design: after many small blocks are freed, can the memory
+/// serve one large request? Allocates 64-byte blocks filling half of a fresh arena of `arena_len`
+/// bytes, frees them all, then asks for one block of half the arena. A free list that coalesces
+/// can; one that does not, a bump allocator, and size classes (whose slabs stay with their class)
+/// cannot.
+pub fn rejoin<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A) -> CaseResult {
+    let result = Arena::new(arena_len).map_err(|e| e.to_string()).and_then(|arena| {
+        let len = arena.len();
+        let a = make(arena);
+        let n = len / 2 / 64;
+        let mut held = Vec::with_capacity(n);
+        for _ in 0..n {
+            match take(&a, 64, 8, 3) {
+                Ok(h) => held.push(h),
+                Err(e) => {
+                    give_back(&a, held);
+                    return Err(format!("filling half the arena with 64-byte blocks: {e}"));
+                }
+            }
+        }
+        give_back(&a, held);
+        let half = take(&a, len / 2, 8, 7).map_err(|e| {
+            format!(
+                "{name}: after {n} blocks of 64 bytes were all freed, one block of half the arena \
+                 ({} bytes) could not be had ({e}): the freed memory was not joined into one block again",
+                len / 2
+            )
+        })?;
+        give_back(&a, vec![half]);
+        Ok(format!(
+            "{name}: after {n} blocks of 64 bytes were all freed, one block of {} bytes fits",
+            len / 2
+        ))
+    });
+    CaseResult {
+        case: "freed memory rejoins",
+        passed: result.is_ok(),
+        detail: result.unwrap_or_else(|e| e),
+    }
+}
+
 fn collections<A: Allocator>(a: &A, _len: usize) -> Result<String, String> {
     let mut v: AVec<u64, &A> = AVec::new_in(a);
     for i in 0..2000u64 {

@@ -1,0 +1,431 @@
+//! Checks for chapter 5 (build your own allocator).
+//!
+//! Each runs the learner's rule inside one of the course's designs, behind a [`CheckedArena`]: the
+//! design checks every answer of the rule before using it, and the ledger checks every block, so a
+//! wrong rule gives a report (the conformance table, a heap map), never a crash of the kernel.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::Verdict;
+use crate::allocators::conformance::{self, CaseResult, Report};
+use crate::allocators::free_list::{coalesce_neighbours, Coalesce};
+use crate::allocators::size_class::{smallest_class, ClassLookup, CLASSES};
+use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses, Span};
+use crate::display::{emit, escape, Html};
+use crate::views::heap_map::HeapPicture;
+
+/// A verdict with the evidence behind it: the conformance report and a heap map, when they help.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// PASS or NOT YET, and why.
+    pub verdict: Verdict,
+    /// The suite's report on the learner's allocator.
+    pub report: Option<Report>,
+    /// A heap map that shows the effect of the learner's rule.
+    pub picture: Option<HeapPicture>,
+}
+
+impl Outcome {
+    /// The verdict, the report and the picture as one piece of HTML.
+    pub fn to_html(&self) -> Html {
+        let (bg, border) = if self.verdict.passed {
+            ("#eefbea", "#2a8a2a")
+        } else {
+            ("#fff4e5", "#c77700")
+        };
+        let mut s = format!(
+            "<div style=\"border:2px solid {border};background:{bg};padding:6px 10px;font-family:sans-serif\">{}</div>",
+            escape(&self.verdict.to_string())
+        );
+        if let Some(p) = &self.picture {
+            s += &p.to_svg();
+        }
+        if let Some(r) = &self.report {
+            s += &r.table().to_html();
+        }
+        Html(s)
+    }
+
+    /// Shows everything in an evcxr cell (one HTML output).
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html().0);
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.verdict)
+    }
+}
+
+/// The arena the checks use (the conformance suite's minimum).
+const LEN: usize = 64 << 10;
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// Exercise 5.1: a downward bump rule `rule(cursor, start, size, align) -> Option<block>`.
+/// It must pass the conformance suite (all but the reuse case, which no bump allocator passes), hand
+/// out blocks at decreasing addresses, take the highest aligned block that fits, and say `None`
+/// (not panic, not a wrong block) when the request does not fit.
+pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) -> Outcome {
+    let ex = "5.1 bump downward";
+    let report = conformance::run("bump down (your rule)", LEN, |a| {
+        CheckedArena::new(Bump::with_direction(a, DownBy(rule)))
+    });
+    let unexpected: Vec<&CaseResult> = report
+        .failures()
+        .into_iter()
+        .filter(|c| c.case != "freed memory is reused")
+        .collect();
+    let outcome = |verdict| Outcome {
+        verdict,
+        report: Some(report.clone()),
+        picture: None,
+    };
+    if let Some(c) = unexpected.first() {
+        return outcome(Verdict::not_yet(
+            ex,
+            format!("the conformance case '{}' failed: {}", c.case, c.detail),
+        ));
+    }
+    // Direct questions to the rule, each answer compared with the highest aligned block that fits.
+    let start = 4096usize;
+    let probes: [(usize, usize, usize); 6] = [
+        (8192, 24, 8),
+        (8190, 3, 4),
+        (8192, 100, 64),
+        (4200, 100, 8),
+        (4100, 8, 4096),
+        (5000, usize::MAX / 2, 8),
+    ];
+    for (cursor, size, align) in probes {
+        let want = cursor
+            .checked_sub(size)
+            .map(|b| b & !(align - 1))
+            .filter(|&b| b >= start);
+        let got = match catch_unwind(AssertUnwindSafe(|| rule(cursor, start, size, align))) {
+            Ok(g) => g,
+            Err(p) => {
+                return outcome(Verdict::not_yet(
+                    ex,
+                    format!(
+                        "rule(cursor {cursor}, start {start}, size {size}, align {align}) panicked ({}): \
+                         check before you subtract, and answer None when the block does not fit",
+                        panic_text(p)
+                    ),
+                ))
+            }
+        };
+        if got != want {
+            let why = match (got, want) {
+                (Some(_), None) => "no block fits there: the answer must be None".to_string(),
+                (None, Some(_)) => "a block fits there, but your rule said None".to_string(),
+                (Some(g), Some(w)) if g < w => format!(
+                    "your block is {} bytes lower than needed: round down to the alignment only once",
+                    w - g
+                ),
+                _ => "your block starts above the highest aligned address whose block ends at the cursor"
+                    .to_string(),
+            };
+            return outcome(Verdict::not_yet(
+                ex,
+                format!("rule(cursor {cursor}, start {start}, size {size}, align {align}): {why}"),
+            ));
+        }
+    }
+    outcome(Verdict::pass(
+        ex,
+        format!(
+            "{} of {} conformance cases pass (the reuse case fails, as for every bump allocator), and the \
+             rule takes the highest aligned block, or None, on {} probes",
+            report.cases.len() - 1,
+            report.cases.len(),
+            probes.len()
+        ),
+    ))
+}
+
+/// Frees a scripted sequence so that every kind of merge occurs: with a free neighbour on the left,
+/// on the right, on both sides, and none. Returns the heap after it.
+fn coalesce_script(rule: Coalesce) -> Result<CheckedArena<FreeList>, String> {
+    let heap = CheckedArena::new(FreeList::with_coalesce(
+        Arena::new(2048).map_err(|e| e.to_string())?,
+        rule,
+    ));
+    let blocks = (0..8)
+        .map(|i| heap.alloc(48 + 16 * i, 8))
+        .collect::<Result<Vec<_>, _>>()?;
+    for i in [1, 2, 5, 4, 6] {
+        heap.free(blocks[i])?;
+    }
+    Ok(heap)
+}
+
+/// Exercise 5.2: a coalescing rule `rule(left, freed, right) -> Span` for the free list. Its free
+/// blocks after a scripted sequence must match what coalescing every touching neighbour gives, and
+/// the memory of many freed small blocks must serve one large request again.
+pub fn check_coalesce(rule: Coalesce) -> Outcome {
+    let ex = "5.2 coalesce free neighbours";
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        let mine = coalesce_script(rule)?;
+        let want = coalesce_script(coalesce_neighbours)?;
+        let rejoin = conformance::rejoin("free list (your coalescing)", LEN, |a| {
+            CheckedArena::new(FreeList::with_coalesce(a, rule))
+        });
+        Ok::<_, String>((mine, want, rejoin))
+    }));
+    let (mine, want, rejoin) = match run {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            return Outcome {
+                verdict: Verdict::not_yet(ex, format!("the scripted sequence failed: {e}")),
+                report: None,
+                picture: None,
+            }
+        }
+        Err(p) => {
+            return Outcome {
+                verdict: Verdict::not_yet(ex, format!("your rule panicked ({})", panic_text(p))),
+                report: None,
+                picture: None,
+            }
+        }
+    };
+    let (m, w) = (mine.heap_map(), want.heap_map());
+    let picture = Some(
+        HeapPicture::new("Free list after freeing blocks #2, #3, #6, #5, #7")
+            .strip("your rule", m.clone())
+            .strip("every touching neighbour merged", w.clone()),
+    );
+    let report = Some(Report {
+        allocator: "free list (your coalescing)".into(),
+        cases: vec![rejoin.clone()],
+    });
+    let (mt, wt) = (m.totals(), w.totals());
+    let verdict = if m.regions != w.regions {
+        Verdict::not_yet(
+            ex,
+            format!(
+                "after the script your free list has {} free blocks (largest {} B); merging every \
+                 touching neighbour leaves {} (largest {} B). Merge with `left` when it ends where \
+                 `freed` starts, and with `right` when it starts where `freed` ends",
+                mt.free_blocks, mt.largest_free, wt.free_blocks, wt.largest_free
+            ),
+        )
+    } else if !rejoin.passed {
+        Verdict::not_yet(ex, rejoin.detail.clone())
+    } else {
+        Verdict::pass(
+            ex,
+            format!(
+                "{} free blocks after the script, as coalescing gives; {}",
+                mt.free_blocks, rejoin.detail
+            ),
+        )
+    };
+    Outcome {
+        verdict,
+        report,
+        picture,
+    }
+}
+
+/// What a class rule answered for one request, against the smallest class that fits.
+fn class_problem(lookup: ClassLookup, size: usize, align: usize) -> Option<String> {
+    let want = smallest_class(size, align);
+    let got = lookup(size, align);
+    if got == want {
+        return None;
+    }
+    let name = |i: usize| {
+        CLASSES.get(i).map_or(
+            format!("index {i} (there are {} classes)", CLASSES.len()),
+            |c| format!("class {c} B"),
+        )
+    };
+    Some(match (got, want) {
+        (Some(g), None) if align > 16 => format!(
+            "size {size} align {align} → {}: class blocks are only 16-aligned; answer None (the fallback)",
+            name(g)
+        ),
+        (Some(g), None) => format!(
+            "size {size} align {align} → {}: no class holds it; answer None (the fallback)",
+            name(g)
+        ),
+        (None, Some(w)) => format!(
+            "size {size} align {align} → None, but {} holds it",
+            name(w)
+        ),
+        (Some(g), Some(w)) if g < w => format!(
+            "size {size} align {align} → {}, which is smaller than the request",
+            name(g)
+        ),
+        (Some(g), Some(w)) => format!(
+            "size {size} align {align} → {}, but {} is the smallest that holds it",
+            name(g),
+            name(w)
+        ),
+        (None, None) => unreachable!("equal answers returned above"),
+    })
+}
+
+/// Exercise 5.3: a class rule `lookup(size, align) -> Option<index into CLASSES>`: the smallest
+/// class that holds `size` bytes, for alignments up to 16; `None` for anything else. Checked on
+/// every size from 1 to 4096 at every alignment from 1 to 4096, then with the conformance suite.
+pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
+    let ex = "5.3 pick the size class";
+    let scan = catch_unwind(AssertUnwindSafe(|| {
+        let mut wrong = Vec::new();
+        let mut count = 0usize;
+        for shift in 0..=12 {
+            for size in 1..=4096 {
+                if let Some(p) = class_problem(lookup, size, 1 << shift) {
+                    count += 1;
+                    if wrong.len() < 3 {
+                        wrong.push(p);
+                    }
+                }
+            }
+        }
+        (count, wrong)
+    }));
+    let report = conformance::run("size classes (your lookup)", LEN, |a| {
+        CheckedArena::new(SizeClasses::with_lookup(a, lookup))
+    });
+    let outcome = |verdict| Outcome {
+        verdict,
+        report: Some(report.clone()),
+        picture: None,
+    };
+    match scan {
+        Err(p) => outcome(Verdict::not_yet(
+            ex,
+            format!("your lookup panicked ({}): it must answer for any size", panic_text(p)),
+        )),
+        Ok((0, _)) if report.passed() => outcome(Verdict::pass(
+            ex,
+            format!(
+                "the smallest class for all {} requests (sizes 1-4096, alignments 1-4096), and {} of {} \
+                 conformance cases pass",
+                4096 * 13,
+                report.cases.len(),
+                report.cases.len()
+            ),
+        )),
+        Ok((0, _)) => outcome(Verdict::not_yet(
+            ex,
+            format!(
+                "every answer is right, but conformance failed: {}",
+                report.failures()[0].detail
+            ),
+        )),
+        Ok((count, wrong)) => outcome(Verdict::not_yet(
+            ex,
+            format!(
+                "{count} of {} requests got a wrong answer, e.g. {}",
+                4096 * 13,
+                wrong.join("; ")
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upward_rule_and_a_rounding_up_rule_do_not_pass_5_1() {
+        let up: fn(usize, usize, usize, usize) -> Option<usize> =
+            |cur, _s, _size, align| Some((cur + align - 1) & !(align - 1));
+        let v = check_bump_down(up).verdict;
+        assert!(!v.passed && v.message.contains("conformance case"), "{v}");
+        // Rounds down twice as far as needed: correct blocks, but not the highest.
+        let wasteful: fn(usize, usize, usize, usize) -> Option<usize> =
+            |cur, start, size, align| {
+                let b = cur.checked_sub(size)? & !(2 * align - 1);
+                (b >= start).then_some(b)
+            };
+        let v = check_bump_down(wasteful).verdict;
+        assert!(!v.passed && v.message.contains("lower than needed"), "{v}");
+        // Unchecked subtraction panics in a debug build: reported, not propagated.
+        let unchecked: fn(usize, usize, usize, usize) -> Option<usize> =
+            |cur, start, size, align| {
+                let b = cur.wrapping_sub(size) & !(align - 1);
+                Some(b).filter(|_| cur >= start)
+            };
+        let v = check_bump_down(unchecked).verdict;
+        assert!(!v.passed, "{v}");
+    }
+
+    #[test]
+    fn forgetting_to_coalesce_or_merging_one_side_is_not_yet() {
+        let none: Coalesce = |_l, f, _r| f;
+        let o = check_coalesce(none);
+        assert!(
+            !o.verdict.passed && o.verdict.message.contains("free blocks"),
+            "{}",
+            o.verdict
+        );
+        assert!(o.picture.unwrap().to_svg().contains("your rule"));
+        let left_only: Coalesce = |l, f, _r| match l {
+            Some(l) if l.end() == f.start => Span {
+                start: l.start,
+                len: l.len + f.len,
+            },
+            _ => f,
+        };
+        assert!(!check_coalesce(left_only).verdict.passed);
+        // A differently written but correct rule passes (the checks compare results, not code).
+        let both: Coalesce = |l, f, r| {
+            let mut s = f;
+            if let Some(r) = r.filter(|r| r.start == s.end()) {
+                s.len += r.len;
+            }
+            if let Some(l) = l.filter(|l| l.end() == s.start) {
+                s = Span {
+                    start: l.start,
+                    len: l.len + s.len,
+                };
+            }
+            s
+        };
+        let o = check_coalesce(both);
+        assert!(o.verdict.passed, "{}", o.verdict);
+    }
+
+    #[test]
+    fn lookups_that_waste_misalign_or_panic_are_not_yet() {
+        let linear: ClassLookup = |size, _align| (size <= 2048).then_some(size / 256);
+        let v = check_class_lookup(linear).verdict;
+        assert!(
+            !v.passed && v.message.contains("smaller than the request"),
+            "{v}"
+        );
+        let ignores_align: ClassLookup = |size, _align| {
+            (size <= 2048).then(|| (size.max(16).next_power_of_two().trailing_zeros() - 4) as usize)
+        };
+        let v = check_class_lookup(ignores_align).verdict;
+        assert!(!v.passed && v.message.contains("only 16-aligned"), "{v}");
+        let panics: ClassLookup = |size, _| Some([0usize; 4][size]);
+        assert!(check_class_lookup(panics)
+            .verdict
+            .message
+            .contains("panicked"));
+        // A table-driven lookup, written differently from the course's, passes.
+        let table: ClassLookup = |size, align| {
+            if align > 16 {
+                return None;
+            }
+            CLASSES.iter().position(|&c| c >= size)
+        };
+        let o = check_class_lookup(table);
+        assert!(o.verdict.passed, "{}", o.verdict);
+    }
+}
