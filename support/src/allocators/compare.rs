@@ -14,7 +14,7 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::{Action, Workload};
 use super::{Arena, BumpDown, BumpUp, FreeList, Local, Locked, SizeClasses};
-use crate::timing::{measure, Timing};
+use crate::infra::timing::{measure, Timing};
 
 /// Sizes of the small-value test (bumpalo's `allocate` benchmark allocates values of 8-64 bytes).
 pub const SMALL_SIZES: [usize; 4] = [8, 16, 32, 64];

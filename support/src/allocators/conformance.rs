@@ -14,7 +14,7 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::Action;
 use super::Arena;
-use crate::display::{emit, Table};
+use crate::views::display::{emit, Table};
 
 /// The outcome of one case.
 #[derive(Clone, Debug, PartialEq, Eq)]

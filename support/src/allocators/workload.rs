@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::{Arena, ArenaAllocator, Block, CheckedArena, HeapMap, HeapTotals};
-use crate::display::Table;
+use crate::views::display::Table;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): 64 bits of state, one add and three xor-shift-multiplies
 /// per number. Plenty for workloads; not for cryptography.

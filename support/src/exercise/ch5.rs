@@ -11,9 +11,10 @@ use super::Verdict;
 use crate::allocators::conformance::{self, CaseResult, Report};
 use crate::allocators::free_list::{coalesce_neighbours, Coalesce};
 use crate::allocators::size_class::{smallest_class, ClassLookup, CLASSES};
-use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses, Span};
-use crate::display::{emit, escape, Html};
+use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses};
+use crate::views::display::{callout, emit, Html};
 use crate::views::heap_map::HeapPicture;
+use crate::views::palette::Tone;
 
 /// A verdict with the evidence behind it: the conformance report and a heap map, when they help.
 #[derive(Clone, Debug)]
@@ -29,15 +30,12 @@ pub struct Outcome {
 impl Outcome {
     /// The verdict, the report and the picture as one piece of HTML.
     pub fn to_html(&self) -> Html {
-        let (bg, border) = if self.verdict.passed {
-            ("#eefbea", "#2a8a2a")
+        let tone = if self.verdict.passed {
+            Tone::Good
         } else {
-            ("#fff4e5", "#c77700")
+            Tone::Warning
         };
-        let mut s = format!(
-            "<div style=\"border:2px solid {border};background:{bg};padding:6px 10px;font-family:sans-serif\">{}</div>",
-            escape(&self.verdict.to_string())
-        );
+        let mut s = callout(tone, &self.verdict.to_string()).0;
         if let Some(p) = &self.picture {
             s += &p.to_svg();
         }
@@ -339,6 +337,7 @@ pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::allocators::Span;
 
     #[test]
     fn an_upward_rule_and_a_rounding_up_rule_do_not_pass_5_1() {

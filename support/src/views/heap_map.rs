@@ -1,32 +1,34 @@
 //! Heap maps: an arena drawn as a strip, one rectangle per region (data coloured by allocation,
-//! headers dark, slack orange, free space pale), several snapshots stacked in one picture; and the
+//! headers dark, slack vermillion, free space pale), several snapshots stacked in one picture; and the
 //! charts of a workload run (how full, how fragmented).
 
 use std::fmt::Write as _;
 
 use crate::allocators::workload::Run;
 use crate::allocators::{HeapMap, RegionKind};
-use crate::chart::Chart;
-use crate::display::{emit, escape};
+use crate::views::chart::Chart;
+use crate::views::display::{emit, escape};
+use crate::views::palette::{self, Rgb};
 
-/// Data colours by allocation number (Okabe–Ito, as the charts use).
-const DATA: [&str; 6] = [
-    "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000",
-];
-const HEADER: &str = "#555555";
-const SLACK: &str = "#D55E00";
-const FREE: &str = "#E8F4E8";
-const CLASS_FREE: &str = "#DCCFF0";
-const UNKNOWN_DATA: &str = "#7F9FBF";
-
-fn colour(kind: RegionKind) -> &'static str {
+/// The fill of a region: data by allocation number (blue, green, purple, sky, orange, black in
+/// turn; vermillion is kept for slack), headers dark grey, free space pale green, class lists pale
+/// purple.
+fn colour(kind: RegionKind) -> Rgb {
+    const DATA: [Rgb; 6] = [
+        palette::BLUE,
+        palette::GREEN,
+        palette::PURPLE,
+        palette::SKY,
+        palette::ORANGE,
+        palette::BLACK,
+    ];
     match kind {
         RegionKind::Data { id: Some(i) } => DATA[i as usize % DATA.len()],
-        RegionKind::Data { id: None } => UNKNOWN_DATA,
-        RegionKind::Header => HEADER,
-        RegionKind::Slack => SLACK,
-        RegionKind::Free => FREE,
-        RegionKind::ClassFree => CLASS_FREE,
+        RegionKind::Data { id: None } => palette::BLUE.lighten(0.5),
+        RegionKind::Header => palette::BLACK.lighten(0.35),
+        RegionKind::Slack => palette::VERMILLION,
+        RegionKind::Free => palette::GREEN.lighten(0.88),
+        RegionKind::ClassFree => palette::PURPLE.lighten(0.7),
     }
 }
 
@@ -131,11 +133,14 @@ impl HeapPicture {
         let ly = height - 22.0;
         let mut x = left;
         for (name, c) in [
-            ("data (#n = allocation number)", DATA[0]),
-            ("header", HEADER),
-            ("slack", SLACK),
-            ("free", FREE),
-            ("free, one class only", CLASS_FREE),
+            (
+                "data (#n = allocation number)",
+                colour(RegionKind::Data { id: Some(0) }),
+            ),
+            ("header", colour(RegionKind::Header)),
+            ("slack", colour(RegionKind::Slack)),
+            ("free", colour(RegionKind::Free)),
+            ("free, one class only", colour(RegionKind::ClassFree)),
         ] {
             let _ = write!(
                 s,
