@@ -242,13 +242,18 @@ fn arena_for(test: Test, n: usize) -> usize {
     (n * per * 2).clamp(1 << 20, Arena::MAX_LEN)
 }
 
-/// Times `test` with `n` units of work on `contender`, `runs` times (plus a warm-up run), and
-/// returns the timing per unit. Bounded: `n` at most [`MAX_QUICK_N`], `runs` at most 1000.
-pub fn quick(contender: Contender, test: Test, n: usize, runs: usize) -> Result<Timing, String> {
-    if n == 0 || n > MAX_QUICK_N || runs == 0 || runs > 1000 {
-        return Err(format!(
-            "n must be 1..={MAX_QUICK_N} and runs 1..=1000 (got n = {n}, runs = {runs})"
-        ));
+/// Builds `contender` for `test` with `n` units of work and hands `timer` a closure that does one
+/// run (and resets a bump allocator after it); returns what `timer` returns. The quick in-cell
+/// measurement ([`quick`]) and the criterion benches use it, so both time the same code.
+/// Bounded: `n` in `1..=`[`MAX_QUICK_N`].
+pub fn drive<R>(
+    contender: Contender,
+    test: Test,
+    n: usize,
+    timer: impl FnOnce(&mut dyn FnMut() -> u64) -> R,
+) -> Result<R, String> {
+    if n == 0 || n > MAX_QUICK_N {
+        return Err(format!("n must be 1..={MAX_QUICK_N}, not {n}"));
     }
     let len = arena_for(test, n);
     let arena = || Arena::new(len).map_err(|e| e.to_string());
@@ -256,60 +261,71 @@ pub fn quick(contender: Contender, test: Test, n: usize, runs: usize) -> Result<
         Test::RandomActions => Workload::random_actions(5).actions(n)?,
         _ => Vec::new(),
     };
-    let label = format!("{contender}");
     let mut keep = Vec::with_capacity(n.max(16));
-    let t = match contender {
-        Contender::System => time(&label, runs, test, n, &actions, &System, &mut keep),
+    let keep = &mut keep;
+    let actions = &actions[..];
+    Ok(match contender {
+        Contender::System => timer(&mut || work(test, n, actions, &System, keep, true)),
         Contender::Bumpalo => {
             let mut b = bumpalo::Bump::with_capacity(len);
-            measure(&label, runs, || {
-                let r = work(test, n, &actions, &&b, &mut keep, false);
+            timer(&mut || {
+                let r = work(test, n, actions, &&b, keep, false);
                 b.reset();
                 r
             })
         }
         Contender::BumpUp => {
             let mut l = Local::new(BumpUp::new(arena()?));
-            measure(&label, runs, || {
-                let r = work(test, n, &actions, &&l, &mut keep, false);
+            timer(&mut || {
+                let r = work(test, n, actions, &&l, keep, false);
                 l.reset();
                 r
             })
         }
         Contender::BumpDown => {
             let mut l = Local::new(BumpDown::new(arena()?));
-            measure(&label, runs, || {
-                let r = work(test, n, &actions, &&l, &mut keep, false);
+            timer(&mut || {
+                let r = work(test, n, actions, &&l, keep, false);
                 l.reset();
                 r
             })
         }
         Contender::FreeList => {
             let l = Local::new(FreeList::new(arena()?));
-            time(&label, runs, test, n, &actions, &l, &mut keep)
+            timer(&mut || work(test, n, actions, &l, keep, true))
         }
         Contender::SizeClasses => {
             let l = Local::new(SizeClasses::new(arena()?));
-            time(&label, runs, test, n, &actions, &l, &mut keep)
+            timer(&mut || work(test, n, actions, &l, keep, true))
         }
         Contender::SizeClassesLocked => {
             let l = Locked::new(SizeClasses::new(arena()?));
-            time(&label, runs, test, n, &actions, &l, &mut keep)
+            timer(&mut || work(test, n, actions, &l, keep, true))
         }
-    };
-    Ok(t.per(n))
+    })
 }
 
-fn time<A: Allocator>(
-    label: &str,
-    runs: usize,
+/// Times `test` with `n` units of work on `contender`, `runs` times (plus a warm-up run), and
+/// returns the timing per unit. Bounded: `n` at most [`MAX_QUICK_N`], `runs` at most 1000.
+pub fn quick(contender: Contender, test: Test, n: usize, runs: usize) -> Result<Timing, String> {
+    if runs == 0 || runs > 1000 {
+        return Err(format!("runs must be 1..=1000, not {runs}"));
+    }
+    let label = contender.to_string();
+    drive(contender, test, n, |run| measure(&label, runs, run)).map(|t| t.per(n))
+}
+
+/// Quick timings of several contenders on one test, as (contender, ns per unit).
+pub fn quick_all(
+    contenders: &[Contender],
     test: Test,
     n: usize,
-    actions: &[Action],
-    a: &A,
-    keep: &mut Vec<(NonNull<u8>, Layout)>,
-) -> Timing {
-    measure(label, runs, || work(test, n, actions, a, keep, true))
+    runs: usize,
+) -> Result<Vec<Timing>, String> {
+    contenders
+        .iter()
+        .map(|&c| quick(c, test, n, runs))
+        .collect()
 }
 
 /// One run of `test` on `a`. `frees`: give small allocations back one by one (else the caller resets).

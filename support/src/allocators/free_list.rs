@@ -113,16 +113,22 @@ impl FreeList {
         f
     }
 
+    /// The free blocks, in address order (walks the list; allocates nothing).
+    pub fn free_iter(&self) -> impl Iterator<Item = Span> + '_ {
+        let mut cur = self.head;
+        std::iter::from_fn(move || {
+            (cur != NIL).then(|| {
+                let (len, next) = self.read(cur);
+                let span = Span { start: cur, len };
+                cur = next;
+                span
+            })
+        })
+    }
+
     /// The free blocks, in address order.
     pub fn free_blocks(&self) -> Vec<Span> {
-        let mut v = Vec::new();
-        let mut cur = self.head;
-        while cur != NIL {
-            let (len, next) = self.read(cur);
-            v.push(Span { start: cur, len });
-            cur = next;
-        }
-        v
+        self.free_iter().collect()
     }
 
     /// How many times the coalescing rule gave an answer that was refused.
@@ -231,13 +237,12 @@ impl FreeList {
 
 impl fmt::Debug for FreeList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let free = self.free_blocks();
         write!(
             f,
             "free list over {:?}: {} free blocks, {} bytes free",
             self.arena,
-            free.len(),
-            free.iter().map(|s| s.len).sum::<usize>()
+            self.free_iter().count(),
+            self.free_iter().map(|s| s.len).sum::<usize>()
         )
     }
 }

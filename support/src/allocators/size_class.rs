@@ -67,6 +67,11 @@ impl SizeClasses {
         }
     }
 
+    /// The free list that supplies slabs and serves the requests no class takes.
+    pub fn fallback(&self) -> &FreeList {
+        &self.fallback
+    }
+
     /// Slabs taken from the fallback since the last reset.
     pub fn slabs(&self) -> usize {
         self.slabs
