@@ -97,6 +97,15 @@ impl<A: ArenaAllocator> CheckedArena<A> {
             .collect()
     }
 
+    /// Where a block's data starts, as an offset from the arena's start (0 for a zero-sized block,
+    /// which lies outside the arena).
+    pub fn offset(&self, block: Block) -> usize {
+        (block.ptr.as_ptr() as usize)
+            .checked_sub(self.start())
+            .filter(|_| block.layout.size() > 0)
+            .unwrap_or(0)
+    }
+
     /// Bytes asked for by the live blocks.
     pub fn live_bytes(&self) -> usize {
         self.live.borrow().values().map(|l| l.layout.size()).sum()

@@ -162,6 +162,28 @@ pub fn free_list_with_holes(holes: usize) -> Result<Local<FreeList>, String> {
     Ok(fl)
 }
 
+/// The cost of one 64-byte allocate-and-free pair on a free list with each number of holes in
+/// front of the first block that fits: `(holes, median ns per pair)`. Bounded: at most 16 hole
+/// counts, each at most [`MAX_QUICK_N`]; `pairs` and `runs` at most 10 000 and 1000.
+pub fn walk_cost(holes: &[usize], pairs: usize, runs: usize) -> Result<Vec<(usize, f64)>, String> {
+    if holes.len() > 16 || pairs == 0 || pairs > 10_000 || runs == 0 || runs > 1000 {
+        return Err(format!(
+            "at most 16 hole counts, pairs 1..=10000, runs 1..=1000 (got {}, {pairs}, {runs})",
+            holes.len()
+        ));
+    }
+    holes
+        .iter()
+        .map(|&h| {
+            let fl = free_list_with_holes(h)?;
+            let t = measure(&format!("{h} holes"), runs, || {
+                same_size_pairs(&fl, 64, pairs)
+            });
+            Ok((h, t.median_ns_per(pairs)))
+        })
+        .collect()
+}
+
 /// What a quick measurement times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Test {
@@ -240,6 +262,16 @@ fn arena_for(test: Test, n: usize) -> usize {
         Test::VecPush => 8 * 4,
     };
     (n * per * 2).clamp(1 << 20, Arena::MAX_LEN)
+}
+
+/// The median ns per unit of `contender` among `timings` (made by [`quick`] or [`quick_all`], which
+/// label each timing with the contender's name); NaN if it is not there.
+pub fn median_of(timings: &[Timing], contender: Contender) -> f64 {
+    let name = contender.to_string();
+    timings
+        .iter()
+        .find(|t| t.label == name)
+        .map_or(f64::NAN, Timing::median_ns_per_unit)
 }
 
 /// Builds `contender` for `test` with `n` units of work and hands `timer` a closure that does one

@@ -82,6 +82,23 @@ impl fmt::Display for Report {
     }
 }
 
+/// Several reports side by side: one row per case, one column per allocator (`pass`/`FAIL`).
+pub fn matrix(reports: &[Report]) -> Table {
+    let mut t = Table::new(
+        std::iter::once("case".to_string()).chain(reports.iter().map(|r| r.allocator.clone())),
+    );
+    for case in CASES {
+        t.row(std::iter::once(case.to_string()).chain(reports.iter().map(
+            |r| match r.case(case) {
+                Some(c) if c.passed => "pass".to_string(),
+                Some(_) => "FAIL".to_string(),
+                None => "-".to_string(),
+            },
+        )));
+    }
+    t
+}
+
 /// The cases, in order.
 pub const CASES: [&str; 7] = [
     "alignment up to 4096",
