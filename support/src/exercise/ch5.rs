@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::Verdict;
 use crate::allocators::conformance::{self, CaseResult, Report};
-use crate::allocators::free_list::{coalesce_neighbours, Coalesce};
+use crate::allocators::free_list::Coalesce;
 use crate::allocators::size_class::{smallest_class, ClassLookup, CLASSES};
 use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses};
 use crate::views::display::{callout, emit, Html};
@@ -152,11 +152,8 @@ pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) ->
 
 /// Frees a scripted sequence so that every kind of merge occurs: with a free neighbour on the left,
 /// on the right, on both sides, and none. Returns the heap after it.
-fn coalesce_script(rule: Coalesce) -> Result<CheckedArena<FreeList>, String> {
-    let heap = CheckedArena::new(FreeList::with_coalesce(
-        Arena::new(2048).map_err(|e| e.to_string())?,
-        rule,
-    ));
+fn coalesce_script(make: impl Fn(Arena) -> FreeList) -> Result<CheckedArena<FreeList>, String> {
+    let heap = CheckedArena::new(make(Arena::new(2048).map_err(|e| e.to_string())?));
     let blocks = (0..8)
         .map(|i| heap.alloc(48 + 16 * i, 8))
         .collect::<Result<Vec<_>, _>>()?;
@@ -172,8 +169,8 @@ fn coalesce_script(rule: Coalesce) -> Result<CheckedArena<FreeList>, String> {
 pub fn check_coalesce(rule: Coalesce) -> Outcome {
     let ex = "5.2 coalesce free neighbours";
     let run = catch_unwind(AssertUnwindSafe(|| {
-        let mine = coalesce_script(rule)?;
-        let want = coalesce_script(coalesce_neighbours)?;
+        let mine = coalesce_script(|a| FreeList::with_coalesce(a, rule))?;
+        let want = coalesce_script(FreeList::new)?;
         let rejoin = conformance::rejoin("free list (your coalescing)", LEN, |a| {
             CheckedArena::new(FreeList::with_coalesce(a, rule))
         });
