@@ -252,13 +252,13 @@ unsafe impl<D: Direction> ArenaAllocator for Bump<D> {
         new: Layout,
     ) -> Result<NonNull<u8>, Refusal> {
         let addr = ptr.as_ptr() as usize;
-        if new.size() <= old.size() && addr % new.align() == 0 {
+        if new.size() <= old.size() && addr.is_multiple_of(new.align()) {
             return Ok(ptr); // shrinking in place: the tail is slack until the reset
         }
         // Bumping up, the most recent block can grow in place: it ends at the cursor.
         if !self.dir.downward()
             && addr + old.size() == self.cursor
-            && addr % new.align() == 0
+            && addr.is_multiple_of(new.align())
             && new.size() <= self.arena.end_addr() - addr
         {
             self.cursor = addr + new.size();

@@ -176,7 +176,7 @@ impl<A: ArenaAllocator> CheckedArena<A> {
                 layout.size(),
                 addr.wrapping_sub(self.start()) as isize
             ))
-        } else if addr % layout.align() != 0 {
+        } else if !addr.is_multiple_of(layout.align()) {
             Some(format!(
                 "the design handed out a block at offset {} for alignment {}: not aligned (offset % align = {})",
                 addr - self.start(),

@@ -172,7 +172,7 @@ fn take<A: Allocator>(a: &A, size: usize, align: usize, byte: u8) -> Result<Held
         .allocate(layout)
         .map_err(|_| format!("refused {size} bytes aligned to {align}"))?;
     let ptr = p.cast::<u8>();
-    if ptr.as_ptr() as usize % align != 0 {
+    if !(ptr.as_ptr() as usize).is_multiple_of(align) {
         return Err(format!(
             "{size} bytes aligned to {align}: address % align = {}",
             ptr.as_ptr() as usize % align
@@ -320,7 +320,7 @@ fn zero_size<A: Allocator>(a: &A, _len: usize) -> Result<String, String> {
         let p = a
             .allocate(layout)
             .map_err(|_| format!("a zero-size request (align {align}) was refused"))?;
-        if p.cast::<u8>().as_ptr() as usize % align != 0 {
+        if !(p.cast::<u8>().as_ptr() as usize).is_multiple_of(align) {
             return Err(format!("a zero-size block for align {align} is misaligned"));
         }
         // SAFETY: the block came from `a` with this layout.
@@ -359,7 +359,7 @@ fn out_of_memory<A: Allocator>(a: &A, len: usize) -> Result<String, String> {
     // An alignment larger than the arena's: refused, or honoured.
     let big = Layout::from_size_align(8, 1 << 16).map_err(|e| e.to_string())?;
     if let Ok(p) = a.allocate(big) {
-        let ok = p.cast::<u8>().as_ptr() as usize % (1 << 16) == 0;
+        let ok = (p.cast::<u8>().as_ptr() as usize).is_multiple_of(1 << 16);
         // SAFETY: the block came from `a` with this layout.
         unsafe { a.deallocate(p.cast(), big) };
         if !ok {

@@ -229,7 +229,7 @@ impl HeapMap {
 }
 
 /// An allocator design over one [`Arena`]: the logic, with `&mut self` (no interior mutability).
-/// [`Local`], [`Locked`] and [`CheckedArena`] give it the `&self` interfaces of the standard traits.
+/// [`Local`](super::Local), [`Locked`](super::Locked) and [`CheckedArena`](super::CheckedArena) give it the `&self` interfaces of the standard traits.
 ///
 /// Callers (the handles) never pass a zero-size layout: zero-sized requests are answered with a
 /// dangling aligned pointer before they reach the design, as std's `Global` does.

@@ -145,7 +145,7 @@ impl FreeList {
     #[inline]
     fn read(&self, off: usize) -> (usize, usize) {
         debug_assert!(
-            off % HEADER == 0 && off + HEADER <= self.arena.len(),
+            off.is_multiple_of(HEADER) && off + HEADER <= self.arena.len(),
             "node at {off} outside the arena of {} bytes",
             self.arena.len()
         );
@@ -159,7 +159,7 @@ impl FreeList {
     #[inline]
     fn write(&mut self, off: usize, words: (usize, usize)) {
         debug_assert!(
-            off % HEADER == 0 && off + HEADER <= self.arena.len(),
+            off.is_multiple_of(HEADER) && off + HEADER <= self.arena.len(),
             "node at {off} outside the arena of {} bytes",
             self.arena.len()
         );
@@ -340,7 +340,7 @@ unsafe impl ArenaAllocator for FreeList {
     ) -> Result<NonNull<u8>, Refusal> {
         let addr = ptr.as_ptr() as usize;
         let start = addr - self.arena.start_addr() - HEADER;
-        if new.size() <= old.size() && addr % new.align() == 0 {
+        if new.size() <= old.size() && addr.is_multiple_of(new.align()) {
             // Shrink in place; give the tail back if it can stand as a block of its own.
             let (len, _) = self.read(start);
             let keep = HEADER + new.size().max(1).next_multiple_of(HEADER);
