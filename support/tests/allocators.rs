@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout};
 
 use proptest::prelude::*;
 use support::allocators::conformance::{self, run_actions};
-use support::allocators::workload::{Action, Workload};
+use support::allocators::workload::{run_until_failure, Action, Workload};
 use support::allocators::{
     Arena, BumpDown, BumpUp, CheckedArena, FreeList, HeapMap, Local, Locked, RegionKind,
     SizeClasses,
@@ -127,7 +127,7 @@ fn coalescing_joins_neighbours_and_the_map_shows_it() {
     assert_eq!(free(&apart), [224, 48, 1024 - 80 - 272 - 128]);
     let t = joined.totals();
     assert_eq!((t.data, t.header, t.free_blocks), (164, 32, 2));
-    assert_eq!(joined.regions.iter().map(|r| r.len).sum::<usize>(), 1024);
+    assert!(joined.tiles() && apart.tiles());
     let ids: Vec<u32> = joined
         .regions
         .iter()
@@ -147,6 +147,7 @@ fn bump_maps_show_the_direction_and_dead_blocks() {
     let _b = up.alloc(30, 32).unwrap();
     up.free(a).unwrap();
     let m = up.heap_map();
+    assert!(m.tiles());
     // 10 bytes of a (freed: slack), padding to 32, then b's 30 bytes, then free space.
     let kinds: Vec<(RegionKind, usize)> = m.regions.iter().map(|r| (r.kind, r.len)).collect();
     assert_eq!(
@@ -313,4 +314,53 @@ fn rules_written_elsewhere_are_checked_before_use() {
         (size <= 2048).then(|| (size.max(16).next_power_of_two().trailing_zeros() - 4) as usize)
     }));
     assert!(heap.alloc(8, 64).unwrap_err().contains("only 16-aligned"));
+}
+
+#[test]
+fn every_design_draws_maps_that_tile_the_arena_through_a_workload() {
+    let w = Workload::random_actions(3);
+    for run in [
+        run_until_failure(FreeList::new(arena(16 << 10)), &w, 2000, 25),
+        run_until_failure(SizeClasses::new(arena(16 << 10)), &w, 2000, 25),
+        run_until_failure(BumpUp::new(arena(16 << 10)), &w, 2000, 25),
+    ] {
+        let run = run.unwrap();
+        assert!(run.final_map.tiles(), "{}", run.allocator);
+        assert!(run.problems.is_empty(), "{:?}", run.problems);
+        assert!(run.first_failure.is_some(), "a 16 KiB arena fills up");
+        let t = run.final_map.totals();
+        let sum = t.data + t.header + t.slack + t.free + t.class_free;
+        assert_eq!(sum, 16 << 10, "{}", run.allocator);
+    }
+    // Hostile workload numbers are clear errors, before anything runs.
+    let bad = Workload {
+        max_size: usize::MAX,
+        ..w
+    };
+    assert!(bad.actions(10).unwrap_err().contains("max_size"));
+    assert!(w.actions(usize::MAX).unwrap_err().contains("limit"));
+    let mut g = support::allocators::workload::SplitMix64::new(1);
+    assert!(g.log_size(1, usize::MAX) >= 1);
+    assert!(support::allocators::workload::efficiency(FreeList::new, 1 << 16, &w, 0).is_err());
+    assert!(support::allocators::compare::quick(
+        support::allocators::compare::Contender::System,
+        support::allocators::compare::Test::Pairs,
+        usize::MAX,
+        1
+    )
+    .is_err());
+    assert!(support::allocators::compare::free_list_with_holes(usize::MAX).is_err());
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "runs a release build of an example in a child process")]
+fn own_global_runs_ordinary_code_on_the_size_classes() {
+    let out = support::infra::programs::run_example("own_global", &[], &[]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("refusals: 0, misuses detected: 0"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("776 distinct words"), "{}", out.stdout);
 }

@@ -25,8 +25,10 @@ pub const MAX_QUICK_N: usize = 100_000;
 
 /// Allocates `n` small blocks (sizes from [`SMALL_SIZES`], alignment 8), writes one byte in each,
 /// and keeps their pointers in `keep` (cleared first; give it capacity `n`). Returns the count.
+/// `n` is capped at [`MAX_QUICK_N`].
 pub fn small_allocs<A: Allocator>(a: &A, n: usize, keep: &mut Vec<(NonNull<u8>, Layout)>) -> usize {
     keep.clear();
+    let n = n.min(MAX_QUICK_N);
     for i in 0..n {
         let layout = Layout::from_size_align(SMALL_SIZES[i % SMALL_SIZES.len()], 8)
             .expect("small sizes are valid");
@@ -48,8 +50,10 @@ pub fn free_all<A: Allocator>(a: &A, keep: &mut Vec<(NonNull<u8>, Layout)>) {
     }
 }
 
-/// `n` pairs of allocate-then-free, sizes from [`PAIR_SIZES`]. Returns how many succeeded.
+/// `n` pairs of allocate-then-free, sizes from [`PAIR_SIZES`] (`n` capped at [`MAX_QUICK_N`]).
+/// Returns how many succeeded.
 pub fn alloc_free_pairs<A: Allocator>(a: &A, n: usize) -> usize {
+    let n = n.min(MAX_QUICK_N);
     let mut ok = 0;
     for i in 0..n {
         let layout = Layout::from_size_align(PAIR_SIZES[i % PAIR_SIZES.len()], 8)
@@ -64,8 +68,9 @@ pub fn alloc_free_pairs<A: Allocator>(a: &A, n: usize) -> usize {
     ok
 }
 
-/// `n` allocate-then-free pairs of one size (the free-list walk test).
+/// `n` allocate-then-free pairs of one size (the free-list walk test; `n` capped at [`MAX_QUICK_N`]).
 pub fn same_size_pairs<A: Allocator>(a: &A, size: usize, n: usize) -> usize {
+    let n = n.min(MAX_QUICK_N);
     let layout = Layout::from_size_align(size.max(1), 8).expect("a small size");
     let mut ok = 0;
     for _ in 0..n {
@@ -128,8 +133,10 @@ pub fn random_actions<A: Allocator>(
     ok
 }
 
-/// Pushes `n` `u64`s into an allocator-api2 `Vec` in `a` (growing from empty). Returns the sum.
+/// Pushes `n` `u64`s into an allocator-api2 `Vec` in `a` (growing from empty; `n` capped at
+/// [`MAX_QUICK_N`]). Returns the sum.
 pub fn vec_push<A: Allocator>(a: &A, n: usize) -> u64 {
+    let n = n.min(MAX_QUICK_N);
     let mut v = AVec::new_in(a);
     for i in 0..n as u64 {
         if v.try_reserve(1).is_err() {

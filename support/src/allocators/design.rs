@@ -120,9 +120,9 @@ pub struct Region {
 }
 
 impl Region {
-    /// One past the last byte.
+    /// One past the last byte (saturating).
     pub fn end(&self) -> usize {
-        self.offset + self.len
+        self.offset.saturating_add(self.len)
     }
 }
 
@@ -185,19 +185,21 @@ impl HeapMap {
                 _ => merged.push(r),
             }
         }
-        debug_assert!(
-            merged.windows(2).all(|w| w[0].end() == w[1].offset)
-                && merged.first().is_none_or(|r| r.offset == 0)
-                && merged
-                    .last()
-                    .map_or(arena_len == 0, |r| r.end() == arena_len),
-            "regions must tile 0..{arena_len}: {merged:?}"
-        );
         HeapMap {
             allocator: allocator.into(),
             arena_len,
             regions: merged,
         }
+    }
+
+    /// Whether the regions cover `0..arena_len` exactly, in order, without gaps or overlaps.
+    pub fn tiles(&self) -> bool {
+        self.regions.windows(2).all(|w| w[0].end() == w[1].offset)
+            && self.regions.first().is_none_or(|r| r.offset == 0)
+            && self
+                .regions
+                .last()
+                .map_or(self.arena_len == 0, |r| r.end() == self.arena_len)
     }
 
     /// Where the bytes are.

@@ -36,9 +36,9 @@ pub struct Span {
 }
 
 impl Span {
-    /// One past the last byte.
+    /// One past the last byte (saturating: a span from a rule written elsewhere may be nonsense).
     pub fn end(&self) -> usize {
-        self.start + self.len
+        self.start.saturating_add(self.len)
     }
 }
 

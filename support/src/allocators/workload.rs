@@ -43,7 +43,7 @@ impl SplitMix64 {
         let (a, b) = (lo.ilog2(), hi.ilog2());
         let e = a + self.below((b - a + 1) as usize) as u32;
         let from = (1usize << e).max(lo);
-        let to = ((1usize << e) * 2 - 1).min(hi);
+        let to = (1usize << e).saturating_mul(2).saturating_sub(1).min(hi);
         from + self.below(to - from + 1)
     }
 }
