@@ -310,7 +310,7 @@ impl<A: ArenaAllocator> CheckedArena<A> {
         // SAFETY: the block is live with this layout, so `len` bytes are readable; they were
         // written by `fill` (directly, or copied there by a resize).
         let bytes = unsafe { std::slice::from_raw_parts(block.ptr.as_ptr(), len) };
-        Ok(bytes.iter().all(|&b| b == byte))
+        Ok(super::conformance::all_equal(bytes, byte))
     }
 
     fn check_live(&self, block: Block) -> Result<(), String> {
