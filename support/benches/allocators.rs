@@ -25,8 +25,7 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
 fn contenders(c: &mut Criterion, name: &str, test: Test, who: &[Contender]) {
     let mut g = group(c, name);
     for &k in who {
-        let id = k.to_string().replace([' ', '(', ')', '+'], "_");
-        g.bench_function(BenchmarkId::from_parameter(id), |b| {
+        g.bench_function(BenchmarkId::from_parameter(k.id()), |b| {
             drive(k, test, N, |run| b.iter(run)).expect("N is within bounds");
         });
     }

@@ -20,6 +20,10 @@ use crate::infra::timing::{measure, Timing};
 pub const SMALL_SIZES: [usize; 4] = [8, 16, 32, 64];
 /// Sizes of the alloc/free pair test (8-256 bytes).
 pub const PAIR_SIZES: [usize; 8] = [8, 24, 40, 64, 100, 128, 200, 256];
+/// Whether this build of the support crate has debug assertions (and, with them, overflow checks):
+/// true inside an evcxr kernel's debug-style build, false in `cargo bench`'s release build.
+pub const DEBUG_ASSERTIONS: bool = cfg!(debug_assertions);
+
 /// The largest count a quick measurement accepts.
 pub const MAX_QUICK_N: usize = 100_000;
 
@@ -236,6 +240,19 @@ impl Contender {
         Contender::SizeClassesLocked,
     ];
 
+    /// A short identifier (criterion's benchmark names).
+    pub fn id(self) -> &'static str {
+        match self {
+            Contender::System => "system",
+            Contender::Bumpalo => "bumpalo",
+            Contender::BumpUp => "bump_up",
+            Contender::BumpDown => "bump_down",
+            Contender::FreeList => "free_list",
+            Contender::SizeClasses => "size_classes",
+            Contender::SizeClassesLocked => "size_classes_locked",
+        }
+    }
+
     /// Whether it frees only by reset.
     pub fn is_bump(self) -> bool {
         matches!(
@@ -269,6 +286,15 @@ fn arena_for(test: Test, n: usize) -> usize {
         Test::VecPush => 8 * 4,
     };
     (n * per * 2).clamp(1 << 20, Arena::MAX_LEN)
+}
+
+/// The mean ns per unit that criterion measured for `contender` in benchmark group `group` of
+/// `benches/allocators.rs` (`units` per iteration), or `None` before `make bench` has run.
+pub fn criterion_ns(group: &str, contender: Contender, units: f64) -> Option<f64> {
+    crate::infra::timing::criterion_estimates(group)?
+        .into_iter()
+        .find(|(name, _)| name == contender.id())
+        .map(|(_, ns)| ns / units)
 }
 
 /// The median ns per unit of `contender` among `timings` (made by [`quick`] or [`quick_all`], which
