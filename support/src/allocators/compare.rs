@@ -15,6 +15,7 @@ use allocator_api2::vec::Vec as AVec;
 use super::workload::{Action, Workload};
 use super::{Arena, BumpDown, BumpUp, FreeList, Local, Locked, SizeClasses};
 use crate::infra::timing::{measure, Timing};
+use crate::views::display::Table;
 
 /// Sizes of the small-value test (bumpalo's `allocate` benchmark allocates values of 8-64 bytes).
 pub const SMALL_SIZES: [usize; 4] = [8, 16, 32, 64];
@@ -295,6 +296,34 @@ pub fn criterion_ns(group: &str, contender: Contender, units: f64) -> Option<f64
         .into_iter()
         .find(|(name, _)| name == contender.id())
         .map(|(_, ns)| ns / units)
+}
+
+/// The criterion groups of `benches/allocators.rs` and the units of work in one iteration of each.
+pub const CRITERION_GROUPS: [(&str, f64); 5] = [
+    ("ch5_small_allocs", 10_000.0),
+    ("ch5_pairs", 10_000.0),
+    ("ch5_random_actions", 10_000.0),
+    ("ch5_vec_push", 10_000.0),
+    ("ch5_free_list_walk", 1_000.0),
+];
+
+/// Every result `make bench` saved for the chapter 5 groups, in ns per unit of work (allocation,
+/// pair, action, push), or a message that says how to make them.
+pub fn criterion_table() -> Result<Table, String> {
+    let mut t = Table::new(["criterion group / benchmark", "mean ns per unit"]);
+    for (group, units) in CRITERION_GROUPS {
+        for (name, ns) in crate::infra::timing::criterion_estimates(group).unwrap_or_default() {
+            t.row([format!("{group} / {name}"), format!("{:.2}", ns / units)]);
+        }
+    }
+    if t.rows.is_empty() {
+        Err(
+            "No criterion results for chapter 5 yet: run `make bench`, then re-run this cell."
+                .into(),
+        )
+    } else {
+        Ok(t)
+    }
 }
 
 /// The median ns per unit of `contender` among `timings` (made by [`quick`] or [`quick_all`], which
