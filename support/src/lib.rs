@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | exercise checks | [`exercise`] (one file per chapter) | checks that say PASS or NOT YET and what is wrong |
 //! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4) | one module per chapter concept |
-//! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter |
+//! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter, chapter 5's own designs |
 //! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
 //!
 //! | module | used by | what it holds |
@@ -18,8 +18,8 @@
 //! | [`system`] | chapter 2 | what glibc malloc hands out, and which libc function std's `System` calls |
 //! | [`boxes`] | chapter 3 | drop-logging values, drop counters, `Box` facts |
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
-//! | [`allocators`] | chapters 2-4 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`] |
-//! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
+//! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
+//! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`], [`views::heap_map`] (chapter 5) |
 //! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
 //! | [`exercise`] | every chapter | [`exercise::Verdict`] and one module per chapter |
 //!

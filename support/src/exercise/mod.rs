@@ -15,6 +15,7 @@ pub mod ch1;
 pub mod ch2;
 pub mod ch3;
 pub mod ch4;
+pub mod ch5;
 
 /// The outcome of an exercise check.
 #[derive(Clone, Debug, PartialEq, Eq)]

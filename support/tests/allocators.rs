@@ -1,0 +1,371 @@
+//! Chapter 5's allocators: the conformance suite on every design and handle (also under Miri),
+//! random action sequences against a model (proptest), heap maps of scripted sequences, heap
+//! efficiency on the seeded workload, and hostile inputs.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use proptest::prelude::*;
+use support::allocators::conformance::{self, run_actions};
+use support::allocators::workload::{run_until_failure, Action, Workload};
+use support::allocators::{
+    Arena, BumpDown, BumpUp, CheckedArena, FreeList, HeapMap, Local, Locked, RegionKind,
+    SizeClasses,
+};
+
+/// Small under Miri (every byte is checked there), the suite's minimum otherwise.
+const LEN: usize = 64 << 10;
+
+fn report_says(r: &conformance::Report) -> String {
+    r.to_string()
+}
+
+#[test]
+fn every_design_passes_the_suite_through_every_handle() {
+    // Natively: every design through every handle. Under Miri (slow: every byte is interpreted):
+    // every design through `Local`, and one design each through `Locked` and `CheckedArena`.
+    let full = !cfg!(miri);
+    let mut reports = vec![
+        conformance::run("free list", LEN, |a| Local::new(FreeList::new(a))),
+        conformance::run("size classes", LEN, |a| Local::new(SizeClasses::new(a))),
+        conformance::run("size classes, locked", LEN, |a| {
+            Locked::new(SizeClasses::new(a))
+        }),
+        conformance::run("free list, checked", LEN, |a| {
+            CheckedArena::new(FreeList::new(a))
+        }),
+    ];
+    if full {
+        reports.push(conformance::run("free list, locked", LEN, |a| {
+            Locked::new(FreeList::new(a))
+        }));
+        reports.push(conformance::run("size classes, checked", LEN, |a| {
+            CheckedArena::new(SizeClasses::new(a))
+        }));
+    }
+    for r in &reports {
+        assert!(r.passed(), "{}", report_says(r));
+    }
+    // Bump allocators pass everything but reuse, which they fail as a value.
+    let mut bumps = vec![
+        conformance::run("bump up", LEN, |a| Local::new(BumpUp::new(a))),
+        conformance::run("bump down", LEN, |a| Local::new(BumpDown::new(a))),
+    ];
+    if full {
+        bumps.push(conformance::run("bump down, locked", LEN, |a| {
+            Locked::new(BumpDown::new(a))
+        }));
+        bumps.push(conformance::run("bump up, checked", LEN, |a| {
+            CheckedArena::new(BumpUp::new(a))
+        }));
+    }
+    for r in &bumps {
+        let failed: Vec<&str> = r.failures().iter().map(|f| f.case).collect();
+        assert_eq!(failed, ["freed memory is reused"], "{}", report_says(r));
+        let d = &r.case("freed memory is reused").unwrap().detail;
+        assert!(d.contains("round 3 of") && d.contains("not reused"), "{d}");
+    }
+}
+
+fn arena(len: usize) -> Arena {
+    Arena::new(len).expect("a small arena")
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        4 => (0usize..600, 0u32..8).prop_map(|(size, s)| Action::Alloc { size, align: 1 << s }),
+        2 => any::<usize>().prop_map(|pick| Action::Free { pick }),
+        2 => (any::<usize>(), 1usize..900).prop_map(|(pick, size)| Action::Realloc { pick, size }),
+    ]
+}
+
+proptest! {
+    // Under Miri: a few cases, and no failure file (Miri isolates the file system).
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 3 } else { 64 },
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_actions_match_the_model(actions in prop::collection::vec(action(), 1..if cfg!(miri) { 40 } else { 300 })) {
+        let len = 16 << 10; // small: refusals happen too
+        for r in [
+            run_actions(&Local::new(BumpUp::new(arena(len))), &actions),
+            run_actions(&Local::new(BumpDown::new(arena(len))), &actions),
+            run_actions(&Local::new(FreeList::new(arena(len))), &actions),
+            run_actions(&Local::new(FreeList::without_coalescing(arena(len))), &actions),
+            run_actions(&Local::new(SizeClasses::new(arena(len))), &actions),
+            run_actions(&CheckedArena::new(SizeClasses::new(arena(len))), &actions),
+        ] {
+            prop_assert!(r.is_ok(), "{:?}", r);
+        }
+    }
+}
+
+/// `a` (64 B), `b` (200 B), `c` (32 B), `d` (100 B); then free `b` and `c`.
+fn script(heap: &CheckedArena<FreeList>) -> HeapMap {
+    let a = heap.alloc(64, 8).unwrap();
+    let b = heap.alloc(200, 8).unwrap();
+    let c = heap.alloc(32, 8).unwrap();
+    let _d = heap.alloc(100, 16).unwrap();
+    heap.free(b).unwrap();
+    heap.free(c).unwrap();
+    assert_eq!(a.id, 1);
+    heap.heap_map()
+}
+
+#[test]
+fn coalescing_joins_neighbours_and_the_map_shows_it() {
+    let joined = script(&CheckedArena::new(FreeList::new(arena(1024))));
+    let apart = script(&CheckedArena::new(FreeList::without_coalescing(arena(
+        1024,
+    ))));
+    let free = |m: &HeapMap| -> Vec<usize> {
+        m.regions
+            .iter()
+            .filter(|r| r.kind == RegionKind::Free)
+            .map(|r| r.len)
+            .collect()
+    };
+    // b's block is 16 + 208 bytes, c's 16 + 32: merged they are one 272-byte hole.
+    assert_eq!(free(&joined), [272, 1024 - 80 - 272 - 128]);
+    assert_eq!(free(&apart), [224, 48, 1024 - 80 - 272 - 128]);
+    let t = joined.totals();
+    assert_eq!((t.data, t.header, t.free_blocks), (164, 32, 2));
+    assert!(joined.tiles() && apart.tiles());
+    let ids: Vec<u32> = joined
+        .regions
+        .iter()
+        .filter_map(|r| match r.kind {
+            RegionKind::Data { id } => id,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [1, 4]);
+}
+
+#[test]
+fn bump_maps_show_the_direction_and_dead_blocks() {
+    let up = CheckedArena::new(BumpUp::new(arena(1024)));
+    let down = CheckedArena::new(BumpDown::new(arena(1024)));
+    let a = up.alloc(10, 8).unwrap();
+    let _b = up.alloc(30, 32).unwrap();
+    up.free(a).unwrap();
+    let m = up.heap_map();
+    assert!(m.tiles());
+    // 10 bytes of a (freed: slack), padding to 32, then b's 30 bytes, then free space.
+    let kinds: Vec<(RegionKind, usize)> = m.regions.iter().map(|r| (r.kind, r.len)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RegionKind::Slack, 32),
+            (RegionKind::Data { id: Some(2) }, 30),
+            (RegionKind::Free, 1024 - 62)
+        ]
+    );
+    let a = down.alloc(10, 8).unwrap();
+    let m = down.heap_map();
+    // Bumping down rounds the start down: the padding lies after the block, at the top.
+    let kinds: Vec<(RegionKind, usize, usize)> = m
+        .regions
+        .iter()
+        .map(|r| (r.kind, r.offset, r.len))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (RegionKind::Free, 0, 1008),
+            (RegionKind::Data { id: Some(a.id) }, 1008, 10),
+            (RegionKind::Slack, 1018, 6)
+        ]
+    );
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of steps: slow under Miri, and no new raw-memory paths"
+)]
+fn heap_efficiency_on_the_seeded_workload() {
+    let w = Workload::random_actions(1);
+    let len = 1 << 20;
+    let fl = support::allocators::workload::efficiency(FreeList::new, len, &w, 5).unwrap();
+    let apart = support::allocators::workload::efficiency(FreeList::without_coalescing, len, &w, 5)
+        .unwrap();
+    let bump = support::allocators::workload::efficiency(BumpDown::new, len, &w, 5).unwrap();
+    assert!(fl.mean >= 0.90, "free list {:.3}", fl.mean);
+    assert!(
+        apart.mean < fl.mean - 0.04,
+        "coalescing buys space: {:.3} vs {:.3}",
+        apart.mean,
+        fl.mean
+    );
+    assert!(bump.mean < 0.5, "bump {:.3}", bump.mean);
+    assert!(fl.first.problems.is_empty() && fl.first.first_failure.is_some());
+}
+
+#[test]
+fn hostile_inputs_give_clear_errors() {
+    let heap = CheckedArena::new(FreeList::new(arena(4096)));
+    // Zero size: a dangling, aligned block that never reaches the design.
+    let z = heap.alloc(0, 64).unwrap();
+    assert_eq!((z.id, z.ptr.as_ptr() as usize % 64), (0, 0));
+    heap.free(z).unwrap();
+    // Alignment not a power of two, alignment beyond the arena, huge and usize::MAX sizes.
+    assert!(heap.alloc(8, 3).unwrap_err().contains("not a power of two"));
+    assert!(heap
+        .alloc(8, 1 << 20)
+        .unwrap_err()
+        .contains("larger than the arena's alignment 4096"));
+    assert!(heap
+        .alloc(usize::MAX, 8)
+        .unwrap_err()
+        .contains("exceeds isize::MAX"));
+    assert!(heap
+        .alloc(1 << 40, 8)
+        .unwrap_err()
+        .contains("out of memory"));
+    // Double free, foreign pointer, wrong layout: refused before the design sees them.
+    let b = heap.alloc(24, 8).unwrap();
+    heap.free(b).unwrap();
+    assert!(heap
+        .free(b)
+        .unwrap_err()
+        .contains("double free: block #1 was already freed"));
+    let c = heap.alloc(24, 8).unwrap();
+    let wrong = support::allocators::Block {
+        layout: Layout::new::<u8>(),
+        ..c
+    };
+    assert!(heap
+        .free(wrong)
+        .unwrap_err()
+        .contains("allocated with size 24"));
+    let mut local = 0u64;
+    let foreign = support::allocators::Block {
+        ptr: std::ptr::NonNull::from(&mut local).cast(),
+        ..c
+    };
+    assert!(heap.free(foreign).unwrap_err().contains("never handed out"));
+    assert!(heap
+        .realloc(c, usize::MAX)
+        .unwrap_err()
+        .contains("exceeds isize::MAX"));
+    assert_eq!(heap.problems().len(), 3, "{:?}", heap.problems());
+    heap.free(c).unwrap();
+    // Through the traits: refusals are null / AllocError, never a panic.
+    let g = Locked::new(FreeList::new(arena(4096)));
+    // SAFETY: valid layouts; the results are only compared with null.
+    unsafe {
+        assert!(g.alloc(Layout::from_size_align(8192, 8).unwrap()).is_null());
+        assert!(g.alloc(Layout::from_size_align(8, 8192).unwrap()).is_null());
+        let p = g.alloc(Layout::new::<u64>());
+        assert!(!p.is_null());
+        g.dealloc(p, Layout::new::<u64>());
+        g.dealloc(p, Layout::new::<u64>()); // double free: detected by the free list, ignored
+    }
+    assert_eq!((g.refusals(), g.misuses()), (2, 1));
+}
+
+#[test]
+fn rules_written_elsewhere_are_checked_before_use() {
+    use support::allocators::{Bump, DownBy, Refusal};
+    // A downward rule that rounds up: its block would run into the one before.
+    let rounds_up: fn(usize, usize, usize, usize) -> Option<usize> =
+        |cur, _start, size, align| Some((cur - size + align - 1) & !(align - 1));
+    let heap = CheckedArena::new(Bump::with_direction(arena(4096), DownBy(rounds_up)));
+    heap.alloc(8, 8).unwrap();
+    assert!(heap
+        .alloc(3, 8)
+        .unwrap_err()
+        .contains("past the old cursor"));
+    assert!(matches!(heap.refusals()[0], Refusal::RuleBroken { .. }));
+    // A coalescing rule that merges with a neighbour it does not touch is not applied.
+    let greedy: support::allocators::free_list::Coalesce = |l, f, _r| match l {
+        Some(l) => support::allocators::Span {
+            start: l.start,
+            len: f.end() - l.start,
+        },
+        None => f,
+    };
+    let fl = CheckedArena::new(FreeList::with_coalesce(arena(4096), greedy));
+    let a = fl.alloc(64, 8).unwrap();
+    let _keep = fl.alloc(64, 8).unwrap();
+    let c = fl.alloc(64, 8).unwrap();
+    let _keep2 = fl.alloc(64, 8).unwrap();
+    fl.free(a).unwrap();
+    fl.free(c).unwrap(); // greedy would swallow the live block between a and c
+    assert_eq!(fl.live_blocks().len(), 2);
+    // Without coalescing, the arena ends up cut into 80-byte blocks: they never rejoin.
+    let joins =
+        |name, f: fn(Arena) -> FreeList| conformance::rejoin(name, LEN, move |a| Local::new(f(a)));
+    assert!(joins("joined", FreeList::new).passed);
+    let apart = joins("apart", FreeList::without_coalescing);
+    assert!(
+        !apart.passed
+            && apart
+                .detail
+                .contains("could not be had (refused 32768 bytes"),
+        "{apart:?}"
+    );
+    assert!(!conformance::rejoin("classes", LEN, |a| Local::new(SizeClasses::new(a))).passed);
+    assert!(!conformance::rejoin("bump", LEN, |a| Local::new(BumpDown::new(a))).passed);
+    let r = conformance::run("greedy", LEN, |ar| {
+        Local::new(FreeList::with_coalesce(ar, greedy))
+    });
+    assert!(r.passed(), "{r}");
+    // A class rule that ignores alignment is refused for aligned requests.
+    let heap = CheckedArena::new(SizeClasses::with_lookup(arena(1 << 16), |size, _align| {
+        (size <= 2048).then(|| (size.max(16).next_power_of_two().trailing_zeros() - 4) as usize)
+    }));
+    assert!(heap.alloc(8, 64).unwrap_err().contains("only 16-aligned"));
+}
+
+#[test]
+fn every_design_draws_maps_that_tile_the_arena_through_a_workload() {
+    let w = Workload::random_actions(3);
+    for run in [
+        run_until_failure(FreeList::new(arena(16 << 10)), &w, 2000, 25),
+        run_until_failure(SizeClasses::new(arena(16 << 10)), &w, 2000, 25),
+        run_until_failure(BumpUp::new(arena(16 << 10)), &w, 2000, 25),
+    ] {
+        let run = run.unwrap();
+        assert!(run.final_map.tiles(), "{}", run.allocator);
+        assert!(run.problems.is_empty(), "{:?}", run.problems);
+        assert!(run.first_failure.is_some(), "a 16 KiB arena fills up");
+        let t = run.final_map.totals();
+        let sum = t.data + t.header + t.slack + t.free + t.class_free;
+        assert_eq!(sum, 16 << 10, "{}", run.allocator);
+    }
+    // Hostile workload numbers are clear errors, before anything runs.
+    let bad = Workload {
+        max_size: usize::MAX,
+        ..w
+    };
+    assert!(bad.actions(10).unwrap_err().contains("max_size"));
+    assert!(w.actions(usize::MAX).unwrap_err().contains("limit"));
+    let mut g = support::allocators::workload::SplitMix64::new(1);
+    assert!(g.log_size(1, usize::MAX) >= 1);
+    assert!(support::allocators::workload::efficiency(FreeList::new, 1 << 16, &w, 0).is_err());
+    assert!(support::allocators::compare::quick(
+        support::allocators::compare::Contender::System,
+        support::allocators::compare::Test::Pairs,
+        usize::MAX,
+        1
+    )
+    .is_err());
+    assert!(support::allocators::compare::free_list_with_holes(usize::MAX).is_err());
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "runs a release build of an example in a child process")]
+fn own_global_runs_ordinary_code_on_the_size_classes() {
+    let out = support::infra::programs::run_example("own_global", &[], &[]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("refusals: 0, misuses detected: 0"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("776 distinct words"), "{}", out.stdout);
+}
