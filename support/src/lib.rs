@@ -5,6 +5,7 @@
 //!
 //! | module | used by | what it holds |
 //! |---|---|---|
+//! | [`collections`] | chapter 6 | a growth tracer for any collection; hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
 //! | [`chart`] | every chapter | line, step and point charts as inline SVG (and SVG files outside Jupyter) |
 //! | [`boxes`] | chapter 3 | drop-logging values, drop counters, a guarded heap for the `MyBox` exercise, `Box` facts |
 //! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
@@ -25,6 +26,7 @@
 
 pub mod boxes;
 pub mod chart;
+pub mod collections;
 pub mod display;
 pub mod env_report;
 pub mod exercise;
