@@ -64,6 +64,8 @@ impl fmt::Display for Verdict {
     }
 }
 
+pub mod ch6;
+
 /// Checks for chapter 1 (memory layout and alignment).
 pub mod ch1 {
     use super::*;

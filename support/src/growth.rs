@@ -12,6 +12,8 @@ use allocator_api2::alloc::{AllocError, Allocator, Global};
 
 use crate::chart::Chart;
 
+pub mod languages;
+
 /// std's first non-zero capacity for elements of `elem_size` bytes (`min_non_zero_cap`):
 /// 8 for 1-byte elements, 4 up to 1 KiB, 1 above.
 pub const fn min_non_zero_cap(elem_size: usize) -> usize {
