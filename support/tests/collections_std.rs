@@ -8,7 +8,11 @@ use support::collections::{std_calls, std_trace, StdCall};
 use support::recording::EventKind;
 
 fn sizes(calls: &[StdCall], kind: EventKind) -> Vec<usize> {
-    calls.iter().filter(|c| c.kind == kind).map(|c| c.size).collect()
+    calls
+        .iter()
+        .filter(|c| c.kind == kind)
+        .map(|c| c.size)
+        .collect()
 }
 
 #[test]
@@ -24,7 +28,10 @@ fn std_hashmap_allocates_the_modelled_tables() {
     let last = t.last();
     assert_eq!(last.allocs, Some(model.len()));
     assert_eq!(last.calls, Some(2 * model.len() - 1));
-    assert_eq!(last.live_bytes, Some(model.last().unwrap().table.total_bytes));
+    assert_eq!(
+        last.live_bytes,
+        Some(model.last().unwrap().table.total_bytes)
+    );
     let pre = std_trace("hashmap-with-capacity", n).unwrap();
     assert_eq!(pre.last().allocs, Some(1));
     assert_eq!(
@@ -83,11 +90,18 @@ fn std_strings_and_deques() {
     assert_eq!(get("string-with-capacity").reallocs(), 0);
     assert_eq!(get("into-boxed-str-exact").reallocs(), 0);
     let spare = get("into-boxed-str-spare");
-    assert_eq!(spare.count(&[EventKind::ShrinkInPlace, EventKind::ShrinkMoved]), 1);
+    assert_eq!(
+        spare.count(&[EventKind::ShrinkInPlace, EventKind::ShrinkMoved]),
+        1
+    );
     // format! of a literal (or of arguments folded into one) copies it: one exact allocation.
     assert_eq!(sizes(&get("format-literal").calls, EventKind::Alloc), [11]);
     assert_eq!(get("format-literal").reallocs(), 0);
-    assert_eq!(get("vecdeque-from-vec").allocs(), 1, "the Vec's buffer is kept both ways");
+    assert_eq!(
+        get("vecdeque-from-vec").allocs(),
+        1,
+        "the Vec's buffer is kept both ways"
+    );
     assert_eq!(get("vecdeque-from-vec").reallocs(), 0);
     let d = std_trace("vecdeque", 100).unwrap();
     assert_eq!(d.capacities(), [4, 8, 16, 32, 64, 128]);

@@ -120,7 +120,7 @@ pub fn table_layout(
             "{buckets} buckets: a table has a power of two"
         )));
     }
-    if !entry_align.is_power_of_two() || (entry_size % entry_align != 0) {
+    if !entry_align.is_power_of_two() || !entry_size.is_multiple_of(entry_align) {
         return Err(HashError(format!(
             "entry size {entry_size} and alignment {entry_align} are not a Rust type's layout"
         )));

@@ -588,7 +588,7 @@ mod tests {
         assert!(c.series_list().is_empty());
         let text = t.to_lines();
         let back = GrowthTrace::parse_lines(&format!("noise\n{text}sample 1 2\n"));
-        assert_eq!(back, [t.clone()]);
+        assert_eq!(back, std::slice::from_ref(&t));
         let (slowest, median) = t.slowest_and_median().unwrap();
         assert!(slowest.nanos >= median);
         let s = trace("String", 40, None, String::new, |s, _| s.push('é')).unwrap();

@@ -65,7 +65,9 @@ pub fn check_hashmap_prediction(capacities: [usize; 5], reallocated_at: [usize; 
     if wrong.is_empty() {
         Verdict::pass(
             ex,
-            format!("capacities {caps:?}, reallocated at lengths {at:?}, as the real table reports"),
+            format!(
+                "capacities {caps:?}, reallocated at lengths {at:?}, as the real table reports"
+            ),
         )
     } else {
         Verdict::not_yet(ex, wrong.join("; "))
@@ -117,7 +119,10 @@ pub fn check_with_capacity(sizer: impl Fn(usize) -> usize) -> Verdict {
     if wrong.is_empty() {
         Verdict::pass(
             ex,
-            format!("one allocation each, no bigger than needed ({})", summary.join(", ")),
+            format!(
+                "one allocation each, no bigger than needed ({})",
+                summary.join(", ")
+            ),
         )
     } else {
         Verdict::not_yet(ex, wrong.join("; "))
@@ -166,7 +171,9 @@ pub fn check_deque_prediction(predicted: [(&[u32], &[u32]); 3]) -> Verdict {
             } else {
                 "the first slice runs from head to the end of the buffer, the rest wraps to slot 0"
             };
-            wrong.push(format!("{step}: the split between the two slices is off — {why}"));
+            wrong.push(format!(
+                "{step}: the split between the two slices is off — {why}"
+            ));
         }
     }
     if wrong.is_empty() {
@@ -192,9 +199,15 @@ mod tests {
         assert_eq!(at, [4, 8, 15, 29]);
         let v = check_hashmap_prediction([0; 5], [0; 4]);
         assert!(!v.passed, "{v}");
-        assert!(!v.message.contains("28") && !v.message.contains("15"), "no values given away: {v}");
+        assert!(
+            !v.message.contains("28") && !v.message.contains("15"),
+            "no values given away: {v}"
+        );
         let v = check_hashmap_prediction([4, 8, 16, 32, 64], [3, 7, 14, 28]);
-        assert!(v.message.contains("not buckets") && v.message.contains("exactly full"), "{v}");
+        assert!(
+            v.message.contains("not buckets") && v.message.contains("exactly full"),
+            "{v}"
+        );
         let v = check_hashmap_prediction([3, 7, 14, 28, 56], [4, 8, 15, 29]);
         assert!(v.passed, "{v}");
     }
@@ -220,9 +233,14 @@ mod tests {
         assert_eq!(t[2], (vec![0, 3, 4, 5, 6], vec![]));
         let v = check_deque_prediction([(&[], &[]), (&[], &[]), (&[], &[])]);
         assert!(!v.passed && v.message.contains("(c)"), "{v}");
-        let v = check_deque_prediction([(&[3, 4, 5], &[]), (&[0, 3, 4], &[5]), (&[0, 3, 4, 5, 6], &[])]);
+        let v = check_deque_prediction([
+            (&[3, 4, 5], &[]),
+            (&[0, 3, 4], &[5]),
+            (&[0, 3, 4, 5, 6], &[]),
+        ]);
         assert!(!v.passed && v.message.contains("(a): the split"), "{v}");
-        let v = check_deque_prediction([(&[3, 4], &[5]), (&[0, 3, 4], &[5]), (&[0, 3, 4, 5, 6], &[])]);
+        let v =
+            check_deque_prediction([(&[3, 4], &[5]), (&[0, 3, 4], &[5]), (&[0, 3, 4, 5, 6], &[])]);
         assert!(v.passed, "{v}");
         assert_eq!(capacity_of(16), 14);
     }

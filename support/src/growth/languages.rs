@@ -304,7 +304,10 @@ mod tests {
         assert_eq!(first(&Libstdcxx, 8, 6), [1, 2, 4, 8, 16, 32]);
         assert_eq!(first(&Msvc, 8, 10), [1, 2, 3, 4, 6, 9, 13, 19, 28, 42]);
         // CPython's comment: "The growth pattern is:  0, 4, 8, 16, 24, 32, 40, 52, 64, 76, ..."
-        assert_eq!(first(&CPythonList, 8, 9), [4, 8, 16, 24, 32, 40, 52, 64, 76]);
+        assert_eq!(
+            first(&CPythonList, 8, 9),
+            [4, 8, 16, 24, 32, 40, 52, 64, 76]
+        );
         let go = first(&GoSlice, 8, 12);
         assert_eq!(go[..10], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
         assert_eq!(go[10], 512 + (512 + 768) / 4);
