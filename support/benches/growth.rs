@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use support::growth::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
-use support::recording::RecordingAllocator;
+use support::allocators::RecordingAllocator;
+use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
 use support::reexports::allocator_api2::alloc::{Global, System as ApiSystem};
 use support::reexports::allocator_api2::boxed::Box as ABox;
 use support::reexports::allocator_api2::vec::Vec as AVec;

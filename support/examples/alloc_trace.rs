@@ -10,7 +10,7 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use support::recording::{events_table, RecordingAllocator};
+use support::allocators::recording::{render::events_table, RecordingAllocator};
 
 #[global_allocator]
 static GLOBAL: RecordingAllocator<System> = RecordingAllocator::new_in(System);

@@ -14,8 +14,8 @@ use std::alloc::{alloc, dealloc, realloc, Layout, System};
 use std::fmt::Debug;
 use std::mem::{align_of, size_of};
 
+use support::allocators::RecordingAllocator;
 use support::boxes::{box_facts, Loud};
-use support::recording::RecordingAllocator;
 
 #[global_allocator]
 static HEAP: RecordingAllocator<System> = RecordingAllocator::new_in(System);

@@ -12,9 +12,9 @@ use std::alloc::System;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hint::black_box;
 
+use support::allocators::recording::RecordingAllocator;
 use support::collections::tracer::{trace, AllocCounter, GrowthTrace};
 use support::collections::{scrambled_key, STD_TRACE_KINDS};
-use support::recording::RecordingAllocator;
 
 #[global_allocator]
 static GLOBAL: RecordingAllocator<System> = RecordingAllocator::new_in(System);

@@ -27,7 +27,8 @@
 use std::alloc::Layout;
 use std::fmt;
 
-use crate::display::{emit, escape, Table};
+use crate::views::display::{emit, escape, Table};
+use crate::views::palette::field_fill;
 
 /// One field of a struct: its name, offset and the size and alignment of its type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -373,11 +374,6 @@ impl fmt::Display for LayoutReport {
     }
 }
 
-/// Colours for fields in byte maps (Okabe–Ito, lightened so labels stay readable).
-const FIELD_COLOURS: [&str; 8] = [
-    "#8fc4e8", "#f2a877", "#7fd1b9", "#e8b3d2", "#f3d37a", "#b3dff5", "#c9c9c9", "#d9a0a0",
-];
-
 /// Draws bytes `0..size` as squares, coloured by the field covering them, padding hatched grey.
 pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) -> String {
     let cell = 30usize;
@@ -411,7 +407,7 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
     for b in 0..size {
         let (x, y) = (left + (b % per_row) * cell, top + (b / per_row) * cell);
         let fill = match owner(b) {
-            Some(i) => FIELD_COLOURS[i % FIELD_COLOURS.len()].to_string(),
+            Some(i) => field_fill(i).to_string(),
             None => "url(#hatch)".to_string(),
         };
         s += &format!(
@@ -436,7 +432,7 @@ pub fn byte_map_svg(title: &str, size: usize, fields: &[Field], per_row: usize) 
         .enumerate()
         .map(|(i, fl)| {
             (
-                FIELD_COLOURS[i % FIELD_COLOURS.len()].to_string(),
+                field_fill(i).to_string(),
                 format!("{} @{} ({} B)", fl.name, fl.offset, fl.size),
             )
         })

@@ -3,40 +3,42 @@
 //! Every notebook starts with `:dep support = { path = "../support" }` and then calls into this crate:
 //! the logic, and its tests, live here; the notebooks read like lab instructions.
 //!
+//! The crate has four layers; a module uses only its own layer and the layers below it.
+//!
+//! | layer | modules | what it holds |
+//! |---|---|---|
+//! | exercise checks | [`exercise`] (one file per chapter) | checks that say PASS or NOT YET and what is wrong |
+//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6) | one module per chapter concept |
+//! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter |
+//! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
+//!
 //! | module | used by | what it holds |
 //! |---|---|---|
-//! | [`collections`] | chapter 6 | a growth tracer for any collection; hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
-//! | [`chart`] | every chapter | line, step and point charts as inline SVG (and SVG files outside Jupyter) |
-//! | [`boxes`] | chapter 3 | drop-logging values, drop counters, a guarded heap for the `MyBox` exercise, `Box` facts |
-//! | [`display`] | every chapter | HTML tables and the `evcxr_display` plumbing |
-//! | [`std_source`] | every chapter | excerpts of the installed standard-library source (`rust-src`) |
-//! | [`system`] | chapter 2 | what glibc malloc hands out: usable sizes, address alignment, `MIN_ALIGN` |
-//! | [`timing`] | chapter 4 | repeat-and-take-the-median timing for cells; criterion results for charts |
-//! | [`env_report`] | chapter 0 | toolchain, rust-src and kernel facts for the start-here check |
-//! | [`exercise`] | every chapter | exercise checks that say PASS or NOT YET and what is wrong |
-//! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, `GrowVec` with pluggable strategies, cost simulation |
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
-//! | [`recording`] | chapters 2-4 | a recording allocator (a value, thread-safe) with an event log, tables and a timeline |
-//! | [`programs`] | chapters 2-4 | runs the crate's example programs (global allocator, libc interposition) from a cell |
+//! | [`system`] | chapter 2 | what glibc malloc hands out, and which libc function std's `System` calls |
+//! | [`boxes`] | chapter 3 | drop-logging values, drop counters, `Box` facts |
+//! | [`collections`] | chapter 6 | a growth tracer for any collection (chapter 4's `CapacityTrace` uses it); hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
+//! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
+//! | [`allocators`] | chapters 2-4 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`] |
+//! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
+//! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`] |
+//! | [`exercise`] | every chapter | [`exercise::Verdict`] and one module per chapter |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
 //! `static` surviving from one cell to the next (each cell is its own library in evcxr).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_debug_implementations)]
 
+pub mod allocators;
 pub mod boxes;
-pub mod chart;
 pub mod collections;
-pub mod display;
-pub mod env_report;
 pub mod exercise;
 pub mod growth;
+pub mod infra;
 pub mod layout;
-pub mod programs;
-pub mod recording;
-pub mod std_source;
 pub mod system;
-pub mod timing;
+pub mod views;
 
 /// Crates the notebooks use through this one, so a single `:dep` line is enough.
 pub mod reexports {

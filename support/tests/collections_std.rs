@@ -2,10 +2,10 @@
 //! `#[global_allocator]` in a child process), against the models of chapter 6.
 #![cfg(all(not(miri), target_os = "linux"))]
 
+use support::allocators::recording::EventKind;
 use support::collections::btree::{node_layouts, BTreeModel};
 use support::collections::hashmap::{growth_sequence, table_for_capacity};
 use support::collections::{std_calls, std_trace, StdCall};
-use support::recording::EventKind;
 
 fn sizes(calls: &[StdCall], kind: EventKind) -> Vec<usize> {
     calls

@@ -4,7 +4,7 @@
 #![cfg(not(miri))]
 
 use proptest::prelude::*;
-use support::growth::{Op, VecModel};
+use support::growth::model::{Op, VecModel};
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![

@@ -5,7 +5,7 @@
 use std::alloc::Layout;
 use support::exercise::ch2::{check_libc_predictions, first_call};
 
-use support::programs::{libc_calls, run_example};
+use support::infra::programs::{libc_calls, run_example};
 use support::system::predicted_libc_alloc;
 
 #[test]
@@ -168,7 +168,10 @@ fn growth_lab_traces_real_vecs_in_a_fresh_process() {
         [4096, 8192, 16384, 32768, 65536]
     );
     assert!(cost.iter().all(|c| c.moved && c.new_size == 2 * c.size));
-    let bad =
-        support::programs::run_example("growth_lab", &["realloc-cost", "3", "4096", "1"], &[]);
+    let bad = support::infra::programs::run_example(
+        "growth_lab",
+        &["realloc-cost", "3", "4096", "1"],
+        &[],
+    );
     assert!(!bad.success && bad.stderr.contains("not a power of two"));
 }

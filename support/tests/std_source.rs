@@ -1,7 +1,7 @@
 //! The excerpts the chapters rely on must be found in the installed rust-src.
 #![cfg(not(miri))] // runs `rustc --print sysroot` and reads files
 
-use support::std_source::{excerpt, excerpt_after, lines, show, SourceError};
+use support::infra::std_source::{excerpt, excerpt_after, lines, show, SourceError};
 
 #[test]
 fn finds_items_the_course_shows() {

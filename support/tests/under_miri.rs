@@ -3,7 +3,7 @@
 //! runs clean.
 #![cfg(not(miri))]
 
-use support::programs::{run_example, run_under_miri};
+use support::infra::programs::{run_example, run_under_miri};
 
 #[test]
 fn miri_reports_each_broken_contract() {

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::display::{escape, Html};
-use crate::growth::min_non_zero_cap;
+use crate::growth::model::min_non_zero_cap;
+use crate::views::display::{escape, Html};
 
 /// The largest capacity the model and the lab accept (they are for pictures, not for storage).
 pub const MAX_MODEL_CAPACITY: usize = 4096;

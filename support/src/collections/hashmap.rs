@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::display::{escape, Html};
+use crate::views::display::{escape, Html};
 
 /// hashbrown's `Group::WIDTH`: the control bytes one probe reads at once. 16 with SSE2 on x86 and
 /// x86_64, 8 with NEON on little-endian aarch64, else the generic `usize` word (8 on 64-bit);
@@ -261,8 +261,8 @@ pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::allocators::recording::{EventKind, RecordingAllocator};
     use crate::collections::tracer::trace;
-    use crate::recording::{EventKind, RecordingAllocator};
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]

@@ -22,9 +22,9 @@ pub mod tracer;
 /// `hashbrown::HashMap::new_in(&recorder)` allocates through a recorder.
 pub use hashbrown;
 
-use crate::display::Table;
-use crate::programs::run_example;
-use crate::recording::EventKind;
+use crate::allocators::recording::EventKind;
+use crate::infra::programs::run_example;
+use crate::views::display::Table;
 use tracer::{GrowthTrace, MAX_STEPS};
 
 /// The `i`-th key of a fixed scrambled order of distinct `u64`s (`i × 0x9E3779B97F4A7C15`, an odd

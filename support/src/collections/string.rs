@@ -8,7 +8,7 @@ use std::mem::size_of;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::display::Table;
+use crate::views::display::Table;
 
 /// `size_of` of the string types (and their `Option`s): the handle on the stack, not the text.
 pub fn sizes() -> Vec<(&'static str, usize, &'static str)> {

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use support::collections::tracer::{trace, Metric};
-//! use support::recording::RecordingAllocator;
+//! use support::allocators::recording::RecordingAllocator;
 //! use support::collections::hashbrown::HashMap;
 //!
 //! let rec = RecordingAllocator::new();
@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::Instant;
 
-use crate::chart::Chart;
-use crate::recording::RecordingAllocator;
+use crate::allocators::recording::RecordingAllocator;
+use crate::views::chart::Chart;
 
 /// The most steps one trace records (each step keeps one [`Sample`] of about 120 bytes).
 pub const MAX_STEPS: usize = 500_000;

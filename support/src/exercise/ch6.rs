@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 
 use super::Verdict;
+use crate::allocators::recording::RecordingAllocator;
 use crate::collections::hashmap::{capacity_of_buckets, table_for_capacity};
 use crate::collections::tracer::trace;
-use crate::recording::RecordingAllocator;
 
 /// The first five capacities of a `HashMap<u64, u64>` grown from empty, and the lengths at which
 /// it holds its first four re-allocations (the length reached by the insert that grew it), as

@@ -6,8 +6,9 @@
 //! The `Growth` trait is asked for a new capacity when a push finds the buffer full, so `cap` is
 //! also the current length (`size()` in C++, `Py_SIZE` in CPython).
 
-use super::{min_non_zero_cap, Growth};
-use crate::display::Table;
+use super::model::min_non_zero_cap;
+use super::strategy::{Growth, StdGrowth};
+use crate::views::display::Table;
 
 /// GCC's libstdc++ `std::vector`: `_M_check_len(n)` returns `size() + max(size(), n)` — doubling,
 /// starting at 1.
@@ -112,14 +113,14 @@ impl Growth for Folly {
 }
 
 /// Rust's own rule, for the same tables (`raw_vec/mod.rs` `grow_amortized`).
-pub fn rust() -> super::StdGrowth {
-    super::StdGrowth
+pub fn rust() -> StdGrowth {
+    StdGrowth
 }
 
 /// Every rule of this module, with Rust's first.
 pub fn all() -> Vec<Box<dyn Growth>> {
     vec![
-        Box::new(super::StdGrowth),
+        Box::new(StdGrowth),
         Box::new(Libstdcxx),
         Box::new(Msvc),
         Box::new(GoSlice),
@@ -292,7 +293,8 @@ pub fn rust_first_capacity(elem_size: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::growth::{simulate, Factor};
+    use crate::growth::simulate::simulate;
+    use crate::growth::strategy::Factor;
 
     fn first(g: &dyn Growth, size: usize, n: usize) -> Vec<usize> {
         capacity_sequence(g, size, MAX_PUSHES).unwrap()[..n].to_vec()

@@ -5,7 +5,7 @@
 //! their compiler builds. Paths are relative to `library/`, as in `alloc/src/raw_vec/mod.rs`.
 //!
 //! ```no_run
-//! let e = support::std_source::excerpt("alloc/src/raw_vec/mod.rs", "fn min_non_zero_cap").unwrap();
+//! let e = support::infra::std_source::excerpt("alloc/src/raw_vec/mod.rs", "fn min_non_zero_cap").unwrap();
 //! assert!(e.text().contains("if size == 1"));
 //! println!("{e}"); // with line numbers; in a notebook it shows as a titled code block
 //! ```
@@ -14,7 +14,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::display::{emit, escape};
+use crate::views::display::{callout, emit, escape};
+use crate::views::palette::Tone;
 
 /// Why an excerpt could not be produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -345,13 +346,7 @@ impl SourceView {
     pub fn evcxr_display(&self) {
         match &self.0 {
             Ok(e) => e.evcxr_display(),
-            Err(e) => emit(
-                "text/html",
-                &format!(
-                    "<div style=\"border:1px solid #d33;background:#fff4f4;padding:4px 8px;font-family:monospace\">{}</div>",
-                    escape(&e.to_string())
-                ),
-            ),
+            Err(e) => callout(Tone::Error, &e.to_string()).evcxr_display(),
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::views::palette::Tone;
+
 /// Prints `content` as one rich output of type `mime` for evcxr.
 pub fn emit(mime: &str, content: &str) {
     println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
@@ -25,6 +27,17 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// A box with a coloured border and background around `text` (escaped here), in the colours of
+/// `tone`: exercise verdicts and std-source errors are shown this way.
+pub fn callout(tone: Tone, text: &str) -> Html {
+    Html(format!(
+        "<div style=\"border:2px solid {};background:{};padding:6px 10px;font-family:sans-serif\">{}</div>",
+        tone.border(),
+        tone.background(),
+        escape(text)
+    ))
 }
 
 /// A finished piece of HTML, shown as `text/html` in a notebook.
@@ -162,6 +175,14 @@ mod tests {
     #[test]
     fn escape_handles_markup() {
         assert_eq!(escape("<a & 'b'>"), "&lt;a &amp; &#39;b&#39;&gt;");
+    }
+
+    #[test]
+    fn callouts_escape_their_text_and_take_the_tone_colours() {
+        let good = callout(Tone::Good, "PASS <ok>").0;
+        assert!(good.contains("PASS &lt;ok&gt;"), "{good}");
+        assert!(good.contains(&Tone::Good.border().to_string()), "{good}");
+        assert_ne!(good, callout(Tone::Error, "PASS <ok>").0);
     }
 
     #[test]

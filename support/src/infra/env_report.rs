@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use crate::display::{emit, Table};
-use crate::std_source;
+use crate::infra::std_source;
+use crate::views::display::{emit, Table};
 
 /// One checked fact: what, its value, and whether it is as the course needs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::display::{emit, Table};
+use crate::views::display::{emit, Table};
 
 /// Summary of repeated measurements of one piece of work.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,7 +126,9 @@ impl Timing {
 /// `target/criterion/GROUP/**/new/estimates.json`; each name is the benchmark's path below the
 /// group (e.g. `align8/4096`). `None` when `cargo bench` has not been run.
 pub fn criterion_estimates(group: &str) -> Option<Vec<(String, f64)>> {
-    let root = crate::programs::target_dir().join("criterion").join(group);
+    let root = crate::infra::programs::target_dir()
+        .join("criterion")
+        .join(group);
     let mut out = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {

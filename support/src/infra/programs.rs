@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::display::{emit, escape};
+use crate::views::display::{emit, escape};
 
 /// The output of one example program run.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 //! reference to a collection of `allocator_api2`, which then allocates through it:
 //!
 //! ```
-//! use support::recording::{EventKind, RecordingAllocator};
+//! use support::allocators::recording::{EventKind, RecordingAllocator};
 //! use support::reexports::allocator_api2::vec::Vec;
 //!
 //! let rec = RecordingAllocator::new();           // wraps the system allocator (malloc)
@@ -31,8 +31,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use allocator_api2::alloc::{AllocError, Allocator};
 
-use crate::chart::Chart;
-use crate::display::{emit, Table};
+pub mod render;
 
 /// What happened in one allocator call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,34 +141,6 @@ impl Stats {
             && self.live_bytes == 0
             && self.bytes_requested == self.bytes_released
     }
-
-    /// The totals as a two-column table.
-    pub fn table(&self) -> Table {
-        let mut t = Table::new(["counter", "value"]).caption("Allocator calls recorded");
-        for (k, v) in [
-            ("allocations", self.allocs),
-            ("deallocations", self.deallocs),
-            ("grows (in place)", self.grows_in_place),
-            ("grows (moved)", self.grows - self.grows_in_place),
-            ("shrinks", self.shrinks),
-            ("failures", self.failures),
-            ("zero-size calls", self.zero_size_calls),
-            ("bytes requested", self.bytes_requested),
-            ("bytes released", self.bytes_released),
-            ("bytes moved by reallocation", self.bytes_moved),
-            ("live blocks", self.live_blocks()),
-            ("live bytes", self.live_bytes),
-            ("peak live bytes", self.peak_live_bytes),
-        ] {
-            t.row([k.to_string(), v.to_string()]);
-        }
-        t
-    }
-
-    /// Shows the totals as a table in an evcxr cell.
-    pub fn evcxr_display(&self) {
-        self.table().evcxr_display();
-    }
 }
 
 struct Log {
@@ -194,6 +165,23 @@ pub struct RecordingAllocator<A = System> {
     enabled: AtomicBool,
     max_events: AtomicUsize,
     log: Mutex<Log>,
+}
+
+impl<A: fmt::Debug> fmt::Debug for RecordingAllocator<A> {
+    /// The inner allocator, whether recording is on, how many events are logged, and the totals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (events, dropped, stats) = Self::unrecorded(|| {
+            let log = self.lock();
+            (log.events.len(), log.dropped, log.stats)
+        });
+        f.debug_struct("RecordingAllocator")
+            .field("inner", &self.inner)
+            .field("recording", &self.enabled.load(Ordering::Relaxed))
+            .field("events", &events)
+            .field("dropped_events", &dropped)
+            .field("stats", &stats)
+            .finish()
+    }
 }
 
 impl RecordingAllocator<System> {
@@ -427,30 +415,6 @@ impl<A> RecordingAllocator<A> {
         }
         IN_RECORDER.with(|g| g.set(false));
     }
-
-    /// The event log as a table with addresses relative to the first block seen.
-    pub fn table(&self) -> Table {
-        let labels = Self::unrecorded(|| self.lock().labels.clone());
-        events_table_labelled(&self.events(), &labels)
-    }
-
-    /// The log as a numbered picture, one row per event, coloured by kind: allocations green,
-    /// marks (such as drops) orange, frees red, reallocations blue.
-    pub fn sequence_picture(&self, title: &str) -> crate::display::Html {
-        let story = self.story();
-        let kinds: Vec<EventKind> = self.events().iter().map(|e| e.kind).collect();
-        crate::display::Html(sequence_svg(title, &kinds, &story))
-    }
-
-    /// Live bytes after each event, as a step chart with moved reallocations marked.
-    pub fn timeline(&self, title: &str) -> Chart {
-        timeline_chart(title, &self.events())
-    }
-
-    /// Shows the event log as a table in an evcxr cell.
-    pub fn evcxr_display(&self) {
-        emit("text/html", &self.table().to_html());
-    }
 }
 
 fn describe(e: &Event, labels: &[(usize, String)]) -> String {
@@ -465,133 +429,6 @@ fn describe(e: &Event, labels: &[(usize, String)]) -> String {
         EventKind::Failed => format!("FAILED request of {} B", e.size),
         _ => format!("{} {} -> {} B", e.kind.name(), e.old_size, e.size),
     }
-}
-
-/// An event log as a table: one row per call, addresses relative to the first block's address.
-pub fn events_table(events: &[Event]) -> Table {
-    events_table_labelled(events, &[])
-}
-
-/// [`events_table`] with `Mark` events shown by their labels.
-pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Table {
-    let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
-    let rel = |a: usize| -> String {
-        if a == 0 {
-            "-".into()
-        } else if a >= base {
-            format!("base+{:#x}", a - base)
-        } else {
-            format!("base-{:#x}", base - a)
-        }
-    };
-    let mut t = Table::new([
-        "#",
-        "event",
-        "old size",
-        "size",
-        "align",
-        "old address",
-        "address",
-    ])
-    .caption("Allocator events (addresses relative to the first block)");
-    for e in events {
-        let what = if e.kind == EventKind::Mark {
-            describe(e, labels)
-        } else {
-            e.kind.name().to_string()
-        };
-        let mark = e.kind == EventKind::Mark;
-        let num = |n: usize| if mark { "-".to_string() } else { n.to_string() };
-        t.row([
-            e.seq.to_string(),
-            what,
-            if e.old_size == 0 {
-                "-".into()
-            } else {
-                e.old_size.to_string()
-            },
-            num(e.size),
-            num(e.align),
-            rel(e.old_addr),
-            rel(e.addr),
-        ]);
-    }
-    t
-}
-
-/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]).
-pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
-    let row = 26;
-    let height = 40 + row * lines.len().max(1) + 10;
-    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-    let width = (title.chars().count() * 9 + 20)
-        .max(longest * 8 + 70)
-        .max(300);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\"><text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>",
-        crate::display::escape(title)
-    );
-    if lines.len() > 1 {
-        s += &format!(
-            "<line x1=\"30\" y1=\"{}\" x2=\"30\" y2=\"{}\" stroke=\"#bbb\" stroke-width=\"2\"/>",
-            40 + row / 2,
-            40 + row * (lines.len() - 1) + row / 2
-        );
-    }
-    for (i, (kind, text)) in kinds.iter().zip(lines).enumerate() {
-        let y = 40 + i * row;
-        let colour = match kind {
-            EventKind::Alloc | EventKind::AllocZeroed => "#009e73",
-            EventKind::Dealloc => "#cc3311",
-            EventKind::Mark => "#e69f00",
-            EventKind::Failed => "#000000",
-            _ => "#0072b2",
-        };
-        s += &format!(
-            "<circle cx=\"30\" cy=\"{}\" r=\"10\" fill=\"{colour}\"/><text x=\"30\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"11\">{}</text><text x=\"50\" y=\"{}\">{}</text>",
-            y + row / 2,
-            y + row / 2 + 4,
-            i + 1,
-            y + row / 2 + 5,
-            crate::display::escape(text)
-        );
-    }
-    s += "</svg>";
-    s
-}
-
-/// Live bytes after each event (step), with moved grows and frees marked as points.
-pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
-    let mut live = 0usize;
-    let mut steps = vec![(0usize, 0usize)];
-    let mut moved = Vec::new();
-    let mut frees = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        match e.kind {
-            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
-            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
-            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
-            EventKind::Dealloc => live = live.saturating_sub(e.size),
-            EventKind::Failed | EventKind::Mark => {}
-        }
-        steps.push((i + 1, live));
-        match e.kind {
-            EventKind::GrowMoved | EventKind::ShrinkMoved => moved.push((i + 1, live)),
-            EventKind::Dealloc => frees.push((i + 1, live)),
-            _ => {}
-        }
-    }
-    let mut c = Chart::new(title)
-        .x_axis("allocator event number")
-        .y_axis("live bytes")
-        .step("live bytes", steps);
-    if !moved.is_empty() {
-        c = c.points("block moved", moved);
-    }
-    if !frees.is_empty() {
-        c = c.points("dealloc", frees);
-    }
-    c
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged, so `inner`'s
@@ -774,34 +611,6 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for RecordingAllocator<A> {
     }
 }
 
-/// Adapts a [`GlobalAlloc`] (such as one written in an exercise) to the [`Allocator`] trait, so
-/// `allocator_api2` collections can use it. Zero-sized requests never reach the `GlobalAlloc`: they
-/// get a dangling, aligned pointer, as std's `Global` does.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AsAllocator<G>(pub G);
-
-// SAFETY: non-zero requests are forwarded to a `GlobalAlloc`, whose blocks stay valid until
-// `dealloc`; zero-sized requests get `layout.dangling_ptr()`, which is never dereferenced or freed.
-unsafe impl<G: GlobalAlloc> Allocator for AsAllocator<G> {
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if layout.size() == 0 {
-            return Ok(NonNull::slice_from_raw_parts(layout.dangling_ptr(), 0));
-        }
-        // SAFETY: the size is not zero.
-        let p = unsafe { self.0.alloc(layout) };
-        NonNull::new(p)
-            .map(|p| NonNull::slice_from_raw_parts(p, layout.size()))
-            .ok_or(AllocError)
-    }
-
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: a non-zero block was made by `alloc` with this layout (the caller's contract).
-            unsafe { self.0.dealloc(ptr.as_ptr(), layout) }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -966,16 +775,6 @@ mod tests {
     }
 
     #[test]
-    fn as_allocator_adapts_a_global_alloc() {
-        let a = AsAllocator(System);
-        let mut v = AVec::new_in(a);
-        v.extend_from_slice(&[1u32, 2, 3]);
-        assert_eq!(v.iter().sum::<u32>(), 6);
-        let z = ABox::new_in((), a);
-        assert_eq!(&*z as *const () as usize, 1);
-    }
-
-    #[test]
     fn marks_interleave_with_allocator_calls() {
         let rec = RecordingAllocator::new();
         let b = ABox::new_in(5u32, &rec);
@@ -994,20 +793,5 @@ mod tests {
         rec.set_recording(false);
         rec.mark("ignored");
         assert_eq!(rec.events().len(), 4);
-    }
-
-    #[test]
-    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn table_and_timeline_render() {
-        let rec = RecordingAllocator::new();
-        let mut v = AVec::new_in(&rec);
-        v.extend(0..100u32);
-        drop(v);
-        let t = rec.table();
-        assert_eq!(t.rows.len(), rec.events().len());
-        assert_eq!(t.rows[0][6], "base+0x0");
-        let c = rec.timeline("t");
-        assert_eq!(c.series_list()[0].points.len(), rec.events().len() + 1);
-        assert_eq!(c.series_list()[0].points.last().unwrap().1, 0.0);
     }
 }

@@ -5,7 +5,7 @@
 //! same picture to a file. No system fonts are needed: text is left to the browser.
 //!
 //! ```
-//! use support::chart::Chart;
+//! use support::views::chart::Chart;
 //! let caps: Vec<(usize, usize)> = (1..=20usize).map(|n| (n, n.next_power_of_two().max(4))).collect();
 //! let svg = Chart::new("Vec<u64> capacity after n pushes")
 //!     .x_axis("pushes n")
@@ -23,7 +23,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::display;
+use crate::views::{display, palette};
 
 /// A number that can be plotted: every primitive integer and float converts to `f64` here.
 pub trait Plottable: Copy {
@@ -77,17 +77,6 @@ impl std::error::Error for ChartError {}
 
 /// An axis range `(low, high)`.
 type Span = (f64, f64);
-
-/// Distinguishable on white and for the common colour-vision deficiencies (Okabe–Ito palette).
-const PALETTE: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-];
 
 /// A chart under construction: a title, two labelled axes, and series.
 #[derive(Clone, Debug, PartialEq)]
@@ -295,7 +284,8 @@ impl Chart {
             .draw()
             .map_err(err)?;
         for (i, s) in self.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let palette::Rgb(r, g, b) = palette::series(i);
+            let color = RGBColor(r, g, b);
             let style = ShapeStyle::from(&color).stroke_width(2);
             let legend = match s.style {
                 Style::Points => chart

@@ -1,0 +1,211 @@
+//! How a recording is shown: the event log as a table, the totals as a table, the order of events
+//! as a numbered picture, and live bytes over time as a chart.
+
+use super::{describe, Event, EventKind, RecordingAllocator, Stats};
+use crate::views::chart::Chart;
+use crate::views::display::{emit, escape, Html, Table};
+use crate::views::palette;
+
+impl Stats {
+    /// The totals as a two-column table.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(["counter", "value"]).caption("Allocator calls recorded");
+        for (k, v) in [
+            ("allocations", self.allocs),
+            ("deallocations", self.deallocs),
+            ("grows (in place)", self.grows_in_place),
+            ("grows (moved)", self.grows - self.grows_in_place),
+            ("shrinks", self.shrinks),
+            ("failures", self.failures),
+            ("zero-size calls", self.zero_size_calls),
+            ("bytes requested", self.bytes_requested),
+            ("bytes released", self.bytes_released),
+            ("bytes moved by reallocation", self.bytes_moved),
+            ("live blocks", self.live_blocks()),
+            ("live bytes", self.live_bytes),
+            ("peak live bytes", self.peak_live_bytes),
+        ] {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        t
+    }
+
+    /// Shows the totals as a table in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display();
+    }
+}
+
+impl<A> RecordingAllocator<A> {
+    /// The event log as a table with addresses relative to the first block seen.
+    pub fn table(&self) -> Table {
+        let labels = Self::unrecorded(|| self.lock().labels.clone());
+        events_table_labelled(&self.events(), &labels)
+    }
+
+    /// The log as a numbered picture, one row per event, coloured by kind: allocations green,
+    /// marks (such as drops) orange, frees vermillion, reallocations blue.
+    pub fn sequence_picture(&self, title: &str) -> Html {
+        let story = self.story();
+        let kinds: Vec<EventKind> = self.events().iter().map(|e| e.kind).collect();
+        Html(sequence_svg(title, &kinds, &story))
+    }
+
+    /// Live bytes after each event, as a step chart with moved reallocations marked.
+    pub fn timeline(&self, title: &str) -> Chart {
+        timeline_chart(title, &self.events())
+    }
+
+    /// Shows the event log as a table in an evcxr cell.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.table().to_html());
+    }
+}
+
+/// An event log as a table: one row per call, addresses relative to the first block's address.
+pub fn events_table(events: &[Event]) -> Table {
+    events_table_labelled(events, &[])
+}
+
+/// [`events_table`] with `Mark` events shown by their labels.
+pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Table {
+    let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
+    let rel = |a: usize| -> String {
+        if a == 0 {
+            "-".into()
+        } else if a >= base {
+            format!("base+{:#x}", a - base)
+        } else {
+            format!("base-{:#x}", base - a)
+        }
+    };
+    let mut t = Table::new([
+        "#",
+        "event",
+        "old size",
+        "size",
+        "align",
+        "old address",
+        "address",
+    ])
+    .caption("Allocator events (addresses relative to the first block)");
+    for e in events {
+        let what = if e.kind == EventKind::Mark {
+            describe(e, labels)
+        } else {
+            e.kind.name().to_string()
+        };
+        let mark = e.kind == EventKind::Mark;
+        let num = |n: usize| if mark { "-".to_string() } else { n.to_string() };
+        t.row([
+            e.seq.to_string(),
+            what,
+            if e.old_size == 0 {
+                "-".into()
+            } else {
+                e.old_size.to_string()
+            },
+            num(e.size),
+            num(e.align),
+            rel(e.old_addr),
+            rel(e.addr),
+        ]);
+    }
+    t
+}
+
+/// A vertical numbered sequence of events as SVG (see [`RecordingAllocator::sequence_picture`]).
+pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> String {
+    let row = 26;
+    let height = 40 + row * lines.len().max(1) + 10;
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let width = (title.chars().count() * 9 + 20)
+        .max(longest * 8 + 70)
+        .max(300);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\"><text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>",
+        escape(title)
+    );
+    if lines.len() > 1 {
+        s += &format!(
+            "<line x1=\"30\" y1=\"{}\" x2=\"30\" y2=\"{}\" stroke=\"#bbb\" stroke-width=\"2\"/>",
+            40 + row / 2,
+            40 + row * (lines.len() - 1) + row / 2
+        );
+    }
+    for (i, (kind, text)) in kinds.iter().zip(lines).enumerate() {
+        let y = 40 + i * row;
+        let colour = match kind {
+            EventKind::Alloc | EventKind::AllocZeroed => palette::GREEN,
+            EventKind::Dealloc => palette::VERMILLION,
+            EventKind::Mark => palette::ORANGE,
+            EventKind::Failed => palette::BLACK,
+            _ => palette::BLUE,
+        };
+        s += &format!(
+            "<circle cx=\"30\" cy=\"{}\" r=\"10\" fill=\"{colour}\"/><text x=\"30\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"11\">{}</text><text x=\"50\" y=\"{}\">{}</text>",
+            y + row / 2,
+            y + row / 2 + 4,
+            i + 1,
+            y + row / 2 + 5,
+            escape(text)
+        );
+    }
+    s += "</svg>";
+    s
+}
+
+/// Live bytes after each event (step), with moved grows and frees marked as points.
+pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
+    let mut live = 0usize;
+    let mut steps = vec![(0usize, 0usize)];
+    let mut moved = Vec::new();
+    let mut frees = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
+            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
+            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
+            EventKind::Dealloc => live = live.saturating_sub(e.size),
+            EventKind::Failed | EventKind::Mark => {}
+        }
+        steps.push((i + 1, live));
+        match e.kind {
+            EventKind::GrowMoved | EventKind::ShrinkMoved => moved.push((i + 1, live)),
+            EventKind::Dealloc => frees.push((i + 1, live)),
+            _ => {}
+        }
+    }
+    let mut c = Chart::new(title)
+        .x_axis("allocator event number")
+        .y_axis("live bytes")
+        .step("live bytes", steps);
+    if !moved.is_empty() {
+        c = c.points("block moved", moved);
+    }
+    if !frees.is_empty() {
+        c = c.points("dealloc", frees);
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allocator_api2::vec::Vec as AVec;
+
+    #[test]
+    #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+    fn table_and_timeline_render() {
+        let rec = RecordingAllocator::new();
+        let mut v = AVec::new_in(&rec);
+        v.extend(0..100u32);
+        drop(v);
+        let t = rec.table();
+        assert_eq!(t.rows.len(), rec.events().len());
+        assert_eq!(t.rows[0][6], "base+0x0");
+        let c = rec.timeline("t");
+        assert_eq!(c.series_list()[0].points.len(), rec.events().len() + 1);
+        assert_eq!(c.series_list()[0].points.last().unwrap().1, 0.0);
+    }
+}

@@ -1,0 +1,237 @@
+//! Growth strategies, and `GrowVec`: a teaching vector whose growth strategy is a parameter.
+
+use std::alloc::Layout;
+use std::fmt;
+use std::ptr::NonNull;
+
+use allocator_api2::alloc::{AllocError, Allocator, Global};
+
+use super::model::min_non_zero_cap;
+
+/// A growth strategy: the capacity to grow to when `required` elements must fit in `cap`.
+pub trait Growth {
+    /// The new capacity; must be at least `required`.
+    fn next_capacity(&self, cap: usize, required: usize, elem_size: usize) -> usize;
+    /// A short name for legends.
+    fn name(&self) -> String;
+}
+
+/// std's rule: `max(2 × cap, required, min_non_zero_cap)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StdGrowth;
+
+impl Growth for StdGrowth {
+    fn next_capacity(&self, cap: usize, required: usize, elem_size: usize) -> usize {
+        cap.saturating_mul(2)
+            .max(required)
+            .max(min_non_zero_cap(elem_size))
+    }
+    fn name(&self) -> String {
+        "std (×2)".into()
+    }
+}
+
+/// Multiply by a factor (e.g. 1.5), at least one more than before.
+#[derive(Clone, Copy, Debug)]
+pub struct Factor(pub f64);
+
+impl Growth for Factor {
+    fn next_capacity(&self, cap: usize, required: usize, _elem_size: usize) -> usize {
+        let grown = (cap as f64 * self.0).ceil() as usize;
+        grown.max(cap + 1).max(required)
+    }
+    fn name(&self) -> String {
+        format!("×{}", self.0)
+    }
+}
+
+/// Add a constant number of elements each time.
+#[derive(Clone, Copy, Debug)]
+pub struct Additive(pub usize);
+
+impl Growth for Additive {
+    fn next_capacity(&self, cap: usize, required: usize, _elem_size: usize) -> usize {
+        (cap + self.0.max(1)).max(required)
+    }
+    fn name(&self) -> String {
+        format!("+{}", self.0)
+    }
+}
+
+/// Grow to exactly what is required (+1 per push).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Exact;
+
+impl Growth for Exact {
+    fn next_capacity(&self, _cap: usize, required: usize, _elem_size: usize) -> usize {
+        required
+    }
+    fn name(&self) -> String {
+        "exact (+1)".into()
+    }
+}
+
+impl<G: Growth + ?Sized> Growth for &G {
+    fn next_capacity(&self, cap: usize, required: usize, elem_size: usize) -> usize {
+        (**self).next_capacity(cap, required, elem_size)
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
+/// A small growable array for teaching: like `Vec<T, A>` but the growth strategy `G` is a parameter.
+///
+/// Invariants (checked with `debug_assert!`): `len <= cap`; `ptr` points to an allocation of
+/// `cap * size_of::<T>()` bytes from `alloc` when that is non-zero, else it is dangling; the first
+/// `len` slots are initialised.
+pub struct GrowVec<T, G: Growth, A: Allocator = Global> {
+    /// The buffer (dangling while nothing is allocated or `T` is zero-sized).
+    ptr: NonNull<T>,
+    /// Slots allocated; `usize::MAX` for zero-sized `T`.
+    cap: usize,
+    /// Slots initialised, always `<= cap`.
+    len: usize,
+    growth: G,
+    alloc: A,
+}
+
+impl<T, G: Growth, A: Allocator> GrowVec<T, G, A> {
+    /// An empty vector that will grow by `growth` and allocate from `alloc`.
+    pub fn new_in(growth: G, alloc: A) -> Self {
+        GrowVec {
+            ptr: NonNull::dangling(),
+            cap: if std::mem::size_of::<T>() == 0 {
+                usize::MAX
+            } else {
+                0
+            },
+            len: 0,
+            growth,
+            alloc,
+        }
+    }
+
+    /// Elements stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slots allocated.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// The elements as a slice.
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: the first `len` slots are initialised and `ptr` is aligned and non-null.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Appends `value`, growing by the strategy when full. Allocation failure is an error, and
+    /// the vector is left unchanged.
+    pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
+        if self.len == self.cap {
+            self.grow()?;
+        }
+        debug_assert!(self.len < self.cap, "len {} cap {}", self.len, self.cap);
+        // SAFETY: slot `len` is inside the allocation (len < cap) and uninitialised.
+        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends `value`; panics if the allocator fails.
+    pub fn push(&mut self, value: T) {
+        self.try_push(value).expect("allocation failed");
+    }
+
+    fn grow(&mut self) -> Result<(), AllocError> {
+        let size = std::mem::size_of::<T>();
+        if size == 0 {
+            return Err(AllocError); // usize::MAX zero-sized elements already
+        }
+        let required = self.len.checked_add(1).ok_or(AllocError)?;
+        let new_cap = self.growth.next_capacity(self.cap, required, size);
+        debug_assert!(
+            new_cap >= required,
+            "strategy {} gave {new_cap} < {required}",
+            self.growth.name()
+        );
+        let new_layout = Layout::array::<T>(new_cap).map_err(|_| AllocError)?;
+        let new_ptr = if self.cap == 0 {
+            self.alloc.allocate(new_layout)?
+        } else {
+            let old_layout = Layout::array::<T>(self.cap).map_err(|_| AllocError)?;
+            // SAFETY: `ptr` is our allocation with `old_layout` (same alignment as the new one),
+            // and `new_layout.size() >= old_layout.size()`.
+            unsafe { self.alloc.grow(self.ptr.cast(), old_layout, new_layout)? }
+        };
+        self.ptr = new_ptr.cast();
+        self.cap = new_cap;
+        Ok(())
+    }
+}
+
+impl<T: fmt::Debug, G: Growth, A: Allocator> fmt::Debug for GrowVec<T, G, A> {
+    /// The strategy's name, length, capacity and the elements.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrowVec")
+            .field("growth", &self.growth.name())
+            .field("len", &self.len)
+            .field("capacity", &self.cap)
+            .field("elements", &self.as_slice())
+            .finish()
+    }
+}
+
+impl<T, G: Growth, A: Allocator> Drop for GrowVec<T, G, A> {
+    fn drop(&mut self) {
+        // SAFETY: the first `len` slots are initialised and dropped exactly once here; the buffer,
+        // if any, was allocated by `alloc` with the layout of `cap` elements.
+        unsafe {
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr(),
+                self.len,
+            ));
+            if std::mem::size_of::<T>() != 0 && self.cap != 0 {
+                let layout = Layout::array::<T>(self.cap).expect("layout was valid when allocated");
+                self.alloc.deallocate(self.ptr.cast(), layout);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocators::RecordingAllocator;
+    use crate::boxes::DropCounter;
+
+    #[test]
+    fn grow_vec_drops_each_element_once_and_handles_zsts() {
+        let drops = DropCounter::new();
+        {
+            let mut v = GrowVec::new_in(StdGrowth, Global);
+            for _ in 0..10 {
+                v.push(drops.token());
+            }
+            assert_eq!(v.capacity(), 16);
+        }
+        assert_eq!(drops.count(), 10);
+        let rec = RecordingAllocator::new();
+        {
+            let mut z = GrowVec::new_in(Exact, &rec);
+            for _ in 0..100 {
+                z.push(());
+            }
+            assert_eq!((z.len(), z.capacity()), (100, usize::MAX));
+        }
+        assert!(rec.events().is_empty());
+    }
+}

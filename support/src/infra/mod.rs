@@ -1,0 +1,14 @@
+//! How the course reaches the machine: the installed std source, child processes, timing, and the
+//! facts of the toolchain.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`std_source`] | excerpts of the installed standard-library source (`rust-src`) by path and item |
+//! | [`programs`] | runs the crate's example programs (and Miri) from a cell in a child process |
+//! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
+//! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
+
+pub mod env_report;
+pub mod programs;
+pub mod std_source;
+pub mod timing;
