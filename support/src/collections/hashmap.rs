@@ -6,6 +6,9 @@
 //! (`capacity()`, and every call in the `collections_trace` example).
 
 use std::fmt;
+use std::path::PathBuf;
+
+use crate::infra::std_source::{excerpt_in, SourceError, SourceView};
 
 use crate::views::display::{escape, Html};
 
@@ -28,6 +31,35 @@ pub const GROUP_WIDTH: usize = if cfg!(all(
 } else {
     std::mem::size_of::<usize>()
 };
+
+/// The hashbrown version std 1.95 builds on (`library/Cargo.lock`), pinned in the support crate.
+pub const HASHBROWN_VERSION: &str = "0.16.1";
+
+/// hashbrown's source in the cargo registry (`$CARGO_HOME/registry/src/*/hashbrown-0.16.1`,
+/// `CARGO_HOME` defaulting to `~/.cargo`), where cargo unpacked it to build the support crate.
+pub fn hashbrown_source_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let name = format!("hashbrown-{HASHBROWN_VERSION}");
+    std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|index| index.path().join(&name))
+        .find(|p| p.join("src/raw/mod.rs").is_file())
+}
+
+/// An item of hashbrown's source (e.g. `("src/raw/mod.rs", "fn capacity_to_buckets")`), shown
+/// like a std excerpt, or a clear message if the registry copy is not found.
+pub fn show_hashbrown(path: &str, item: &str) -> SourceView {
+    let label = format!("hashbrown-{HASHBROWN_VERSION}");
+    SourceView(match hashbrown_source_dir() {
+        Some(root) => excerpt_in(&root, &label, path, item),
+        None => Err(SourceError::FileNotFound {
+            path: PathBuf::from(format!("$CARGO_HOME/registry/src/*/{label}/{path}")),
+        }),
+    })
+}
 
 /// Why a table size could not be computed (hashbrown reports these as capacity overflow).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,6 +340,12 @@ mod tests {
             huge.is_err(),
             "ends in a capacity overflow, never loops forever"
         );
+        if let Some(e) = show_hashbrown("src/raw/mod.rs", "fn capacity_to_buckets").excerpt() {
+            assert!(e.text().contains("adjusted_cap"));
+        }
+        assert!(show_hashbrown("src/raw/mod.rs", "fn no_such_fn")
+            .excerpt()
+            .is_none());
         let pic = table_picture("t", &t, 700).0;
         assert!(pic.contains("700 × 16 B") && pic.contains("control bytes"));
     }
