@@ -378,6 +378,15 @@ impl GrowthTrace {
         Metric::BytesPerEntry.value(self.last())
     }
 
+    /// Live bytes per entry in the first sample with length `len`, if an allocator was watched and
+    /// the trace reached that length (`None` for `len` 0).
+    pub fn bytes_per_entry_at(&self, len: usize) -> Option<f64> {
+        self.samples
+            .iter()
+            .find(|s| s.len == len)
+            .and_then(|s| Metric::BytesPerEntry.value(s))
+    }
+
     /// The sample whose step took longest (steps 1.., not construction), and the median step time.
     pub fn slowest_and_median(&self) -> Option<(Sample, u64)> {
         let steps = &self.samples[1.min(self.samples.len())..];
@@ -539,6 +548,9 @@ mod tests {
         assert_eq!(t.last().allocs, Some(1));
         let cap = t.last().capacity.unwrap();
         assert_eq!(t.last().live_bytes, Some(cap * 8));
+        assert_eq!(t.bytes_per_entry_at(4), Some(8.0));
+        assert_eq!(t.bytes_per_entry_at(0), None);
+        assert_eq!(t.bytes_per_entry_at(usize::MAX), None);
         assert_eq!(t.regrowth_lengths()[..2], [5, 9]);
         let ch = t.changes();
         assert_eq!(ch[0].step, 1);
