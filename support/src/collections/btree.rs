@@ -11,7 +11,7 @@ use std::alloc::Layout;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use crate::collections::tracer::{GrowthTrace, Sample};
+use crate::collections::tracer::{GrowthTrace, Sample, MAX_STEPS};
 
 /// `B` in node.rs.
 pub const B: usize = 6;
@@ -232,7 +232,8 @@ impl BTreeModel {
 
     /// Replays inserts of `keys` and returns a trace with the model's allocations and live bytes
     /// (leaves × `leaf_bytes` + internal nodes × `internal_bytes`) after each insert, comparable
-    /// with a measured trace of a real `BTreeMap` (timings are 0: nothing is timed).
+    /// with a measured trace of a real `BTreeMap` (timings are 0: nothing is timed). At most
+    /// `max_steps` keys are taken, and never more than the tracer's [`MAX_STEPS`].
     pub fn trace(
         label: &str,
         keys: impl IntoIterator<Item = u64>,
@@ -252,7 +253,7 @@ impl BTreeModel {
             nanos: 0,
         };
         let mut samples = vec![sample(&m, 0)];
-        for (i, k) in keys.into_iter().take(max_steps).enumerate() {
+        for (i, k) in keys.into_iter().take(max_steps.min(MAX_STEPS)).enumerate() {
             m.insert(k);
             samples.push(sample(&m, i + 1));
         }
@@ -322,6 +323,8 @@ mod tests {
             .leaf_fill()
             .iter()
             .all(|&f| (B - 1..=CAPACITY).contains(&f)));
+        let endless = BTreeModel::trace("m", 0.., 192, 288, usize::MAX);
+        assert_eq!(endless.samples.len(), MAX_STEPS + 1, "an endless key stream is cut");
         let t = BTreeModel::trace("m", 0..100u64, 192, 288, usize::MAX);
         assert_eq!(t.samples.len(), 101);
         let mut m100 = BTreeModel::new();

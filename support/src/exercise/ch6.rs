@@ -79,14 +79,14 @@ pub const EXERCISE_6_2_LENGTHS: [usize; 7] = [1, 3, 14, 100, 800, 1000, 5000];
 
 /// Exercise 6.2: `sizer(n)` is the argument given to `HashMap::with_capacity` before `n` inserts.
 /// For each length the map must never reallocate, and its table must be no bigger than
-/// `with_capacity` can make for `n` entries. Refuses arguments above 10 million before allocating.
+/// `with_capacity` can make for `n` entries. Refuses arguments above a million before allocating.
 pub fn check_with_capacity(sizer: impl Fn(usize) -> usize) -> Verdict {
     let ex = "6.2 size with_capacity so that n inserts never rehash";
     let mut wrong = Vec::new();
     let mut summary = Vec::new();
     for n in EXERCISE_6_2_LENGTHS {
         let arg = sizer(n);
-        if arg > 10_000_000 {
+        if arg > 1_000_000 {
             wrong.push(format!(
                 "for n = {n} you asked with_capacity({arg}): far more than n entries need"
             ));
