@@ -396,6 +396,14 @@ impl GrowthTrace {
         Some((slowest, t[t.len() / 2]))
     }
 
+    /// The `k` slowest steps (construction excluded), slowest first.
+    pub fn slowest_steps(&self, k: usize) -> Vec<Sample> {
+        let mut steps: Vec<Sample> = self.samples[1.min(self.samples.len())..].to_vec();
+        steps.sort_by_key(|s| std::cmp::Reverse(s.nanos));
+        steps.truncate(k);
+        steps
+    }
+
     fn points(&self, metric: Metric) -> Vec<(usize, f64)> {
         self.samples
             .iter()
@@ -603,6 +611,11 @@ mod tests {
         assert_eq!(back, std::slice::from_ref(&t));
         let (slowest, median) = t.slowest_and_median().unwrap();
         assert!(slowest.nanos >= median);
+        let top = t.slowest_steps(3);
+        assert_eq!(top.len(), 3);
+        assert_eq!(top[0].nanos, slowest.nanos);
+        assert!(top.windows(2).all(|w| w[0].nanos >= w[1].nanos));
+        assert_eq!(t.slowest_steps(usize::MAX).len(), 30);
         let s = trace("String", 40, None, String::new, |s, _| s.push('é')).unwrap();
         assert_eq!(s.capacities(), [8, 16, 32, 64, 128]);
         assert_eq!(s.chart(Metric::Capacity).series_list().len(), 2);
