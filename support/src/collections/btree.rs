@@ -324,7 +324,11 @@ mod tests {
             .iter()
             .all(|&f| (B - 1..=CAPACITY).contains(&f)));
         let endless = BTreeModel::trace("m", 0.., 192, 288, usize::MAX);
-        assert_eq!(endless.samples.len(), MAX_STEPS + 1, "an endless key stream is cut");
+        assert_eq!(
+            endless.samples.len(),
+            MAX_STEPS + 1,
+            "an endless key stream is cut"
+        );
         let t = BTreeModel::trace("m", 0..100u64, 192, 288, usize::MAX);
         assert_eq!(t.samples.len(), 101);
         let mut m100 = BTreeModel::new();

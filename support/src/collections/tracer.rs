@@ -506,6 +506,34 @@ impl GrowthTrace {
     }
 }
 
+/// Combines repeated traces of the same steps into one whose step times are the fastest of the
+/// runs, step by step: a run interrupted by other work on the machine at some step does not count,
+/// while a cost every run pays at that step (a rehash) stays. The other fields are the first run's.
+pub fn fastest_of(runs: &[GrowthTrace]) -> Result<GrowthTrace, TraceError> {
+    let first = runs
+        .first()
+        .ok_or_else(|| TraceError("no runs to combine".into()))?;
+    if let Some(r) = runs.iter().find(|r| r.samples.len() != first.samples.len()) {
+        return Err(TraceError(format!(
+            "runs differ in length: {} has {} samples, {} has {}",
+            first.label,
+            first.samples.len(),
+            r.label,
+            r.samples.len()
+        )));
+    }
+    let mut out = first.clone();
+    for (i, s) in out.samples.iter_mut().enumerate() {
+        s.nanos = runs
+            .iter()
+            .map(|r| r.samples[i].nanos)
+            .min()
+            .unwrap_or(s.nanos);
+    }
+    out.label = format!("{} (fastest of {} runs per step)", first.label, runs.len());
+    Ok(out)
+}
+
 /// Several traces on one chart: `metric` against the length, one series per trace (traces that do
 /// not have the metric, such as the capacity of a `BTreeMap`, are left out and named in the title).
 pub fn compare(title: impl Into<String>, traces: &[&GrowthTrace], metric: Metric) -> Chart {
@@ -616,6 +644,17 @@ mod tests {
         assert_eq!(top[0].nanos, slowest.nanos);
         assert!(top.windows(2).all(|w| w[0].nanos >= w[1].nanos));
         assert_eq!(t.slowest_steps(usize::MAX).len(), 30);
+        let mut slow = t.clone();
+        slow.samples[5].nanos = u64::MAX;
+        let best = fastest_of(&[slow, t.clone()]).unwrap();
+        assert_eq!(best.samples[5].nanos, t.samples[5].nanos);
+        assert!(best.label.contains("fastest of 2"));
+        assert!(fastest_of(&[]).is_err());
+        let short = trace("x", 3, None, BTreeMap::<u64, u64>::new, |_, _| {}).unwrap();
+        assert!(fastest_of(&[t.clone(), short])
+            .unwrap_err()
+            .0
+            .contains("differ"));
         let s = trace("String", 40, None, String::new, |s, _| s.push('é')).unwrap();
         assert_eq!(s.capacities(), [8, 16, 32, 64, 128]);
         assert_eq!(s.chart(Metric::Capacity).series_list().len(), 2);
