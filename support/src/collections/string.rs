@@ -62,11 +62,6 @@ pub fn sizes_table() -> Table {
     t
 }
 
-/// Bytes `ch` takes in UTF-8 (what `String::push` appends).
-pub fn utf8_len(ch: char) -> usize {
-    ch.len_utf8()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,9 +79,5 @@ mod tests {
         assert_eq!(s["Option<String>"], 3 * w);
         assert_eq!(s["Option<Box<str>>"], 2 * w);
         assert_eq!(sizes_table().rows.len(), sizes().len());
-        assert_eq!(
-            [utf8_len('a'), utf8_len('é'), utf8_len('€'), utf8_len('🦀')],
-            [1, 2, 3, 4]
-        );
     }
 }

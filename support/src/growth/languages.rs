@@ -6,7 +6,6 @@
 //! The `Growth` trait is asked for a new capacity when a push finds the buffer full, so `cap` is
 //! also the current length (`size()` in C++, `Py_SIZE` in CPython).
 
-use super::model::min_non_zero_cap;
 use super::strategy::{Growth, StdGrowth};
 use crate::views::display::Table;
 
@@ -285,11 +284,6 @@ pub fn block_bytes<G: Growth + ?Sized>(
         .collect())
 }
 
-/// Rust's first capacity for comparison tables (`min_non_zero_cap`).
-pub fn rust_first_capacity(elem_size: usize) -> usize {
-    min_non_zero_cap(elem_size)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +315,6 @@ mod tests {
         assert_eq!(first(&rust(), 8, 3), [4, 8, 16]);
         assert_eq!(all().len(), sources().len());
         assert_eq!(sources_table().rows.len(), 6);
-        assert_eq!(rust_first_capacity(1), 8);
     }
 
     #[test]
