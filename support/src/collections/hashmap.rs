@@ -226,7 +226,8 @@ pub fn growth_sequence(
 }
 
 /// A map's allocation as a proportional bar: entry slots (used and free), padding, control bytes
-/// and the trailing group, each labelled with its bytes.
+/// and the trailing group, each labelled with its bytes (amounts, in the order of the layout; the
+/// used slots themselves are spread over the table by hash).
 pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
     let width = 760.0;
     let total = t.total_bytes.max(1) as f64;
@@ -284,7 +285,7 @@ pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
         x += w;
     }
     svg += &format!(
-        "<text x=\"10\" y=\"36\">one allocation of {} B, align {}: {} buckets, capacity {}, {} in use</text></svg>",
+        "<text x=\"10\" y=\"36\">one allocation of {} B, align {}: {} buckets, capacity {}, {} in use (widths show amounts; used slots are scattered by hash)</text></svg>",
         t.total_bytes, t.align, t.buckets, t.capacity, len
     );
     Html(svg)
