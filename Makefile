@@ -12,7 +12,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
-	@echo "make test   - fmt, clippy, unit/integration/doc tests, Miri, notebook hygiene and execution"
+	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
 	@echo "make bench  - criterion benchmarks of the support crate (reports in target/criterion)"
 	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv and the kernel"

@@ -79,14 +79,99 @@ def hygiene_problems(path: Path) -> list[str]:
     return problems
 
 
+def unsafe_problems(nb) -> list[str]:
+    """Every `unsafe` block or impl in a code cell needs a `// SAFETY:` comment: on its line, or in
+    the comment lines right above it (as clippy's undocumented_unsafe_blocks asks of the crate)."""
+    problems = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        lines = c.source.splitlines()
+        for n, line in enumerate(lines):
+            code = re.sub(RUST_STR, '""', line).split("//", 1)[0]
+            if not re.search(r"\bunsafe\s*(\{|impl\b)", code):
+                continue
+            documented = "SAFETY:" in line
+            k = n - 1
+            while not documented and k >= 0 and lines[k].strip().startswith("//"):
+                documented = "SAFETY:" in lines[k]
+                k -= 1
+            if not documented:
+                problems.append(f"cell {i} line {n + 1}: `unsafe` without a `// SAFETY:` comment: {line.strip()!r}")
+    return problems
+
+
+# `std_source::show("PATH", "ITEM")` and `show_after("PATH", "ANCHOR", "ITEM")` with literal arguments.
+RUST_STR = r'"((?:[^"\\]|\\.)*)"'
+SHOW_CALL = re.compile(r"std_source::show\(\s*" + RUST_STR + r"\s*,\s*" + RUST_STR + r"\s*\)")
+SHOW_AFTER_CALL = re.compile(
+    r"std_source::show_after\(\s*" + RUST_STR + r"\s*,\s*" + RUST_STR + r"\s*,\s*" + RUST_STR + r"\s*\)"
+)
+
+
+def rust_unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
+
+
+def excerpt_requests(nb) -> list[tuple[int, tuple[str, ...]]]:
+    """(cell index, (path, item) or (path, anchor, item)) for every std-source excerpt a code cell shows."""
+    found = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        for pattern in (SHOW_CALL, SHOW_AFTER_CALL):
+            for m in pattern.finditer(c.source):
+                found.append((i, tuple(rust_unescape(g) for g in m.groups())))
+    return found
+
+
+def check_excerpts_with_crate(requests: list[tuple[str, ...]]) -> list[str]:
+    """One answer per request (`ok ...` or `error: ...`), from the support crate's own lookup."""
+    import subprocess
+
+    stdin = "".join("\t".join(r) + "\n" for r in requests)
+    cmd = ["cargo", "run", "--quiet", "-p", "support", "--example", "std_excerpt", "--", "--check"]
+    out = subprocess.run(cmd, cwd=ROOT, input=stdin, capture_output=True, text=True)
+    answers = out.stdout.splitlines()
+    if out.returncode != 0 or len(answers) != len(requests):
+        reason = out.stderr.strip().splitlines()[-1:] or ["no output"]
+        return [f"error: std_excerpt --check failed: {reason[0]}"] * len(requests)
+    return answers
+
+
+def excerpt_problems(notebooks: dict, check=check_excerpts_with_crate) -> dict:
+    """Per notebook name, the excerpts its cells show that the installed rust-src does not have.
+    A request whose path names `no_such_file` is the deliberate error example: it must fail."""
+    requests = [(name, cell, req) for name, nb in notebooks.items() for cell, req in excerpt_requests(nb)]
+    answers = check([req for _, _, req in requests]) if requests else []
+    problems = {name: [] for name in notebooks}
+    for (name, cell, req), answer in zip(requests, answers):
+        expect_error = "no_such_file" in req[0]
+        if answer.startswith("ok") == expect_error:
+            said = answer if not expect_error else "it was found"
+            problems[name].append(f"cell {cell}: excerpt {' / '.join(req)}: {said}")
+    return problems
+
+
 def cmd_hygiene(args) -> int:
+    import nbformat
+
     paths = notebook_paths(args.notebooks)
     if not paths:
         print("[hygiene] no notebooks found in notebooks/", file=sys.stderr)
         return 1
+    readable = {}
+    for p in paths:
+        try:
+            readable[p.name] = nbformat.read(p, as_version=4)
+        except Exception:  # reported by hygiene_problems
+            pass
+    excerpts = excerpt_problems(readable)
     bad = 0
     for p in paths:
         probs = hygiene_problems(p)
+        if p.name in readable:
+            probs += unsafe_problems(readable[p.name]) + excerpts[p.name]
         status = "ok" if not probs else "FAILED"
         print(f"[hygiene] {p.name:<36} {status}")
         for pr in probs:

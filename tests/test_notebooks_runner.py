@@ -56,6 +56,48 @@ class Hygiene(unittest.TestCase):
         self.assertIn("only :dep lines", "\n".join(notebooks.hygiene_problems(write(self.tmp, nb))))
 
 
+class UnsafeNeedsSafety(unittest.TestCase):
+    def test_every_unsafe_block_and_impl_needs_a_safety_comment(self):
+        nb = notebook(
+            code("// SAFETY: fine\nunsafe { a() };\nlet x = unsafe { b() }; // SAFETY: also fine"),
+            code("// SAFETY: the block is ours\n// (a second comment line)\nunsafe impl Send for X {}"),
+            code("let s = \"unsafe { not code }\"; // unsafe { in a comment }\nunsafe fn declared() {}"),
+            code("let a = 1;\nunsafe { c() };"),
+            code("// SAFETY: too far away\nlet b = 2;\nlet y = unsafe { d() };"),
+        )
+        probs = notebooks.unsafe_problems(nb)
+        self.assertEqual(len(probs), 2, probs)  # not cell 2: a string, a comment, an unsafe fn
+        self.assertIn("cell 3 line 2", probs[0])
+        self.assertIn("cell 4 line 3", probs[1])
+
+
+class Excerpts(unittest.TestCase):
+    def nb(self):
+        return notebook(
+            code('support::infra::std_source::show("alloc/src/boxed.rs", "pub unsafe extern \\"C\\" fn x")'),
+            code('std_source::show_after("a.rs", "impl A", "fn b")\nstd_source::show("alloc/src/no_such_file.rs", "fn y")'),
+            code("prose-like show(path, item) is not a request"),
+        )
+
+    def test_requests_are_read_from_code_cells_and_unescaped(self):
+        reqs = notebooks.excerpt_requests(self.nb())
+        self.assertEqual(reqs, [
+            (0, ("alloc/src/boxed.rs", 'pub unsafe extern "C" fn x')),
+            (1, ("alloc/src/no_such_file.rs", "fn y")),
+            (1, ("a.rs", "impl A", "fn b")),
+        ])
+
+    def test_missing_items_are_problems_and_the_deliberate_error_must_fail(self):
+        def check(requests):
+            return ["ok x:1-2", "error: not found", "error: `fn b` was not found"]
+        probs = notebooks.excerpt_problems({"nb": self.nb()}, check)["nb"]
+        self.assertEqual(len(probs), 1, probs)
+        self.assertIn("cell 1: excerpt a.rs / impl A / fn b: error: `fn b` was not found", probs[0])
+        found = notebooks.excerpt_problems({"nb": self.nb()}, lambda r: ["ok"] * len(r))["nb"]
+        self.assertEqual(len(found), 1, found)
+        self.assertIn("no_such_file.rs / fn y: it was found", found[0])
+
+
 class CellFailures(unittest.TestCase):
     def test_errors_panics_and_expected_failures(self):
         err = new_output("error", ename="Error", evalue="bad", traceback=["bad"])

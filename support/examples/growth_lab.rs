@@ -11,36 +11,40 @@
 //! cargo run --release -p support --example growth_lab -- realloc-cost 8 67108864 7
 //! ```
 //!
-//! Output lines (space-separated, for `support::growth_lab` to parse):
-//! `grow ELEM OLD_CAP NEW_CAP OLD_BYTES NEW_BYTES moved|in-place NANOS` and
-//! `realloc ALIGN SIZE NEW_SIZE moved|in-place MEDIAN_NANOS`.
+//! Each output line is a `support::growth::lab::GrowEvent` or `ReallocCost`, written with its
+//! `to_line` (`grow elem=u8 old_cap=8 new_cap=16 ...`) for `support::growth::lab` to read back with
+//! `from_line`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::time::Instant;
+
+use support::growth::lab::{Elem, GrowEvent, ReallocCost};
 
 /// A 32-byte element with alignment 32: std's `System` never uses `realloc` for it.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
 struct Align32([u8; 32]);
 
-fn trace<T: Copy>(name: &str, value: T, max_bytes: usize) {
+fn trace<T: Copy>(elem: Elem, value: T, max_bytes: usize) {
     let size = std::mem::size_of::<T>();
     let mut v: Vec<T> = Vec::new();
     while v.len() * size < max_bytes {
         let (cap0, ptr0) = (v.capacity(), v.as_ptr() as usize);
         let t = Instant::now();
         v.push(black_box(value));
-        let ns = t.elapsed().as_nanos();
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
         if v.capacity() != cap0 {
-            let moved = cap0 > 0 && v.as_ptr() as usize != ptr0;
-            println!(
-                "grow {name} {cap0} {} {} {} {} {ns}",
-                v.capacity(),
-                cap0 * size,
-                v.capacity() * size,
-                if moved { "moved" } else { "in-place" }
-            );
+            let event = GrowEvent {
+                elem,
+                old_cap: cap0,
+                new_cap: v.capacity(),
+                old_bytes: cap0 * size,
+                new_bytes: v.capacity() * size,
+                moved: cap0 > 0 && v.as_ptr() as usize != ptr0,
+                nanos,
+            };
+            println!("{}", event.to_line());
         }
     }
     black_box(&v);
@@ -71,12 +75,14 @@ fn realloc_cost(align: usize, max: usize, runs: usize) {
         }
         samples.sort_unstable();
         let median = samples[samples.len() / 2];
-        let moved = if moved_count * 2 > samples.len() {
-            "moved"
-        } else {
-            "in-place"
+        let cost = ReallocCost {
+            align,
+            size,
+            new_size: size * 2,
+            moved: moved_count * 2 > samples.len(),
+            median_nanos: u64::try_from(median).unwrap_or(u64::MAX),
         };
-        println!("realloc {align} {size} {} {moved} {median}", size * 2);
+        println!("{}", cost.to_line());
         size *= 2;
     }
 }
@@ -96,10 +102,10 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("trace") => {
             let max = num(2);
-            match args.get(1).map(String::as_str) {
-                Some("u8") => trace("u8", 1u8, max),
-                Some("u64") => trace("u64", 1u64, max),
-                Some("align32") => trace("align32", Align32([1; 32]), max),
+            match args.get(1).map(|e| e.parse::<Elem>()) {
+                Some(Ok(Elem::U8)) => trace(Elem::U8, 1u8, max),
+                Some(Ok(Elem::U64)) => trace(Elem::U64, 1u64, max),
+                Some(Ok(Elem::Align32)) => trace(Elem::Align32, Align32([1; 32]), max),
                 _ => usage(),
             }
         }

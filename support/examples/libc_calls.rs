@@ -9,10 +9,15 @@
 //! cargo run -p support --example libc_calls -- 16:8:4096    # a realloc: SIZE:ALIGN:NEW_SIZE
 //! ```
 //!
-//! Output lines have the form `alloc 8:16 -> posix_memalign(align 16)` or
-//! `realloc 16:8:4096 -> realloc`, one per request, calls in the order they happened.
+//! One output line per request, written and read back by `support::system::LibcObservation`:
+//! `observed request=8:16 calls=posix_memalign(16)` or `observed request=16:8:4096 calls=realloc`,
+//! calls in the order they happened (`calls=` empty when libc was not called).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use support::system::LibcObservation;
+use support::system::LibcRequest;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod interpose {
@@ -20,14 +25,14 @@ mod interpose {
     use std::ffi::{c_int, c_void};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    use support::system::{LibcCall, LibcFn};
+
     pub static TRACING: AtomicBool = AtomicBool::new(false);
     const MAX: usize = 8;
-    /// Calls seen while tracing: (function code, alignment argument), in order.
+    /// Calls seen while tracing: (`LibcFn::index`, alignment argument), in order.
     static SEEN: [(AtomicUsize, AtomicUsize); MAX] =
         [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; MAX];
     static COUNT: AtomicUsize = AtomicUsize::new(0);
-
-    pub const NAMES: [&str; 5] = ["malloc", "calloc", "realloc", "posix_memalign", "free"];
 
     extern "C" {
         fn __libc_malloc(size: usize) -> *mut c_void;
@@ -37,11 +42,11 @@ mod interpose {
         fn __libc_free(p: *mut c_void);
     }
 
-    fn note(code: usize, align: usize) {
+    fn note(func: LibcFn, align: usize) {
         if TRACING.load(Ordering::SeqCst) {
             let i = COUNT.fetch_add(1, Ordering::SeqCst);
             if i < MAX {
-                SEEN[i].0.store(code, Ordering::SeqCst);
+                SEEN[i].0.store(func.index(), Ordering::SeqCst);
                 SEEN[i].1.store(align, Ordering::SeqCst);
             }
         }
@@ -53,21 +58,18 @@ mod interpose {
         TRACING.store(true, Ordering::SeqCst);
     }
 
-    /// Stops the trace and returns the calls seen, as text.
-    pub fn stop() -> Vec<String> {
+    /// Stops the trace and returns the calls seen.
+    pub fn stop() -> Vec<LibcCall> {
         TRACING.store(false, Ordering::SeqCst);
         let n = COUNT.load(Ordering::SeqCst).min(MAX);
         (0..n)
-            .map(|i| {
-                let (code, align) = (
-                    SEEN[i].0.load(Ordering::SeqCst),
-                    SEEN[i].1.load(Ordering::SeqCst),
-                );
-                if NAMES[code] == "posix_memalign" {
-                    format!("posix_memalign(align {align})")
-                } else {
-                    NAMES[code].to_string()
-                }
+            .filter_map(|i| {
+                let func = LibcFn::from_index(SEEN[i].0.load(Ordering::SeqCst))?;
+                let align = SEEN[i].1.load(Ordering::SeqCst);
+                Some(LibcCall {
+                    func,
+                    align: (func == LibcFn::PosixMemalign).then_some(align),
+                })
             })
             .collect()
     }
@@ -76,7 +78,7 @@ mod interpose {
     /// As for C `malloc`.
     #[no_mangle]
     pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-        note(0, 0);
+        note(LibcFn::Malloc, 0);
         // SAFETY: forwarded unchanged to glibc's implementation.
         unsafe { __libc_malloc(size) }
     }
@@ -85,7 +87,7 @@ mod interpose {
     /// As for C `calloc`.
     #[no_mangle]
     pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-        note(1, 0);
+        note(LibcFn::Calloc, 0);
         // SAFETY: forwarded unchanged to glibc's implementation.
         unsafe { __libc_calloc(n, size) }
     }
@@ -94,7 +96,7 @@ mod interpose {
     /// As for C `realloc`.
     #[no_mangle]
     pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
-        note(2, 0);
+        note(LibcFn::Realloc, 0);
         // SAFETY: forwarded unchanged to glibc's implementation.
         unsafe { __libc_realloc(p, size) }
     }
@@ -107,7 +109,7 @@ mod interpose {
         align: usize,
         size: usize,
     ) -> c_int {
-        note(3, align);
+        note(LibcFn::PosixMemalign, align);
         if !align.is_power_of_two() || !align.is_multiple_of(std::mem::size_of::<usize>()) {
             return libc::EINVAL;
         }
@@ -125,61 +127,31 @@ mod interpose {
     /// As for C `free`.
     #[no_mangle]
     pub unsafe extern "C" fn free(p: *mut c_void) {
-        note(4, 0);
+        note(LibcFn::Free, 0);
         // SAFETY: forwarded unchanged to glibc's implementation.
         unsafe { __libc_free(p) }
     }
 }
 
-/// One request to run through `System`.
-enum Request {
-    Alloc(Layout),
-    Realloc(Layout, usize),
-}
-
-fn parse(arg: &str) -> Result<Request, String> {
-    let nums: Result<Vec<usize>, _> = arg.split(':').map(str::parse).collect();
-    let nums = nums.map_err(|_| format!("`{arg}`: expected SIZE:ALIGN or SIZE:ALIGN:NEW_SIZE"))?;
-    let layout = |s, a| {
-        Layout::from_size_align(s, a)
-            .map_err(|e| format!("`{arg}`: {e} (alignment must be a power of two)"))
-    };
-    match nums[..] {
-        [s, a] => Ok(Request::Alloc(layout(s, a)?)),
-        [s, a, n] if s > 0 && n > 0 => Ok(Request::Realloc(layout(s, a)?, n)),
-        [_, _, _] => Err(format!(
-            "`{arg}`: realloc sizes must be non-zero (GlobalAlloc forbids size 0)"
-        )),
-        _ => Err(format!(
-            "`{arg}`: expected SIZE:ALIGN or SIZE:ALIGN:NEW_SIZE"
-        )),
-    }
-}
-
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn observe(req: &Request) -> (String, Vec<String>) {
+fn observe(request: LibcRequest) -> LibcObservation {
     use std::ptr::NonNull;
-    match *req {
-        Request::Alloc(l) => {
-            let label = format!("alloc {}:{}", l.size(), l.align());
-            if l.size() == 0 {
-                // GlobalAlloc::alloc with size 0 is undefined behaviour; std's Global and
-                // Allocator for System answer it without calling libc. Show that path instead.
-                interpose::start();
-                let p = allocator_api2::alloc::Allocator::allocate(&System, l)
-                    .expect("zero-size allocate");
-                let calls = interpose::stop();
-                let addr = p.as_ptr() as *mut u8 as usize;
-                assert_eq!(addr, l.align());
-                return (
-                    label,
-                    if calls.is_empty() {
-                        vec![format!("no libc call (dangling pointer {addr:#x})")]
-                    } else {
-                        calls
-                    },
-                );
-            }
+    let calls = match request {
+        LibcRequest::Alloc(l) if l.size() == 0 => {
+            // GlobalAlloc::alloc with size 0 is undefined behaviour; std's Global and
+            // Allocator for System answer it without calling libc. Show that path instead.
+            interpose::start();
+            let p =
+                allocator_api2::alloc::Allocator::allocate(&System, l).expect("zero-size allocate");
+            let calls = interpose::stop();
+            assert_eq!(
+                p.as_ptr() as *mut u8 as usize,
+                l.align(),
+                "dangling, not allocated"
+            );
+            calls
+        }
+        LibcRequest::Alloc(l) => {
             interpose::start();
             // SAFETY: the layout has a non-zero size.
             let p = unsafe { System.alloc(l) };
@@ -187,24 +159,24 @@ fn observe(req: &Request) -> (String, Vec<String>) {
             assert!(!p.is_null(), "allocation of {l:?} failed");
             // SAFETY: `p` was allocated just above with `l`.
             unsafe { System.dealloc(p, l) };
-            (label, calls)
+            calls
         }
-        Request::Realloc(l, new_size) => {
-            let label = format!("realloc {}:{}:{}", l.size(), l.align(), new_size);
-            // SAFETY: the layout has a non-zero size (checked in parse).
+        LibcRequest::Realloc(l, new_size) => {
+            // SAFETY: the layout has a non-zero size (LibcRequest's parser refuses size 0).
             let p = NonNull::new(unsafe { System.alloc(l) }).expect("allocation failed");
             interpose::start();
             // SAFETY: `p` comes from `System` with layout `l`; `new_size` is non-zero and, rounded
-            // to the alignment, small (from the command line, checked by Layout::from_size_align below).
+            // to the alignment, a valid layout size (both checked by LibcRequest's parser).
             let q = unsafe { System.realloc(p.as_ptr(), l, new_size) };
             let calls = interpose::stop();
             assert!(!q.is_null(), "realloc failed");
             let nl = Layout::from_size_align(new_size, l.align()).expect("valid new layout");
             // SAFETY: `q` is the reallocated block, now of layout `nl`.
             unsafe { System.dealloc(q, nl) };
-            (label, calls)
+            calls
         }
-    }
+    };
+    LibcObservation { request, calls }
 }
 
 fn main() {
@@ -230,7 +202,7 @@ fn main() {
     } else {
         args
     };
-    let requests: Result<Vec<Request>, String> = args.iter().map(|a| parse(a)).collect();
+    let requests: Result<Vec<LibcRequest>, String> = args.iter().map(|a| a.parse()).collect();
     let requests = match requests {
         Ok(r) => r,
         Err(e) => {
@@ -239,9 +211,8 @@ fn main() {
         }
     };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    for r in &requests {
-        let (label, calls) = observe(r);
-        println!("{label} -> {}", calls.join(", "));
+    for r in requests {
+        println!("{}", observe(r).to_line());
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::allocators::recording::RecordingAllocator;
+use crate::views::display::Table;
 
 /// A value that notes `drop NAME` in a recorder's log when it is dropped, so drops and the
 /// allocator calls around them appear in one ordered log.
@@ -104,6 +105,28 @@ pub fn box_facts<T: ?Sized>(b: &Box<T>) -> BoxFacts {
     }
 }
 
+/// One row per `(name, facts)`: the box's own size, the heap block's size and alignment, and the
+/// address modulo the alignment.
+pub fn facts_table(rows: &[(&str, BoxFacts)]) -> Table {
+    let mut t = Table::new([
+        "value",
+        "Box (bytes)",
+        "heap block (bytes)",
+        "heap align",
+        "addr % align",
+    ]);
+    for (name, f) in rows {
+        t.row([
+            name.to_string(),
+            f.box_size.to_string(),
+            f.heap_size.to_string(),
+            f.heap_align.to_string(),
+            f.addr_mod_align.to_string(),
+        ]);
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +199,7 @@ mod tests {
         assert_eq!(z8.dangling_addr, Some(8));
         let d: Box<dyn fmt::Debug> = Box::new(1u8);
         assert_eq!(box_facts(&d).box_size, 16);
+        let t = facts_table(&[("u64", box_facts(&Box::new(7u64))), ("dyn", box_facts(&d))]);
+        assert_eq!(t.rows[1], ["dyn", "16", "1", "1", "0"]);
     }
 }

@@ -2,51 +2,44 @@
 //! deterministic facts the notebooks rely on.
 #![cfg(all(not(miri), target_os = "linux", target_env = "gnu"))]
 
-use std::alloc::Layout;
-use support::exercise::ch2::{check_libc_predictions, first_call};
-
-use support::infra::programs::{libc_calls, run_example};
-use support::system::predicted_libc_alloc;
+use support::exercise::ch2::check_libc_predictions;
+use support::infra::programs::run_example;
+use support::system::{libc_calls, LibcFn};
 
 #[test]
 fn libc_calls_observes_what_unix_rs_says() {
+    use LibcFn::{Malloc, PosixMemalign, Realloc};
     let obs = libc_calls(&[]).expect("libc_calls runs");
-    let first: Vec<(String, String)> = obs
+    let first: Vec<(String, Option<LibcFn>)> = obs
         .iter()
-        .map(|o| (o.request.clone(), first_call(&o.calls)))
+        .map(|o| (o.request.to_string(), o.first()))
         .collect();
     let want = [
-        ("alloc 1:1", "malloc"),
-        ("alloc 8:8", "malloc"),
-        ("alloc 24:8", "malloc"),
-        ("alloc 8:16", "posix_memalign"), // align <= 16 but align > size
-        ("alloc 16:16", "malloc"),
-        ("alloc 4096:16", "malloc"),
-        ("alloc 64:32", "posix_memalign"), // align > MIN_ALIGN
-        ("alloc 4096:4096", "posix_memalign"),
-        ("alloc 0:8", "none"),
-        ("realloc 16:8:4096", "realloc"),
-        ("realloc 64:32:4096", "posix_memalign"), // realloc_fallback: allocate, copy, free
-        ("realloc 8:16:24", "realloc"),
+        ("1:1", Some(Malloc)),
+        ("8:8", Some(Malloc)),
+        ("24:8", Some(Malloc)),
+        ("8:16", Some(PosixMemalign)), // align <= 16 but align > size
+        ("16:16", Some(Malloc)),
+        ("4096:16", Some(Malloc)),
+        ("64:32", Some(PosixMemalign)), // align > MIN_ALIGN
+        ("4096:4096", Some(PosixMemalign)),
+        ("0:8", None),
+        ("16:8:4096", Some(Realloc)),
+        ("64:32:4096", Some(PosixMemalign)), // realloc_fallback: allocate, copy, free
+        ("8:16:24", Some(Realloc)),
     ];
-    let want: Vec<(String, String)> = want
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let want: Vec<(String, Option<LibcFn>)> =
+        want.iter().map(|(a, b)| (a.to_string(), *b)).collect();
     assert_eq!(first, want);
-    // The model of unix.rs in `support::system` agrees with every observed allocation.
-    for o in obs.iter().filter(|o| o.request.starts_with("alloc ")) {
-        let (size, align) = o.request["alloc ".len()..].split_once(':').unwrap();
-        let layout =
-            Layout::from_size_align(size.parse().unwrap(), align.parse().unwrap()).unwrap();
-        let model = predicted_libc_alloc(layout);
-        let model = model.split(' ').next().unwrap();
-        assert_eq!(model, first_call(&o.calls), "{}", o.request);
+    // The model of unix.rs in `support::system` agrees with every observation.
+    for o in &obs {
+        assert_eq!(o.request.predicted(), o.first(), "{}", o.request);
     }
+    assert_eq!(obs[3].calls[0].align, Some(16));
     let fallback = &obs[10].calls;
     assert_eq!(
-        fallback.last().map(String::as_str),
-        Some("free"),
+        fallback.last().map(|c| c.func),
+        Some(LibcFn::Free),
         "{fallback:?}"
     );
 }
@@ -56,14 +49,20 @@ fn libc_calls_rejects_bad_requests_clearly() {
     let out = run_example("libc_calls", &["8:3"], &[]);
     assert!(!out.success);
     assert!(out.stderr.contains("`8:3`"), "{}", out.stderr);
-    let v = check_libc_predictions(&[("8:16", "malloc"), ("64:8", "malloc")]);
+    assert!(libc_calls(&["8:3"]).unwrap_err().contains("`8:3`"));
+    let v = check_libc_predictions(&[("8:16", "malloc"), ("64:8", "malloc"), ("0:8", "malloc")]);
     assert!(
         !v.passed
+            && v.message.starts_with("2 of 3 wrong")
             && v.message
-                .contains("8:16: you said malloc, it called posix_memalign(align 16)"),
+                .contains("8:16: you said malloc, it called posix_memalign(16)")
+            && v.message
+                .contains("0:8: you said malloc, it called no libc function"),
         "{v}"
     );
-    assert!(check_libc_predictions(&[("8:16", "posix_memalign")]).passed);
+    assert!(check_libc_predictions(&[("8:16", "posix_memalign"), ("0:8", "none")]).passed);
+    let v = check_libc_predictions(&[("8:16", "?")]);
+    assert!(!v.passed && v.message.contains("you said ?"), "{v}");
 }
 
 #[test]
@@ -153,13 +152,13 @@ fn box_exploration_prints_every_section_and_its_facts() {
 #[test]
 fn growth_lab_traces_real_vecs_in_a_fresh_process() {
     use support::growth::lab;
-    let u8s = lab::trace("u8", 1 << 20).expect("trace runs");
+    let u8s = lab::trace(lab::Elem::U8, 1 << 20).expect("trace runs");
     let caps: Vec<usize> = u8s.iter().map(|e| e.new_cap).collect();
     let doubling: Vec<usize> = (3..=20).map(|k| 1usize << k).collect(); // 8 .. 1 MiB
     assert_eq!(caps, doubling);
     assert!(!u8s[0].moved, "the first allocation is not a move");
     // Alignment 32: std's System never calls realloc, so every growth moves the buffer.
-    let a32 = lab::trace("align32", 1 << 20).expect("trace runs");
+    let a32 = lab::trace(lab::Elem::Align32, 1 << 20).expect("trace runs");
     assert!(a32.len() > 10);
     assert!(a32.iter().skip(1).all(|e| e.moved), "{a32:?}");
     let cost = lab::realloc_cost(32, 1 << 16, 3).expect("cost runs");

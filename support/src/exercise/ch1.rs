@@ -138,67 +138,44 @@ pub fn check_layout_by_hand(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{repr_c_layout_with_offsets, Field, LayoutReport};
-    use std::mem::offset_of;
+    use crate::layout::{repr_c_layout_with_offsets, Field};
 
-    // The notebook's exercise 1.1: the starting struct, and the solution.
-    #[allow(dead_code)]
-    #[repr(C)]
-    struct Message {
-        flag: u8,
-        id: u64,
-        kind: u16,
-        len: u32,
-        last: u8,
-    }
-    #[allow(dead_code)]
-    #[repr(C)]
-    struct MessageSolved {
-        id: u64,
-        len: u32,
-        kind: u16,
-        flag: u8,
-        last: u8,
-    }
+    /// `(name, size, align)` of the exercise's five fields, in the order given.
+    const FIELDS: [(&str, usize, usize); 5] = [
+        ("flag", 1, 1),
+        ("id", 8, 8),
+        ("kind", 2, 2),
+        ("len", 4, 4),
+        ("last", 1, 1),
+    ];
 
-    fn report_message() -> LayoutReport {
-        LayoutReport::of::<Message>(
-            "Message",
-            vec![
-                Field::of::<u8>("flag", offset_of!(Message, flag)),
-                Field::of::<u64>("id", offset_of!(Message, id)),
-                Field::of::<u16>("kind", offset_of!(Message, kind)),
-                Field::of::<u32>("len", offset_of!(Message, len)),
-                Field::of::<u8>("last", offset_of!(Message, last)),
-            ],
-        )
-        .unwrap()
-    }
-
-    fn report_solved() -> LayoutReport {
-        LayoutReport::of::<MessageSolved>(
-            "MessageSolved",
-            vec![
-                Field::of::<u8>("flag", offset_of!(MessageSolved, flag)),
-                Field::of::<u64>("id", offset_of!(MessageSolved, id)),
-                Field::of::<u16>("kind", offset_of!(MessageSolved, kind)),
-                Field::of::<u32>("len", offset_of!(MessageSolved, len)),
-                Field::of::<u8>("last", offset_of!(MessageSolved, last)),
-            ],
-        )
-        .unwrap()
+    /// The report of a `repr(C)` struct with these fields in this order, laid out by the crate.
+    fn repr_c(name: &str, order: [usize; 5]) -> LayoutReport {
+        let specs: Vec<(usize, usize)> =
+            order.iter().map(|&i| (FIELDS[i].1, FIELDS[i].2)).collect();
+        let (layout, offsets) = repr_c_layout_with_offsets(&specs).unwrap();
+        let fields = order
+            .iter()
+            .zip(offsets)
+            .map(|(&i, off)| Field::new(FIELDS[i].0, off, FIELDS[i].1, FIELDS[i].2))
+            .collect();
+        LayoutReport::new(name, layout.size(), layout.align(), fields).unwrap()
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn reorder_fails_unsolved_and_passes_solved() {
-        let original = report_message();
+    fn reorder_names_what_is_wrong_and_passes_any_smallest_order() {
+        let original = repr_c("Message", [0, 1, 2, 3, 4]);
         assert_eq!(original.size, 32);
         let v = check_reordered(&original, &original);
         assert!(!v.passed && v.message.contains("fit in 16"), "{v}");
-        let v = check_reordered(&report_solved(), &original);
-        assert!(v.passed, "{v}");
-        let mut missing = report_solved();
+        // Largest alignment first is not enough when a 2-byte field splits the small ones.
+        let v = check_reordered(&repr_c("M", [1, 2, 0, 3, 4]), &original);
+        assert!(!v.passed && v.message.contains("is 24 bytes"), "{v}");
+        // One of several smallest orders: id, len, flag, last, kind.
+        let v = check_reordered(&repr_c("M", [1, 3, 0, 4, 2]), &original);
+        assert!(v.passed && v.message.contains("16 bytes (was 32)"), "{v}");
+        let mut missing = repr_c("M", [1, 3, 0, 4, 2]);
         missing.fields.pop();
         assert!(check_reordered(&missing, &original)
             .message
@@ -220,23 +197,27 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn layout_by_hand_fails_without_padding_and_passes_with_it() {
-        let compiler = report_message();
-        let fields = [(1, 1), (8, 8), (2, 2), (4, 4), (1, 1)];
-        // Unsolved: extend without pad_to_align.
-        let mut l = std::alloc::Layout::from_size_align(0, 1).unwrap();
+        let compiler = repr_c("Message", [0, 1, 2, 3, 4]);
+        let specs = FIELDS.map(|(_, s, a)| (s, a));
+        // Extend without pad_to_align: 25 bytes instead of 32.
+        let mut l = Layout::from_size_align(0, 1).unwrap();
         let mut offs = vec![];
-        for (s, a) in fields {
-            let (n, o) = l
-                .extend(std::alloc::Layout::from_size_align(s, a).unwrap())
-                .unwrap();
+        for (s, a) in specs {
+            let (n, o) = l.extend(Layout::from_size_align(s, a).unwrap()).unwrap();
             l = n;
             offs.push(o);
         }
-        let v = check_layout_by_hand(Ok((l, offs)), &compiler);
+        let v = check_layout_by_hand(Ok((l, offs.clone())), &compiler);
         assert!(!v.passed && v.message.contains("pad_to_align"), "{v}");
-        let v = check_layout_by_hand(repr_c_layout_with_offsets(&fields), &compiler);
+        let wrong_offsets = offs.iter().map(|o| o + 1).collect();
+        let v = check_layout_by_hand(Ok((l.pad_to_align(), wrong_offsets)), &compiler);
+        assert!(
+            !v.passed && v.message.contains("differ from the compiler's"),
+            "{v}"
+        );
+        let v = check_layout_by_hand(repr_c_layout_with_offsets(&specs), &compiler);
         assert!(v.passed, "{v}");
-        let err = std::alloc::Layout::from_size_align(1, 3).map(|l| (l, vec![]));
+        let err = Layout::from_size_align(1, 3).map(|l| (l, vec![]));
         assert!(check_layout_by_hand(err, &compiler)
             .message
             .contains("failed"));

@@ -2,6 +2,7 @@
 
 use super::Verdict;
 use crate::allocators::as_allocator::AsAllocator;
+use crate::system::{libc_calls, LibcFn, LibcRequest};
 use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec as AVec;
 use std::alloc::GlobalAlloc;
@@ -59,22 +60,23 @@ pub fn check_limit_allocator<G: GlobalAlloc>(allocator: G, limit: usize) -> Verd
     )
 }
 
-/// The first libc function in an observed call list, normalised to `malloc`, `calloc`,
-/// `realloc`, `posix_memalign` or `none`.
-pub fn first_call(calls: &[String]) -> String {
-    match calls.first() {
-        None => "none".into(),
-        Some(c) if c.starts_with("no libc call") => "none".into(),
-        Some(c) => c.split('(').next().unwrap_or(c).to_string(),
-    }
-}
-
-/// Exercise 2.2: predictions `(request, function)` such as `("8:16", "posix_memalign")` or
-/// `("16:8:4096", "realloc")`, checked against the calls the `libc_calls` program observes.
+/// Exercise 2.2: predictions `(request, function)` such as `("8:16", "posix_memalign")`,
+/// `("16:8:4096", "realloc")` or `("0:8", "none")`, checked against the first libc call the
+/// `libc_calls` program observes for each request.
 pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
     let ex = "2.2 which libc function?";
-    let requests: Vec<&str> = predictions.iter().map(|p| p.0).collect();
-    let observed = match crate::infra::programs::libc_calls(&requests) {
+    let mut wrong = Vec::new();
+    let mut requests = Vec::new();
+    for (req, _) in predictions {
+        match req.parse::<LibcRequest>() {
+            Ok(_) => requests.push(*req),
+            Err(e) => wrong.push(e),
+        }
+    }
+    if !wrong.is_empty() {
+        return Verdict::not_yet(ex, wrong.join("; "));
+    }
+    let observed = match libc_calls(&requests) {
         Ok(o) => o,
         Err(e) => return Verdict::not_yet(ex, format!("could not observe: {e}")),
     };
@@ -88,14 +90,19 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
             ),
         );
     }
-    let mut wrong = Vec::new();
     for ((req, guess), obs) in predictions.iter().zip(&observed) {
-        let actual = first_call(&obs.calls);
-        if guess.trim() != actual {
-            wrong.push(format!(
-                "{req}: you said {guess}, it called {}",
-                obs.calls.join(" + ")
-            ));
+        let said: Result<Option<LibcFn>, String> = match guess.trim() {
+            "none" => Ok(None),
+            g => g.parse().map(Some),
+        };
+        if said.as_ref().ok() != Some(&obs.first()) {
+            let calls: Vec<String> = obs.calls.iter().map(|c| c.to_string()).collect();
+            let called = if calls.is_empty() {
+                "no libc function".to_string()
+            } else {
+                calls.join(" + ")
+            };
+            wrong.push(format!("{req}: you said {guess}, it called {called}"));
         }
     }
     if wrong.is_empty() {
@@ -119,72 +126,75 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::alloc::{GlobalAlloc, Layout, System};
+    use crate::allocators::guarded::GuardedSystem;
+    use std::alloc::Layout;
 
-    /// The notebook's starting point: forwards everything, ignores the limit.
-    struct Unlimited;
-    // SAFETY: forwards to System unchanged.
-    unsafe impl GlobalAlloc for Unlimited {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.dealloc(ptr, layout) }
-        }
+    /// A test allocator, not the exercise's answer: a guarded heap (which notes every contract
+    /// violation instead of passing it on) behind a cap of `max` bytes.
+    struct Capped<'h> {
+        heap: &'h GuardedSystem,
+        max: usize,
     }
 
-    /// The solution: null above the limit.
-    struct Limited {
-        limit: usize,
-    }
-    // SAFETY: forwards to System, or returns null (allowed: it signals failure).
-    unsafe impl GlobalAlloc for Limited {
+    // SAFETY: requests within the cap go to the guarded heap, whose blocks are valid; others get
+    // null, which is how GlobalAlloc reports failure. Frees go back to the heap that made them.
+    unsafe impl GlobalAlloc for Capped<'_> {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            if layout.size() > self.limit {
+            if layout.size() > self.max {
                 return std::ptr::null_mut();
             }
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.alloc(layout) }
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            unsafe { self.heap.alloc(layout) }
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: the caller's contract is passed on.
-            unsafe { System.dealloc(ptr, layout) }
+            // SAFETY: `ptr` came from `self.heap` with `layout` (the caller's contract).
+            unsafe { self.heap.dealloc(ptr, layout) }
         }
+    }
+
+    fn check(max: usize, limit: usize) -> Verdict {
+        let heap = GuardedSystem::new();
+        let v = check_limit_allocator(Capped { heap: &heap, max }, limit);
+        assert_eq!(
+            heap.problems(),
+            Vec::<String>::new(),
+            "the check misused the heap"
+        );
+        assert_eq!(heap.leaks(), [], "the check leaked");
+        v
     }
 
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "the unsolved allocator grants limit+1 bytes; fine, but slow under Miri"
+        ignore = "the wrong allocators grant limit+1 bytes; fine, but slow under Miri"
     )]
-    fn limit_allocator_fails_unsolved_and_passes_solved() {
-        let v = check_limit_allocator(Unlimited, 4096);
+    fn limit_check_names_what_is_wrong_and_passes_a_cap_at_the_limit() {
+        let v = check(usize::MAX, 4096);
         assert!(
             !v.passed && v.message.contains("4097 bytes (limit + 1) succeeded"),
             "{v}"
         );
-        let v = check_limit_allocator(Limited { limit: 4096 }, 4096);
+        let v = check(4095, 4096);
+        assert!(!v.passed && v.message.contains("exactly 4096"), "{v}");
+        let v = check(4096, 4096);
         assert!(v.passed, "{v}");
         assert!(v.message.contains("memory allocation failed"), "{v}");
-        let v = check_limit_allocator(Limited { limit: 100 }, 4096);
-        assert!(!v.passed && v.message.contains("exactly 4096"), "{v}");
+        let v = check(100, 100);
+        assert!(v.passed, "{v}");
+        for bad in [0, (1 << 30) + 1, usize::MAX] {
+            assert!(check(bad, bad).message.contains("choose a limit"), "{bad}");
+        }
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
-    fn first_call_normalises() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            first_call(&s(&["posix_memalign(align 16)", "free"])),
-            "posix_memalign"
+    fn libc_predictions_with_a_bad_request_say_which() {
+        let v = check_libc_predictions(&[("8:3", "malloc"), ("x", "malloc")]);
+        assert!(!v.passed, "{v}");
+        assert!(
+            v.message.contains("`8:3`") && v.message.contains("`x`"),
+            "{v}"
         );
-        assert_eq!(
-            first_call(&s(&["no libc call (dangling pointer 0x8)"])),
-            "none"
-        );
-        assert_eq!(first_call(&s(&["realloc"])), "realloc");
-        assert_eq!(first_call(&[]), "none");
     }
 }

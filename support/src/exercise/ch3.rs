@@ -1,31 +1,96 @@
 //! Checks for chapter 3 (Box).
 
+use std::fmt;
+
 use super::Verdict;
 use crate::allocators::guarded::CheckedHeap;
-use crate::allocators::recording::RecordingAllocator;
+use crate::allocators::recording::{EventKind, RecordingAllocator};
 use crate::boxes::DropCounter;
 
-/// A story line reduced to what a prediction names: `alloc`, `dealloc`, `grow`, `shrink`, or
-/// a mark's label (such as `drop first`).
-pub fn event_word(line: &str) -> String {
-    for word in ["alloc_zeroed", "alloc", "dealloc", "grow", "shrink"] {
-        if line.starts_with(&format!("{word} ")) {
-            return word.to_string();
+/// One step of a drop sequence, as a prediction names it: an allocator call by its verb, or a
+/// labelled moment (a mark such as `drop first`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A new block (`alloc` or `alloc_zeroed`).
+    Alloc,
+    /// A block freed.
+    Dealloc,
+    /// A block grew (in place or moved).
+    Grow,
+    /// A block shrank (in place or moved).
+    Shrink,
+    /// A refused request.
+    Failed,
+    /// A mark, by its label.
+    Mark(String),
+}
+
+impl Step {
+    /// The step an event of the log is, with `label` for a mark.
+    pub fn of(kind: EventKind, label: Option<String>) -> Step {
+        match kind {
+            EventKind::Alloc | EventKind::AllocZeroed => Step::Alloc,
+            EventKind::Dealloc => Step::Dealloc,
+            EventKind::GrowInPlace | EventKind::GrowMoved => Step::Grow,
+            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => Step::Shrink,
+            EventKind::Failed => Step::Failed,
+            EventKind::Mark => Step::Mark(label.unwrap_or_default()),
         }
     }
-    line.to_string()
+
+    /// The step a prediction names: `alloc`, `dealloc`, `grow`, `shrink`, `failed`, or else the
+    /// label of a mark (such as `drop first`).
+    pub fn named(word: &str) -> Step {
+        match word.trim() {
+            "alloc" => Step::Alloc,
+            "dealloc" => Step::Dealloc,
+            "grow" => Step::Grow,
+            "shrink" => Step::Shrink,
+            "failed" => Step::Failed,
+            other => Step::Mark(other.to_string()),
+        }
+    }
+
+    /// Every event of `log`, in order, as steps.
+    pub fn all<A>(log: &RecordingAllocator<A>) -> Vec<Step> {
+        log.labelled_events()
+            .into_iter()
+            .map(|(e, label)| Step::of(e.kind, label))
+            .collect()
+    }
+}
+
+impl fmt::Display for Step {
+    /// The word a prediction uses for the step.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Alloc => "alloc",
+            Step::Dealloc => "dealloc",
+            Step::Grow => "grow",
+            Step::Shrink => "shrink",
+            Step::Failed => "failed",
+            Step::Mark(label) => label,
+        })
+    }
 }
 
 /// Exercise 3.1: the predicted sequence of events (`"drop NAME"`, `"alloc"`, `"dealloc"`)
-/// against what the recorder logged.
+/// against what the recorder logged, compared as [`Step`]s.
 pub fn check_drop_prediction<A>(predicted: &[&str], log: &RecordingAllocator<A>) -> Verdict {
     let ex = "3.1 predict the drop sequence";
-    let actual: Vec<String> = log.story().iter().map(|l| event_word(l)).collect();
-    let predicted: Vec<String> = predicted.iter().map(|p| p.trim().to_string()).collect();
+    let actual = Step::all(log);
+    let predicted: Vec<Step> = predicted.iter().map(|p| Step::named(p)).collect();
+    let words = |steps: &[Step]| -> String {
+        steps
+            .iter()
+            .map(Step::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if predicted == actual {
         return Verdict::pass(
             ex,
-            format!("{} events, in order: {}", actual.len(), actual.join(", ")),
+            format!("{} events, in order: {}", actual.len(), words(&actual)),
         );
     }
     let first_diff = predicted
@@ -96,118 +161,9 @@ pub fn check_mybox(heap: &CheckedHeap, drops: &DropCounter, value_read: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::allocators::guarded::{checked_heap, CheckedHeap};
-    use crate::allocators::recording::RecordingAllocator;
-    use crate::boxes::{DropCounter, DropToken, Loud};
+    use crate::allocators::guarded::checked_heap;
+    use crate::boxes::{DropToken, Loud};
     use std::alloc::{GlobalAlloc, Layout};
-    use std::ptr::NonNull;
-
-    /// The notebook's starting point: allocates even for ZSTs, frees without dropping.
-    struct Unsolved<'h, T> {
-        ptr: NonNull<T>,
-        heap: &'h CheckedHeap,
-    }
-    impl<'h, T> Unsolved<'h, T> {
-        fn new(value: T, heap: &'h CheckedHeap) -> Self {
-            // SAFETY: this is the exercise's broken version on purpose: the guarded heap refuses
-            // the zero-size request with a dangling pointer, and writing a ZST there is fine.
-            let raw = unsafe { GlobalAlloc::alloc(heap, Layout::new::<T>()) } as *mut T;
-            let ptr = NonNull::new(raw).expect("allocation failed");
-            // SAFETY: freshly allocated (or dangling for a ZST), aligned for T.
-            unsafe { ptr.as_ptr().write(value) };
-            Unsolved { ptr, heap }
-        }
-    }
-    impl<T> std::ops::Deref for Unsolved<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            // SAFETY: the value was written in `new` and lives until drop.
-            unsafe { self.ptr.as_ref() }
-        }
-    }
-    impl<T> Drop for Unsolved<'_, T> {
-        fn drop(&mut self) {
-            // SAFETY: the block came from this heap with this layout (the guard refuses size 0).
-            unsafe {
-                GlobalAlloc::dealloc(self.heap, self.ptr.as_ptr() as *mut u8, Layout::new::<T>())
-            };
-        }
-    }
-
-    /// The solution.
-    struct Solved<'h, T> {
-        ptr: NonNull<T>,
-        heap: &'h CheckedHeap,
-    }
-    impl<'h, T> Solved<'h, T> {
-        fn new(value: T, heap: &'h CheckedHeap) -> Self {
-            let layout = Layout::new::<T>();
-            let ptr = if layout.size() == 0 {
-                NonNull::dangling()
-            } else {
-                // SAFETY: the size is not zero.
-                let raw = unsafe { GlobalAlloc::alloc(heap, layout) } as *mut T;
-                NonNull::new(raw).expect("allocation failed")
-            };
-            // SAFETY: `ptr` is valid and aligned for a T (dangling is fine for a ZST).
-            unsafe { ptr.as_ptr().write(value) };
-            Solved { ptr, heap }
-        }
-    }
-    impl<T> std::ops::Deref for Solved<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            // SAFETY: the value lives until drop.
-            unsafe { self.ptr.as_ref() }
-        }
-    }
-    impl<T> Drop for Solved<'_, T> {
-        fn drop(&mut self) {
-            // SAFETY: the value is live and dropped once; the block (if any) came from this heap.
-            unsafe {
-                std::ptr::drop_in_place(self.ptr.as_ptr());
-                let layout = Layout::new::<T>();
-                if layout.size() != 0 {
-                    GlobalAlloc::dealloc(self.heap, self.ptr.as_ptr() as *mut u8, layout);
-                }
-            }
-        }
-    }
-
-    #[test]
-    #[cfg_attr(
-        miri,
-        ignore = "the unsolved MyBox leaks its value on purpose; Miri reports the leak"
-    )]
-    fn mybox_fails_unsolved() {
-        let heap = checked_heap();
-        let drops = DropCounter::new();
-        let v = {
-            let a = Unsolved::new(42u64, &heap);
-            let _z = Unsolved::new((), &heap);
-            let _t = Unsolved::new(drops.token(), &heap);
-            *a
-        };
-        let verdict = check_mybox(&heap, &drops, v);
-        assert!(!verdict.passed);
-        for needle in ["alloc with size 0", "dealloc with size 0", "never dropped"] {
-            assert!(verdict.message.contains(needle), "{needle}: {verdict}");
-        }
-    }
-
-    #[test]
-    fn mybox_passes_solved() {
-        let heap = checked_heap();
-        let drops = DropCounter::new();
-        let v = {
-            let a = Solved::new(42u64, &heap);
-            let _z = Solved::new((), &heap);
-            let _t: Solved<'_, DropToken> = Solved::new(drops.token(), &heap);
-            *a
-        };
-        let verdict = check_mybox(&heap, &drops, v);
-        assert!(verdict.passed, "{verdict}");
-    }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
@@ -223,7 +179,118 @@ mod tests {
         assert!(check_drop_prediction(&["drop b"], &rec)
             .message
             .contains("there were 2"));
-        assert_eq!(event_word("dealloc 24 B"), "dealloc");
-        assert_eq!(event_word("grow (moved) 8 -> 16 B"), "grow");
+        assert!(
+            check_drop_prediction(&["drop b", "drop a", "dealloc"], &rec)
+                .message
+                .contains("there were only 2")
+        );
+    }
+
+    #[test]
+    fn steps_are_compared_as_values_not_story_text() {
+        let rec = RecordingAllocator::new();
+        let mut v = allocator_api2::vec::Vec::<u64, _>::with_capacity_in(1, &rec);
+        v.extend([1, 2]); // grows
+        v.truncate(1);
+        v.shrink_to_fit(); // shrinks
+        drop(v);
+        rec.mark("done");
+        assert_eq!(
+            Step::all(&rec),
+            [
+                Step::Alloc,
+                Step::Grow,
+                Step::Shrink,
+                Step::Dealloc,
+                Step::Mark("done".into())
+            ]
+        );
+        assert!(
+            check_drop_prediction(&["alloc", " grow", "shrink ", "dealloc", "done"], &rec).passed
+        );
+        assert_eq!(Step::named("drop x").to_string(), "drop x");
+        assert_eq!(Step::of(EventKind::AllocZeroed, None), Step::Alloc);
+    }
+
+    /// Allocates through the guarded heap for a `u64` and a token, never for the `()`, frees
+    /// each block with its own layout and drops the token once: the calls a correct `MyBox`
+    /// makes, written out in order (a test input, not the exercise's answer).
+    fn correct_calls(heap: &CheckedHeap, drops: &DropCounter) -> u64 {
+        let (lu, lt) = (Layout::new::<u64>(), Layout::new::<DropToken>());
+        // SAFETY: both layouts have a non-zero size; each block is written once with a value of
+        // its type, read or dropped in place once, and freed once with the layout it was made with.
+        unsafe {
+            let u = GlobalAlloc::alloc(heap, lu) as *mut u64;
+            let t = GlobalAlloc::alloc(heap, lt) as *mut DropToken;
+            assert!(!u.is_null() && !t.is_null());
+            u.write(42);
+            t.write(drops.token());
+            let read = u.read();
+            std::ptr::drop_in_place(t);
+            GlobalAlloc::dealloc(heap, t as *mut u8, lt);
+            GlobalAlloc::dealloc(heap, u as *mut u8, lu);
+            read
+        }
+    }
+
+    #[test]
+    fn mybox_check_passes_the_right_calls() {
+        let (heap, drops) = (checked_heap(), DropCounter::new());
+        let read = correct_calls(&heap, &drops);
+        let v = check_mybox(&heap, &drops, read);
+        assert!(v.passed, "{v}");
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "a token freed without its drop leaks on purpose; Miri reports the leak"
+    )]
+    fn mybox_check_names_each_mistake() {
+        let wrong_value = {
+            let (heap, drops) = (checked_heap(), DropCounter::new());
+            correct_calls(&heap, &drops);
+            check_mybox(&heap, &drops, 41)
+        };
+        assert!(
+            wrong_value.message.contains("gave 41, not 42"),
+            "{wrong_value}"
+        );
+        // A zero-sized value that allocates, and a token freed without being dropped.
+        let (heap, drops) = (checked_heap(), DropCounter::new());
+        let (lz, lt) = (Layout::new::<()>(), Layout::new::<DropToken>());
+        // SAFETY: the guarded heap refuses the zero-size request and free (it records them and
+        // never passes them on); the token's block is valid, written once and freed once. Not
+        // dropping the token leaks its Arc count only, which the check reports.
+        unsafe {
+            let z = GlobalAlloc::alloc(&heap, lz);
+            GlobalAlloc::dealloc(&heap, z, lz);
+            let t = GlobalAlloc::alloc(&heap, lt) as *mut DropToken;
+            t.write(drops.token());
+            GlobalAlloc::dealloc(&heap, t as *mut u8, lt);
+        }
+        let v = check_mybox(&heap, &drops, 42);
+        assert!(!v.passed);
+        for needle in [
+            "alloc with size 0",
+            "dealloc with size 0",
+            "1 real allocations; expected 2",
+            "never dropped",
+        ] {
+            assert!(v.message.contains(needle), "{needle}: {v}");
+        }
+        // A block never freed.
+        let (heap, drops) = (checked_heap(), DropCounter::new());
+        let lu = Layout::new::<u64>();
+        // SAFETY: a non-zero layout; the block is freed below, after the check has seen the leak.
+        let u = unsafe { GlobalAlloc::alloc(&heap, lu) };
+        let v = check_mybox(&heap, &drops, 42);
+        assert!(
+            v.message
+                .contains("1 block(s) never freed (size, align): [(8, 8)]"),
+            "{v}"
+        );
+        // SAFETY: `u` is the live block of layout `lu`.
+        unsafe { GlobalAlloc::dealloc(&heap, u, lu) };
     }
 }

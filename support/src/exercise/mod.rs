@@ -1,8 +1,10 @@
 //! Exercise checks: each returns a [`Verdict`] that says `PASS`, or `NOT YET` and precisely what is wrong.
 //!
-//! One module per chapter ([`ch1`], [`ch2`], …); the tests run every check on an unsolved and a
-//! solved answer, and the notebook runner checks that each notebook's exercise cells say NOT YET and
-//! its hidden solution cells say PASS.
+//! One module per chapter ([`ch1`], [`ch2`], …), each check with its tests beside it. Each
+//! exercise's solution exists once, in its notebook's hidden solution cell: the notebook runner
+//! checks that every exercise cell says NOT YET as committed and every solution cell says PASS. The
+//! tests here do not copy those solutions: they feed each check known-wrong inputs (which must say
+//! NOT YET, with the right reason) and a different correct input (which must say PASS).
 
 use std::fmt;
 

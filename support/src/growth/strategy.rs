@@ -71,6 +71,20 @@ impl Growth for Exact {
     }
 }
 
+/// A broken strategy for tests: it never grows, so the first push cannot fit.
+#[cfg(test)]
+pub(crate) struct NeverGrows;
+
+#[cfg(test)]
+impl Growth for NeverGrows {
+    fn next_capacity(&self, cap: usize, _required: usize, _elem_size: usize) -> usize {
+        cap
+    }
+    fn name(&self) -> String {
+        "broken".into()
+    }
+}
+
 impl<G: Growth + ?Sized> Growth for &G {
     fn next_capacity(&self, cap: usize, required: usize, elem_size: usize) -> usize {
         (**self).next_capacity(cap, required, elem_size)
@@ -224,6 +238,12 @@ mod tests {
             assert_eq!(v.capacity(), 16);
         }
         assert_eq!(drops.count(), 10);
+        let mut v = GrowVec::new_in(Factor(1.5), Global);
+        for i in 0..100u64 {
+            v.push(i);
+        }
+        assert_eq!(v.as_slice(), (0..100).collect::<Vec<u64>>());
+        assert!(format!("{v:?}").starts_with("GrowVec { growth: \"×1.5\", len: 100"));
         let rec = RecordingAllocator::new();
         {
             let mut z = GrowVec::new_in(Exact, &rec);

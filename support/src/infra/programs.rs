@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::views::display::{emit, escape};
+use crate::views::display::{emit, escape, Table};
 
 /// The output of one example program run.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +30,21 @@ impl ProgramOutput {
     /// The first line of stderr that starts with `error` (Miri's verdict), if any.
     pub fn first_error(&self) -> Option<&str> {
         self.stderr.lines().find(|l| l.starts_with("error"))
+    }
+
+    /// Miri's verdict on the run, for a table: its first `error` line, else `no error` when the
+    /// program succeeded, else the first non-blank line of stderr.
+    pub fn verdict(&self) -> String {
+        if let Some(e) = self.first_error() {
+            return e.to_string();
+        }
+        if self.success {
+            return "no error".into();
+        }
+        match self.stderr.lines().map(str::trim).find(|l| !l.is_empty()) {
+            Some(l) => format!("failed: {l}"),
+            None => "failed (no message)".into(),
+        }
     }
 
     /// Stdout lines.
@@ -149,34 +164,113 @@ fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> 
     }
 }
 
-/// The libc calls one request made, as observed by the `libc_calls` example.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LibcObservation {
-    /// The request as given, e.g. `alloc 8:16` or `realloc 16:8:4096`.
-    pub request: String,
-    /// The libc calls, in order, e.g. `["posix_memalign(align 16)"]`.
-    pub calls: Vec<String>,
-}
-
-/// Runs the `libc_calls` example for `requests` (`SIZE:ALIGN` or `SIZE:ALIGN:NEW_SIZE`; empty for
-/// its default list) and parses what it saw.
-pub fn libc_calls(requests: &[&str]) -> Result<Vec<LibcObservation>, String> {
-    let out = run_example("libc_calls", requests, &[]);
-    if !out.success {
-        return Err(format!("libc_calls failed: {}", out.stderr.trim()));
+/// Runs `cases` of an example under Miri, one child process each, and tabulates Miri's verdict on
+/// each (see [`ProgramOutput::verdict`]).
+pub fn miri_verdicts(example: &str, cases: &[&str]) -> Table {
+    let mut t = Table::new(["case", "Miri's verdict"]).caption(format!(
+        "cargo +nightly miri run --example {example} -- CASE"
+    ));
+    for case in cases {
+        t.row([case.to_string(), run_under_miri(example, &[case]).verdict()]);
     }
-    Ok(parse_libc_calls(&out.stdout))
+    t
 }
 
-/// Parses `libc_calls` output lines of the form `alloc 8:16 -> posix_memalign(align 16)`.
-pub fn parse_libc_calls(stdout: &str) -> Vec<LibcObservation> {
+/// One line of what an example program prints for the crate to read back: a tag, then `key=value`
+/// fields (`grow elem=u8 old_cap=8 new_cap=16`). Fields are found by key, never by position, and
+/// the example and the crate build and read them with the same type's `to_line` / `from_line`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Line {
+    /// The first word: what kind of record this is.
+    pub tag: String,
+    /// The fields, in the order written.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Line {
+    /// A line with this tag and no fields yet.
+    pub fn new(tag: &str) -> Line {
+        Line {
+            tag: tag.to_string(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds `key=value`. White space in the value would split it when read back, so it is
+    /// replaced by `_`.
+    pub fn field(mut self, key: &str, value: impl fmt::Display) -> Line {
+        let value = value
+            .to_string()
+            .chars()
+            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .collect();
+        self.fields.push((key.to_string(), value));
+        self
+    }
+
+    /// Reads a line written by [`Line`]'s `Display`; `None` for a blank line or a word that is not
+    /// `key=value` after the tag.
+    pub fn parse(text: &str) -> Option<Line> {
+        let mut words = text.split_whitespace();
+        let tag = words.next()?.to_string();
+        let fields = words
+            .map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Line { tag, fields })
+    }
+
+    /// The value of `key`, parsed; an error names the key and the line.
+    pub fn get<T: std::str::FromStr>(&self, key: &str) -> Result<T, String>
+    where
+        T::Err: fmt::Display,
+    {
+        let (_, v) = self
+            .fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .ok_or_else(|| format!("no `{key}=` in `{self}`"))?;
+        v.parse()
+            .map_err(|e| format!("`{key}={v}` in `{self}`: {e}"))
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag)?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The value among `all` whose `Display` is `text` (trimmed): how the protocol's named values
+/// (element types, libc functions) are read back. The error lists the names there are.
+pub fn one_of<T: Copy + fmt::Display>(all: &[T], text: &str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| v.to_string() == text.trim())
+        .ok_or_else(|| {
+            let names: Vec<String> = all.iter().map(T::to_string).collect();
+            format!("`{text}` is not one of {}", names.join(", "))
+        })
+}
+
+/// Every line of `stdout` tagged `tag`, read by `read`; other lines are passed over, and a tagged
+/// line that `read` rejects is an error (so a change of format cannot go unnoticed).
+pub fn read_lines<T>(
+    stdout: &str,
+    tag: &str,
+    read: impl Fn(&Line) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
     stdout
         .lines()
-        .filter_map(|l| l.split_once(" -> "))
-        .map(|(req, calls)| LibcObservation {
-            request: req.to_string(),
-            calls: calls.split(", ").map(str::to_string).collect(),
-        })
+        .filter_map(Line::parse)
+        .filter(|l| l.tag == tag)
+        .map(|l| read(&l))
         .collect()
 }
 
@@ -185,10 +279,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_observations() {
-        let obs = parse_libc_calls("alloc 8:16 -> posix_memalign(align 16)\nrealloc 64:32:4096 -> posix_memalign(align 32), free\nnoise\n");
-        assert_eq!(obs.len(), 2);
-        assert_eq!(obs[1].calls, ["posix_memalign(align 32)", "free"]);
+    fn lines_round_trip_and_are_read_by_key() {
+        let l = Line::new("grow")
+            .field("elem", "u8")
+            .field("old_cap", 8)
+            .field("note", "a b");
+        assert_eq!(l.to_string(), "grow elem=u8 old_cap=8 note=a_b");
+        let back = Line::parse(&l.to_string()).unwrap();
+        assert_eq!(back, l);
+        assert_eq!(back.get::<usize>("old_cap"), Ok(8));
+        assert!(back.get::<usize>("elem").unwrap_err().contains("`elem=u8`"));
+        assert!(back
+            .get::<usize>("new_cap")
+            .unwrap_err()
+            .contains("no `new_cap=`"));
+        assert_eq!(Line::parse("   "), None);
+        assert_eq!(Line::parse("grow positional 8"), None);
+    }
+
+    #[test]
+    fn named_values_are_read_by_their_display() {
+        assert_eq!(one_of(&[1u8, 2, 30], " 30 "), Ok(30));
+        assert_eq!(
+            one_of(&[1u8, 2], "3"),
+            Err("`3` is not one of 1, 2".to_string())
+        );
+    }
+
+    #[test]
+    fn read_lines_skips_other_tags_and_rejects_bad_tagged_lines() {
+        let out = "noise\ngrow n=1\nother n=x\ngrow n=2\n";
+        let read = |l: &Line| l.get::<u32>("n");
+        assert_eq!(read_lines(out, "grow", read), Ok(vec![1, 2]));
+        assert!(read_lines("grow n=x\n", "grow", read).is_err());
+        assert_eq!(read_lines("", "grow", read), Ok(vec![]));
+    }
+
+    #[test]
+    fn verdicts_prefer_miri_errors_then_status() {
+        let out = |success: bool, stderr: &str| ProgramOutput {
+            command: "x".into(),
+            success,
+            stdout: String::new(),
+            stderr: stderr.into(),
+            seconds: 0.0,
+        };
+        let ub = out(
+            false,
+            "warning: x\nerror: Undefined Behavior: double free\nmore",
+        );
+        assert_eq!(ub.verdict(), "error: Undefined Behavior: double free");
+        assert_eq!(out(true, "").verdict(), "no error");
+        assert_eq!(out(false, "\n  boom\n").verdict(), "failed: boom");
+        assert_eq!(out(false, "").verdict(), "failed (no message)");
     }
 
     #[test]

@@ -167,6 +167,70 @@ pub fn criterion_estimates(group: &str) -> Option<Vec<(String, f64)>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The mean estimates criterion saved for one benchmark group, for tables and charts in a cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CriterionResults {
+    /// The benchmark group, e.g. `realloc_cost`.
+    pub group: String,
+    /// `(benchmark, mean nanoseconds)`, sorted by name (see [`criterion_estimates`]).
+    pub estimates: Vec<(String, f64)>,
+}
+
+impl CriterionResults {
+    /// The saved results of `group`, or a message that says how to make them.
+    pub fn load(group: &str) -> Result<CriterionResults, String> {
+        criterion_estimates(group)
+            .map(|estimates| CriterionResults {
+                group: group.to_string(),
+                estimates,
+            })
+            .ok_or_else(|| {
+                format!("No criterion results for `{group}` yet: run `make bench`, then re-run this cell.")
+            })
+    }
+
+    /// The mean of benchmark `name`, in nanoseconds.
+    pub fn mean(&self, name: &str) -> Option<f64> {
+        self.estimates
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, ns)| ns)
+    }
+
+    /// One row per benchmark with its mean in microseconds, then one row per `(numerator,
+    /// denominator)` pair found, with the ratio of their means.
+    pub fn table(&self, ratios: &[(&str, &str)]) -> Table {
+        let mut t = Table::new([
+            format!("criterion benchmark ({})", self.group),
+            "mean (µs)".to_string(),
+        ]);
+        for (name, ns) in &self.estimates {
+            t.row([name.clone(), format!("{:.1}", ns / 1000.0)]);
+        }
+        for (num, den) in ratios {
+            if let (Some(n), Some(d)) = (self.mean(num), self.mean(den)) {
+                t.row([format!("{num} / {den}"), format!("{:.2}x", n / d)]);
+            }
+        }
+        t
+    }
+
+    /// The benchmarks named `SERIES/SIZE` (criterion's `BenchmarkId::new(SERIES, SIZE)`), as
+    /// `(SIZE, mean nanoseconds)` sorted by size.
+    pub fn series(&self, series: &str) -> Vec<(usize, f64)> {
+        let mut v: Vec<(usize, f64)> = self
+            .estimates
+            .iter()
+            .filter_map(|(name, ns)| {
+                let (s, size) = name.split_once('/')?;
+                (s == series).then_some((size.parse().ok()?, *ns))
+            })
+            .collect();
+        v.sort_by_key(|p| p.0);
+        v
+    }
+}
+
 /// The mean's point estimate from criterion's `estimates.json` text.
 fn mean_estimate(text: &str) -> Option<f64> {
     // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
@@ -221,5 +285,32 @@ mod tests {
     #[cfg_attr(miri, ignore = "reads the file system")]
     fn missing_criterion_results_are_none() {
         assert!(criterion_estimates("no-such-group-xyz").is_none());
+        let e = CriterionResults::load("no-such-group-xyz").unwrap_err();
+        assert!(
+            e.contains("`no-such-group-xyz`") && e.contains("make bench"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn criterion_tables_ratios_and_series() {
+        let r = CriterionResults {
+            group: "g".into(),
+            estimates: vec![
+                ("align32/8192".into(), 800.0),
+                ("align32/4096".into(), 400.0),
+                ("align8/4096".into(), 100.0),
+                ("align8x/4096".into(), 1.0),
+                ("plain".into(), 2000.0),
+                ("recorded".into(), 3000.0),
+            ],
+        };
+        assert_eq!(r.series("align32"), [(4096, 400.0), (8192, 800.0)]);
+        assert_eq!(r.series("align8"), [(4096, 100.0)]);
+        assert!(r.series("plain").is_empty());
+        let t = r.table(&[("recorded", "plain"), ("missing", "plain")]);
+        assert_eq!(t.rows.len(), 7);
+        assert_eq!(t.rows[4], ["plain", "2.0"]);
+        assert_eq!(t.rows[6], ["recorded / plain", "1.50x"]);
     }
 }

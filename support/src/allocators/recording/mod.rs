@@ -97,6 +97,76 @@ pub struct Event {
     pub old_addr: usize,
     /// Address of the block after the call (the freed address for `Dealloc`, 0 for `Failed`).
     pub addr: usize,
+    /// Bytes in live blocks right after this event (the running [`Stats::live_bytes`]).
+    pub live_bytes: usize,
+}
+
+/// One allocator call as a trait method sees it, before it gets its place in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NewEvent {
+    kind: EventKind,
+    old_size: usize,
+    size: usize,
+    align: usize,
+    old_addr: usize,
+    addr: usize,
+}
+
+impl NewEvent {
+    /// A new block of `layout` at `addr` (`alloc` or `alloc_zeroed`), or a failure when `addr`
+    /// is `None`.
+    fn block(kind: EventKind, layout: Layout, addr: Option<usize>) -> NewEvent {
+        NewEvent {
+            kind: if addr.is_some() {
+                kind
+            } else {
+                EventKind::Failed
+            },
+            old_size: 0,
+            size: layout.size(),
+            align: layout.align(),
+            old_addr: 0,
+            addr: addr.unwrap_or(0),
+        }
+    }
+
+    /// A block of `layout` at `addr` freed.
+    fn dealloc(layout: Layout, addr: usize) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Dealloc,
+            old_size: layout.size(),
+            size: layout.size(),
+            align: layout.align(),
+            old_addr: addr,
+            addr,
+        }
+    }
+
+    /// A block at `old_addr` resized from `old_size` to `size` bytes, now at `addr` (`None`: the
+    /// request failed). Growing or shrinking follows from the sizes.
+    fn resize(
+        old_addr: usize,
+        old_size: usize,
+        size: usize,
+        align: usize,
+        addr: Option<usize>,
+    ) -> NewEvent {
+        let kind = match (addr, size >= old_size) {
+            (None, _) => EventKind::Failed,
+            (Some(a), true) if a == old_addr => EventKind::GrowInPlace,
+            (Some(_), true) => EventKind::GrowMoved,
+            (Some(a), false) if a == old_addr => EventKind::ShrinkInPlace,
+            (Some(_), false) => EventKind::ShrinkMoved,
+        };
+        NewEvent {
+            kind,
+            old_size,
+            size,
+            align,
+            old_addr,
+            addr: addr.unwrap_or(0),
+        }
+    }
 }
 
 /// Totals over everything recorded (including events that fell off a full log).
@@ -301,6 +371,7 @@ impl<A> RecordingAllocator<A> {
             let seq = log.next_seq;
             log.next_seq += 1;
             log.labels.push((seq, label));
+            let live_bytes = log.stats.live_bytes;
             log.events.push(Event {
                 seq,
                 kind: EventKind::Mark,
@@ -309,6 +380,7 @@ impl<A> RecordingAllocator<A> {
                 align: 0,
                 old_addr: 0,
                 addr: 0,
+                live_bytes,
             });
         });
     }
@@ -322,11 +394,33 @@ impl<A> RecordingAllocator<A> {
             .map(|(_, l)| l.clone())
     }
 
+    /// A copy of the event log, oldest first, each `Mark` event with its label (one snapshot).
+    pub fn labelled_events(&self) -> Vec<(Event, Option<String>)> {
+        Self::unrecorded(|| {
+            let log = self.lock();
+            // Both lists are in sequence order, so one walk pairs each mark with its label.
+            let mut labels = log.labels.iter().peekable();
+            log.events
+                .iter()
+                .map(|e| {
+                    if e.kind != EventKind::Mark {
+                        return (*e, None);
+                    }
+                    while labels.next_if(|(s, _)| *s < e.seq).is_some() {}
+                    let label = labels.next_if(|(s, _)| *s == e.seq).map(|(_, l)| l.clone());
+                    (*e, label)
+                })
+                .collect()
+        })
+    }
+
     /// Each event with a one-line description: marks show their label, allocator calls their
     /// kind and sizes (`alloc 24 B`, `grow 32 -> 64 B (moved)`, `dealloc 24 B`).
     pub fn story(&self) -> Vec<String> {
-        let labels = Self::unrecorded(|| self.lock().labels.clone());
-        self.events().iter().map(|e| describe(e, &labels)).collect()
+        self.labelled_events()
+            .iter()
+            .map(|(e, l)| describe(e, l.as_deref()))
+            .collect()
     }
 
     /// Returns the log and clears it.
@@ -339,16 +433,15 @@ impl<A> RecordingAllocator<A> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        kind: EventKind,
-        old_size: usize,
-        size: usize,
-        align: usize,
-        old_addr: usize,
-        addr: usize,
-    ) {
+    fn record(&self, call: NewEvent) {
+        let NewEvent {
+            kind,
+            old_size,
+            size,
+            align,
+            old_addr,
+            addr,
+        } = call;
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }
@@ -397,6 +490,7 @@ impl<A> RecordingAllocator<A> {
                 s.bytes_moved += old_size.min(size);
             }
             s.peak_live_bytes = s.peak_live_bytes.max(s.live_bytes);
+            let live_bytes = s.live_bytes;
             let seq = log.next_seq;
             log.next_seq += 1;
             if log.events.len() < self.max_events.load(Ordering::Relaxed) {
@@ -408,6 +502,7 @@ impl<A> RecordingAllocator<A> {
                     align,
                     old_addr,
                     addr,
+                    live_bytes,
                 });
             } else {
                 log.dropped += 1;
@@ -417,13 +512,10 @@ impl<A> RecordingAllocator<A> {
     }
 }
 
-fn describe(e: &Event, labels: &[(usize, String)]) -> String {
+/// One line for an event: a mark's label, or the call's kind and sizes.
+fn describe(e: &Event, label: Option<&str>) -> String {
     match e.kind {
-        EventKind::Mark => labels
-            .iter()
-            .find(|(s, _)| *s == e.seq)
-            .map(|(_, l)| l.clone())
-            .unwrap_or_else(|| "mark".into()),
+        EventKind::Mark => label.unwrap_or("mark").to_string(),
         EventKind::Alloc | EventKind::AllocZeroed => format!("{} {} B", e.kind.name(), e.size),
         EventKind::Dealloc => format!("dealloc {} B", e.size),
         EventKind::Failed => format!("FAILED request of {} B", e.size),
@@ -437,14 +529,14 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate(layout);
         let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
-        self.record_new(EventKind::Alloc, layout, addr);
+        self.record(NewEvent::block(EventKind::Alloc, layout, addr));
         r
     }
 
     fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let r = self.inner.allocate_zeroed(layout);
         let addr = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
-        self.record_new(EventKind::AllocZeroed, layout, addr);
+        self.record(NewEvent::block(EventKind::AllocZeroed, layout, addr));
         r
     }
 
@@ -452,14 +544,7 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         let addr = ptr.as_ptr() as usize;
         // SAFETY: the caller guarantees `ptr` is a block of this allocator that fits `layout`.
         unsafe { self.inner.deallocate(ptr, layout) };
-        self.record(
-            EventKind::Dealloc,
-            layout.size(),
-            layout.size(),
-            layout.align(),
-            addr,
-            addr,
-        );
+        self.record(NewEvent::dealloc(layout, addr));
     }
 
     unsafe fn grow(
@@ -468,11 +553,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
-        // SAFETY: the caller upholds `grow`'s contract; we pass the arguments through unchanged.
+        // SAFETY: the caller upholds `grow`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow(ptr, old_layout, new_layout) };
-        self.record_resize(true, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn grow_zeroed(
@@ -481,11 +564,9 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `grow_zeroed`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.grow_zeroed(ptr, old_layout, new_layout) };
-        self.record_resize(true, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 
     unsafe fn shrink(
@@ -494,58 +575,31 @@ unsafe impl<A: Allocator> Allocator for RecordingAllocator<A> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old = ptr.as_ptr() as usize;
         // SAFETY: the caller upholds `shrink`'s contract; arguments pass through unchanged.
         let r = unsafe { self.inner.shrink(ptr, old_layout, new_layout) };
-        self.record_resize(false, &r, old, old_layout, new_layout);
-        r
+        self.record_resize(ptr, old_layout, new_layout, r)
     }
 }
 
 impl<A> RecordingAllocator<A> {
-    /// Records a new block of `layout` at `addr`, or a failure when `addr` is `None`.
-    fn record_new(&self, kind: EventKind, layout: Layout, addr: Option<usize>) {
-        match addr {
-            Some(a) => self.record(kind, 0, layout.size(), layout.align(), 0, a),
-            None => self.record(EventKind::Failed, 0, layout.size(), layout.align(), 0, 0),
-        }
-    }
-
+    /// Records the outcome `r` of an `Allocator` grow or shrink of the block at `old`, and
+    /// returns it.
     fn record_resize(
         &self,
-        grow: bool,
-        r: &Result<NonNull<[u8]>, AllocError>,
-        old: usize,
+        old: NonNull<u8>,
         old_layout: Layout,
         new_layout: Layout,
-    ) {
-        match r {
-            Ok(p) => {
-                let new = p.as_ptr() as *mut u8 as usize;
-                let kind = match (grow, new == old) {
-                    (true, true) => EventKind::GrowInPlace,
-                    (true, false) => EventKind::GrowMoved,
-                    (false, true) => EventKind::ShrinkInPlace,
-                    (false, false) => EventKind::ShrinkMoved,
-                };
-                self.record(
-                    kind,
-                    old_layout.size(),
-                    new_layout.size(),
-                    new_layout.align(),
-                    old,
-                    new,
-                );
-            }
-            Err(_) => self.record(
-                EventKind::Failed,
-                old_layout.size(),
-                new_layout.size(),
-                new_layout.align(),
-                old,
-                0,
-            ),
-        }
+        r: Result<NonNull<[u8]>, AllocError>,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let new = r.as_ref().ok().map(|p| p.as_ptr() as *mut u8 as usize);
+        self.record(NewEvent::resize(
+            old.as_ptr() as usize,
+            old_layout.size(),
+            new_layout.size(),
+            new_layout.align(),
+            new,
+        ));
+        r
     }
 }
 
@@ -556,57 +610,35 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for RecordingAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller guarantees a non-zero size, as `GlobalAlloc::alloc` requires.
         let p = unsafe { self.inner.alloc(layout) };
-        self.record_new(
-            EventKind::Alloc,
-            layout,
-            (!p.is_null()).then_some(p as usize),
-        );
+        let addr = (!p.is_null()).then_some(p as usize);
+        self.record(NewEvent::block(EventKind::Alloc, layout, addr));
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(layout) };
-        self.record_new(
-            EventKind::AllocZeroed,
-            layout,
-            (!p.is_null()).then_some(p as usize),
-        );
+        let addr = (!p.is_null()).then_some(p as usize);
+        self.record(NewEvent::block(EventKind::AllocZeroed, layout, addr));
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller guarantees `ptr` came from this allocator with `layout`.
         unsafe { self.inner.dealloc(ptr, layout) };
-        self.record(
-            EventKind::Dealloc,
-            layout.size(),
-            layout.size(),
-            layout.align(),
-            ptr as usize,
-            ptr as usize,
-        );
+        self.record(NewEvent::dealloc(layout, ptr as usize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller upholds `realloc`'s contract; arguments pass through unchanged.
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        let grow = new_size >= layout.size();
-        let kind = match (p.is_null(), grow, p == ptr) {
-            (true, _, _) => EventKind::Failed,
-            (false, true, true) => EventKind::GrowInPlace,
-            (false, true, false) => EventKind::GrowMoved,
-            (false, false, true) => EventKind::ShrinkInPlace,
-            (false, false, false) => EventKind::ShrinkMoved,
-        };
-        self.record(
-            kind,
+        self.record(NewEvent::resize(
+            ptr as usize,
             layout.size(),
             new_size,
             layout.align(),
-            ptr as usize,
-            p as usize,
-        );
+            (!p.is_null()).then_some(p as usize),
+        ));
         p
     }
 }
@@ -638,6 +670,8 @@ mod tests {
         assert_eq!(kinds[4], EventKind::Dealloc);
         let sizes: Vec<usize> = ev.iter().map(|e| e.size).collect();
         assert_eq!(sizes, [32, 64, 128, 256, 256]);
+        let live: Vec<usize> = ev.iter().map(|e| e.live_bytes).collect();
+        assert_eq!(live, [32, 64, 128, 256, 0]);
         assert_eq!(
             ev.iter().map(|e| e.seq).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4]

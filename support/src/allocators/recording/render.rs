@@ -39,15 +39,18 @@ impl Stats {
 impl<A> RecordingAllocator<A> {
     /// The event log as a table with addresses relative to the first block seen.
     pub fn table(&self) -> Table {
-        let labels = Self::unrecorded(|| self.lock().labels.clone());
-        events_table_labelled(&self.events(), &labels)
+        events_table_labelled(&self.labelled_events())
     }
 
     /// The log as a numbered picture, one row per event, coloured by kind: allocations green,
     /// marks (such as drops) orange, frees vermillion, reallocations blue.
     pub fn sequence_picture(&self, title: &str) -> Html {
-        let story = self.story();
-        let kinds: Vec<EventKind> = self.events().iter().map(|e| e.kind).collect();
+        let events = self.labelled_events();
+        let kinds: Vec<EventKind> = events.iter().map(|(e, _)| e.kind).collect();
+        let story: Vec<String> = events
+            .iter()
+            .map(|(e, l)| describe(e, l.as_deref()))
+            .collect();
         Html(sequence_svg(title, &kinds, &story))
     }
 
@@ -64,12 +67,18 @@ impl<A> RecordingAllocator<A> {
 
 /// An event log as a table: one row per call, addresses relative to the first block's address.
 pub fn events_table(events: &[Event]) -> Table {
-    events_table_labelled(events, &[])
+    let unlabelled: Vec<(Event, Option<String>)> = events.iter().map(|e| (*e, None)).collect();
+    events_table_labelled(&unlabelled)
 }
 
-/// [`events_table`] with `Mark` events shown by their labels.
-pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Table {
-    let base = events.iter().map(|e| e.addr).find(|&a| a != 0).unwrap_or(0);
+/// [`events_table`] with `Mark` events shown by their labels (as
+/// [`RecordingAllocator::labelled_events`] gives them).
+pub fn events_table_labelled(events: &[(Event, Option<String>)]) -> Table {
+    let base = events
+        .iter()
+        .map(|(e, _)| e.addr)
+        .find(|&a| a != 0)
+        .unwrap_or(0);
     let rel = |a: usize| -> String {
         if a == 0 {
             "-".into()
@@ -89,9 +98,9 @@ pub fn events_table_labelled(events: &[Event], labels: &[(usize, String)]) -> Ta
         "address",
     ])
     .caption("Allocator events (addresses relative to the first block)");
-    for e in events {
+    for (e, label) in events {
         let what = if e.kind == EventKind::Mark {
-            describe(e, labels)
+            describe(e, label.as_deref())
         } else {
             e.kind.name().to_string()
         };
@@ -155,34 +164,28 @@ pub fn sequence_svg(title: &str, kinds: &[EventKind], lines: &[String]) -> Strin
     s
 }
 
-/// Live bytes after each event (step), with moved grows and frees marked as points.
+/// Live bytes after each event (step, from each event's [`Event::live_bytes`]), with moved grows
+/// and frees marked as points.
 pub fn timeline_chart(title: &str, events: &[Event]) -> Chart {
-    let mut live = 0usize;
-    let mut steps = vec![(0usize, 0usize)];
-    let mut moved = Vec::new();
-    let mut frees = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        match e.kind {
-            EventKind::Alloc | EventKind::AllocZeroed => live += e.size,
-            EventKind::GrowInPlace | EventKind::GrowMoved => live += e.size - e.old_size,
-            EventKind::ShrinkInPlace | EventKind::ShrinkMoved => live -= e.old_size - e.size,
-            EventKind::Dealloc => live = live.saturating_sub(e.size),
-            EventKind::Failed | EventKind::Mark => {}
-        }
-        steps.push((i + 1, live));
-        match e.kind {
-            EventKind::GrowMoved | EventKind::ShrinkMoved => moved.push((i + 1, live)),
-            EventKind::Dealloc => frees.push((i + 1, live)),
-            _ => {}
-        }
-    }
+    let at = |(i, e): (usize, &Event)| (i + 1, e.live_bytes);
+    let marked = |kinds: &[EventKind]| -> Vec<(usize, usize)> {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| kinds.contains(&e.kind))
+            .map(at)
+            .collect()
+    };
+    let steps: Vec<(usize, usize)> = events.iter().enumerate().map(at).collect();
     let mut c = Chart::new(title)
         .x_axis("allocator event number")
         .y_axis("live bytes")
         .step("live bytes", steps);
+    let moved = marked(&[EventKind::GrowMoved, EventKind::ShrinkMoved]);
     if !moved.is_empty() {
         c = c.points("block moved", moved);
     }
+    let frees = marked(&[EventKind::Dealloc]);
     if !frees.is_empty() {
         c = c.points("dealloc", frees);
     }
@@ -205,7 +208,7 @@ mod tests {
         assert_eq!(t.rows.len(), rec.events().len());
         assert_eq!(t.rows[0][6], "base+0x0");
         let c = rec.timeline("t");
-        assert_eq!(c.series_list()[0].points.len(), rec.events().len() + 1);
+        assert_eq!(c.series_list()[0].points.len(), rec.events().len());
         assert_eq!(c.series_list()[0].points.last().unwrap().1, 0.0);
     }
 }
