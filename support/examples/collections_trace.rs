@@ -14,22 +14,22 @@ use std::hint::black_box;
 
 use support::allocators::recording::RecordingAllocator;
 use support::collections::tracer::{trace, AllocCounter, GrowthTrace};
-use support::collections::{scrambled_key, STD_TRACE_KINDS};
+use support::collections::{scrambled_key, StdCall, STD_SCENARIOS, STD_TRACE_KINDS};
+use support::infra::programs::Line;
 
 #[global_allocator]
 static GLOBAL: RecordingAllocator<System> = RecordingAllocator::new_in(System);
 
-/// A named piece of ordinary std code whose allocator calls are printed.
+/// A named piece of ordinary std code whose allocator calls are printed; its code, as shown in
+/// the notebook, is in `support::collections::STD_SCENARIOS` under the same name.
 struct Scenario {
     name: &'static str,
-    code: &'static str,
     run: fn(),
 }
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "string-push",
-        code: "let mut s = String::new(); for c in ['a', 'ñ', '€', '🦀'] { s.push(c) }",
         run: || {
             let mut s = String::new();
             for c in ['a', 'ñ', '€', '🦀'] {
@@ -40,7 +40,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "string-push-str",
-        code: "let mut s = String::new(); for _ in 0..5 { s.push_str(\"hello, \") }",
         run: || {
             let mut s = String::new();
             for _ in 0..5 {
@@ -51,7 +50,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "string-with-capacity",
-        code: "let mut s = String::with_capacity(35); for _ in 0..5 { s.push_str(\"hello, \") }",
         run: || {
             let mut s = String::with_capacity(35);
             for _ in 0..5 {
@@ -62,7 +60,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "into-boxed-str-exact",
-        code: "let mut s = String::with_capacity(5); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
         run: || {
             let mut s = String::with_capacity(5);
             s.push_str(black_box("hello"));
@@ -71,7 +68,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "into-boxed-str-spare",
-        code: "let mut s = String::with_capacity(64); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
         run: || {
             let mut s = String::with_capacity(64);
             s.push_str(black_box("hello"));
@@ -80,7 +76,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "format-runtime",
-        code: "let (a, b) = (black_box(12), black_box(34)); format!(\"{a}-{b}\")",
         run: || {
             let (a, b) = (black_box(12), black_box(34));
             drop(black_box(format!("{a}-{b}")));
@@ -88,7 +83,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "format-runtime-long-literal",
-        code: "let n = black_box(7); format!(\"the answer is {n} (checked)\")",
         run: || {
             let n = black_box(7);
             drop(black_box(format!("the answer is {n} (checked)")));
@@ -96,7 +90,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "format-runtime-many",
-        code: "let v: Vec<u64> = (0..20).collect(); format!(\"{v:?}\")",
         run: || {
             let v: Vec<u64> = black_box((0..20).collect());
             drop(black_box(format!("{v:?}")));
@@ -104,23 +97,19 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "format-literal",
-        code: "format!(\"hello world\")",
         #[allow(clippy::useless_format)] // the point: what `format!` of a literal does
         run: || drop(black_box(format!("hello world"))),
     },
     Scenario {
         name: "format-const-args",
-        code: "format!(\"{}-{}\", \"ab\", \"cd\")",
         run: || drop(black_box(format!("{}-{}", "ab", "cd"))),
     },
     Scenario {
         name: "format-const-int",
-        code: "format!(\"{}-{}\", 12, 34)",
         run: || drop(black_box(format!("{}-{}", 12, 34))),
     },
     Scenario {
         name: "vecdeque-from-vec",
-        code: "let v: Vec<u64> = Vec::with_capacity(10); let d = VecDeque::from(v); let v2 = Vec::from(d);",
         run: || {
             let v: Vec<u64> = Vec::with_capacity(10);
             let d = VecDeque::from(black_box(v));
@@ -129,7 +118,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "btree-1",
-        code: "let mut m = BTreeMap::new(); m.insert(0u64, 0u64);",
         run: || {
             let mut m = BTreeMap::new();
             m.insert(black_box(0u64), 0u64);
@@ -138,7 +126,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "btree-12",
-        code: "let mut m = BTreeMap::new(); for i in 0..12u64 { m.insert(i, i); }",
         run: || {
             let mut m = BTreeMap::new();
             for i in 0..12u64 {
@@ -149,7 +136,6 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "hashmap-4",
-        code: "let mut m = HashMap::new(); for i in 0..4u64 { m.insert(i, i); }",
         run: || {
             let mut m = HashMap::new();
             for i in 0..4u64 {
@@ -221,6 +207,12 @@ fn main() {
         Some("calls") => {
             let wanted = &args[1..];
             let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+            let listed: Vec<&str> = STD_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            if names != listed {
+                fail(&format!(
+                    "the example's scenarios {names:?} differ from STD_SCENARIOS {listed:?}"
+                ));
+            }
             if let Some(bad) = wanted.iter().find(|w| !names.contains(&w.as_str())) {
                 fail(&format!("unknown scenario {bad:?}; choose from {names:?}"));
             }
@@ -233,12 +225,16 @@ fn main() {
                 (s.run)();
                 GLOBAL.set_recording(false);
                 let events = GLOBAL.take_events();
-                println!("== {} ==", s.name);
-                println!("code: {}", s.code);
+                println!("{}", Line::new("scenario").field("name", s.name));
                 for e in events {
-                    println!("call {:?} {} {} {}", e.kind, e.old_size, e.size, e.align);
+                    let call = StdCall {
+                        kind: e.kind,
+                        old_size: e.old_size,
+                        size: e.size,
+                        align: e.align,
+                    };
+                    println!("{}", call.to_line());
                 }
-                println!();
             }
         }
         _ => fail("usage: collections_trace trace KIND N | collections_trace calls [SCENARIO...]"),

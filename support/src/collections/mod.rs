@@ -23,7 +23,7 @@ pub mod tracer;
 pub use hashbrown;
 
 use crate::allocators::recording::EventKind;
-use crate::infra::programs::run_example;
+use crate::infra::programs::{run_example, Line};
 use crate::views::display::Table;
 use tracer::{GrowthTrace, MAX_STEPS};
 
@@ -70,11 +70,73 @@ pub fn std_trace(kind: &str, n: usize) -> Result<GrowthTrace, String> {
     if !out.success {
         return Err(format!("collections_trace failed: {}", out.stderr.trim()));
     }
-    GrowthTrace::parse_lines(&out.stdout)
+    let mut t = GrowthTrace::parse_lines(&out.stdout)?
         .into_iter()
         .next()
-        .ok_or_else(|| "collections_trace printed no trace".to_string())
+        .ok_or_else(|| "collections_trace printed no trace".to_string())?;
+    // The wire format turns white space into `_`; the table holds the readable label.
+    t.label = STD_TRACE_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(t.label, |(_, what)| what.to_string());
+    Ok(t)
 }
+
+/// The scenarios `collections_trace calls NAME...` runs: name and the code it runs (the example
+/// holds the same code as functions and refuses a name missing here).
+pub const STD_SCENARIOS: &[(&str, &str)] = &[
+    (
+        "string-push",
+        "let mut s = String::new(); for c in ['a', 'ñ', '€', '🦀'] { s.push(c) }",
+    ),
+    (
+        "string-push-str",
+        "let mut s = String::new(); for _ in 0..5 { s.push_str(\"hello, \") }",
+    ),
+    (
+        "string-with-capacity",
+        "let mut s = String::with_capacity(35); for _ in 0..5 { s.push_str(\"hello, \") }",
+    ),
+    (
+        "into-boxed-str-exact",
+        "let mut s = String::with_capacity(5); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
+    ),
+    (
+        "into-boxed-str-spare",
+        "let mut s = String::with_capacity(64); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
+    ),
+    (
+        "format-runtime",
+        "let (a, b) = (black_box(12), black_box(34)); format!(\"{a}-{b}\")",
+    ),
+    (
+        "format-runtime-long-literal",
+        "let n = black_box(7); format!(\"the answer is {n} (checked)\")",
+    ),
+    (
+        "format-runtime-many",
+        "let v: Vec<u64> = (0..20).collect(); format!(\"{v:?}\")",
+    ),
+    ("format-literal", "format!(\"hello world\")"),
+    ("format-const-args", "format!(\"{}-{}\", \"ab\", \"cd\")"),
+    ("format-const-int", "format!(\"{}-{}\", 12, 34)"),
+    (
+        "vecdeque-from-vec",
+        "let v: Vec<u64> = Vec::with_capacity(10); let d = VecDeque::from(v); let v2 = Vec::from(d);",
+    ),
+    (
+        "btree-1",
+        "let mut m = BTreeMap::new(); m.insert(0u64, 0u64);",
+    ),
+    (
+        "btree-12",
+        "let mut m = BTreeMap::new(); for i in 0..12u64 { m.insert(i, i); }",
+    ),
+    (
+        "hashmap-4",
+        "let mut m = HashMap::new(); for i in 0..4u64 { m.insert(i, i); }",
+    ),
+];
 
 /// One allocator call made by std code in the `collections_trace` example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +152,26 @@ pub struct StdCall {
 }
 
 impl StdCall {
+    /// `call kind=GrowInPlace old_size=8 size=16 align=1` (the kind by its Rust name).
+    pub fn to_line(&self) -> Line {
+        Line::new("call")
+            .field("kind", format!("{:?}", self.kind))
+            .field("old_size", self.old_size)
+            .field("size", self.size)
+            .field("align", self.align)
+    }
+
+    /// Reads a line written by [`StdCall::to_line`].
+    pub fn from_line(l: &Line) -> Result<StdCall, String> {
+        let kind: String = l.get("kind")?;
+        Ok(StdCall {
+            kind: kind_from_debug(&kind).ok_or_else(|| format!("`kind={kind}` in `{l}`"))?,
+            old_size: l.get("old_size")?,
+            size: l.get("size")?,
+            align: l.get("align")?,
+        })
+    }
+
     /// A short description: `alloc 8`, `grow 8 -> 16`, `dealloc 16`.
     pub fn describe(&self) -> String {
         match self.kind {
@@ -162,35 +244,34 @@ fn kind_from_debug(s: &str) -> Option<EventKind> {
     .find(|k| format!("{k:?}") == s)
 }
 
-/// Parses the `calls` output of `collections_trace`.
-pub fn parse_calls(stdout: &str) -> Vec<ScenarioCalls> {
+/// Reads the `calls` output of `collections_trace`: a `scenario name=...` line, then its `call`
+/// lines; the code shown for each scenario comes from [`STD_SCENARIOS`].
+pub fn parse_calls(stdout: &str) -> Result<Vec<ScenarioCalls>, String> {
     let mut out: Vec<ScenarioCalls> = Vec::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix("== ").and_then(|l| l.strip_suffix(" ==")) {
-            out.push(ScenarioCalls {
-                name: name.to_string(),
-                code: String::new(),
-                calls: Vec::new(),
-            });
-        } else if let (Some(code), Some(s)) = (line.strip_prefix("code: "), out.last_mut()) {
-            s.code = code.to_string();
-        } else if let (Some(rest), Some(s)) = (line.strip_prefix("call "), out.last_mut()) {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            if let [k, old, size, align] = f[..] {
-                if let (Some(kind), Ok(old_size), Ok(size), Ok(align)) =
-                    (kind_from_debug(k), old.parse(), size.parse(), align.parse())
-                {
-                    s.calls.push(StdCall {
-                        kind,
-                        old_size,
-                        size,
-                        align,
-                    });
-                }
+    for line in stdout.lines().filter_map(Line::parse) {
+        match line.tag.as_str() {
+            "scenario" => {
+                let name: String = line.get("name")?;
+                let code = STD_SCENARIOS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, c)| c.to_string())
+                    .ok_or_else(|| format!("unknown scenario in `{line}`"))?;
+                out.push(ScenarioCalls {
+                    name,
+                    code,
+                    calls: Vec::new(),
+                });
             }
+            "call" => out
+                .last_mut()
+                .ok_or_else(|| format!("`{line}` before any scenario"))?
+                .calls
+                .push(StdCall::from_line(&line)?),
+            _ => {}
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs named scenarios of the `collections_trace` example (every one when `names` is empty) and
@@ -202,7 +283,7 @@ pub fn std_calls(names: &[&str]) -> Result<Vec<ScenarioCalls>, String> {
     if !out.success {
         return Err(format!("collections_trace failed: {}", out.stderr.trim()));
     }
-    Ok(parse_calls(&out.stdout))
+    parse_calls(&out.stdout)
 }
 
 /// Scenarios as a table: the code, the calls in order, and the counts behind them.
@@ -239,16 +320,48 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn calls_output_parses_and_bad_requests_are_refused() {
-        let text = "== s ==\ncode: let s = 1;\ncall Alloc 0 8 1\ncall GrowMoved 8 16 1\ncall Nope 1 2 3\nnoise\ncall Dealloc 16 16 1\n";
-        let p = parse_calls(text);
+        let calls = [
+            StdCall {
+                kind: EventKind::Alloc,
+                old_size: 0,
+                size: 8,
+                align: 1,
+            },
+            StdCall {
+                kind: EventKind::GrowMoved,
+                old_size: 8,
+                size: 16,
+                align: 1,
+            },
+            StdCall {
+                kind: EventKind::Dealloc,
+                old_size: 16,
+                size: 16,
+                align: 1,
+            },
+        ];
+        let mut text = format!(
+            "{}\nnoise here\n",
+            Line::new("scenario").field("name", "string-push")
+        );
+        for c in &calls {
+            text += &format!("{}\n", c.to_line());
+        }
+        let p = parse_calls(&text).unwrap();
         assert_eq!(p.len(), 1);
-        assert_eq!(p[0].calls.len(), 3);
+        assert_eq!(p[0].calls, calls);
+        assert_eq!(p[0].code, STD_SCENARIOS[0].1);
         assert_eq!((p[0].allocs(), p[0].reallocs()), (1, 1));
         assert_eq!(p[0].calls[1].describe(), "grow 8 -> 16");
         assert_eq!(
             calls_table(&p).rows[0][2],
             "alloc 8, grow 8 -> 16, dealloc 16"
         );
+        assert!(parse_calls("scenario name=nope")
+            .unwrap_err()
+            .contains("unknown"));
+        assert!(parse_calls(&format!("{text}call kind=Nope old_size=1 size=2 align=1")).is_err());
+        assert!(parse_calls("call kind=Alloc old_size=0 size=8 align=1").is_err());
         assert!(std_trace("linked-list", 10)
             .unwrap_err()
             .contains("unknown"));

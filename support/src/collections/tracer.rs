@@ -28,6 +28,7 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::allocators::recording::RecordingAllocator;
+use crate::infra::programs::Line;
 use crate::views::chart::Chart;
 
 /// The most steps one trace records (each step keeps one [`Sample`] of about 120 bytes).
@@ -449,60 +450,80 @@ impl GrowthTrace {
         chart
     }
 
-    /// The samples as text lines (`sample STEP LEN CAP ADDR CALLS ALLOCS LIVE NANOS`, `-` for
-    /// unknown), for carrying a trace out of a child process.
+    /// The trace as lines of the examples' protocol ([`Line`]): `trace label=...`, then one
+    /// `sample` line per sample (see [`Sample::to_line`]), for carrying it out of a child process.
+    /// White space in the label becomes `_`.
     pub fn to_lines(&self) -> String {
-        let o = |v: Option<usize>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-        let mut s = format!("trace {}\n", self.label);
+        let mut s = format!("{}\n", Line::new("trace").field("label", &self.label));
         for x in &self.samples {
-            s += &format!(
-                "sample {} {} {} {} {} {} {} {}\n",
-                x.step,
-                x.len,
-                o(x.capacity),
-                o(x.addr),
-                o(x.calls),
-                o(x.allocs),
-                o(x.live_bytes),
-                x.nanos
-            );
+            s += &format!("{}\n", x.to_line());
         }
         s
     }
 
-    /// Reads every trace in `text` written by [`GrowthTrace::to_lines`]; other lines are ignored.
-    pub fn parse_lines(text: &str) -> Vec<GrowthTrace> {
+    /// Reads every trace in `text` written by [`GrowthTrace::to_lines`]; lines of other tags are
+    /// passed over, and a `sample` line that does not read is an error.
+    pub fn parse_lines(text: &str) -> Result<Vec<GrowthTrace>, String> {
         let mut out: Vec<GrowthTrace> = Vec::new();
-        for line in text.lines() {
-            if let Some(label) = line.strip_prefix("trace ") {
-                out.push(GrowthTrace {
-                    label: label.to_string(),
+        for line in text.lines().filter_map(Line::parse) {
+            match line.tag.as_str() {
+                "trace" => out.push(GrowthTrace {
+                    label: line.get("label")?,
                     samples: Vec::new(),
-                });
-                continue;
+                }),
+                "sample" => out
+                    .last_mut()
+                    .ok_or_else(|| format!("`{line}` before any `trace` line"))?
+                    .samples
+                    .push(Sample::from_line(&line)?),
+                _ => {}
             }
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() != 9 || f[0] != "sample" {
-                continue;
-            }
-            let o = |s: &str| s.parse::<usize>().ok();
-            let (Some(step), Some(len), Ok(nanos), Some(t)) =
-                (o(f[1]), o(f[2]), f[8].parse::<u64>(), out.last_mut())
-            else {
-                continue;
-            };
-            t.samples.push(Sample {
-                step,
-                len,
-                capacity: o(f[3]),
-                addr: o(f[4]),
-                calls: o(f[5]),
-                allocs: o(f[6]),
-                live_bytes: o(f[7]),
-                nanos,
-            });
         }
-        out
+        Ok(out)
+    }
+}
+
+impl Sample {
+    /// `sample step=.. len=.. nanos=..` plus `capacity`, `addr`, `calls`, `allocs` and
+    /// `live_bytes` for the fields that are known (an unknown field is left out).
+    pub fn to_line(&self) -> Line {
+        let mut l = Line::new("sample")
+            .field("step", self.step)
+            .field("len", self.len)
+            .field("nanos", self.nanos);
+        for (key, v) in [
+            ("capacity", self.capacity),
+            ("addr", self.addr),
+            ("calls", self.calls),
+            ("allocs", self.allocs),
+            ("live_bytes", self.live_bytes),
+        ] {
+            if let Some(v) = v {
+                l = l.field(key, v);
+            }
+        }
+        l
+    }
+
+    /// Reads a line written by [`Sample::to_line`].
+    pub fn from_line(l: &Line) -> Result<Sample, String> {
+        let opt = |key: &str| -> Result<Option<usize>, String> {
+            if l.fields.iter().any(|(k, _)| k == key) {
+                l.get(key).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        Ok(Sample {
+            step: l.get("step")?,
+            len: l.get("len")?,
+            capacity: opt("capacity")?,
+            addr: opt("addr")?,
+            calls: opt("calls")?,
+            allocs: opt("allocs")?,
+            live_bytes: opt("live_bytes")?,
+            nanos: l.get("nanos")?,
+        })
     }
 }
 
@@ -635,8 +656,22 @@ mod tests {
         let c = compare("t", &[&t], Metric::Capacity);
         assert!(c.series_list().is_empty());
         let text = t.to_lines();
-        let back = GrowthTrace::parse_lines(&format!("noise\n{text}sample 1 2\n"));
-        assert_eq!(back, std::slice::from_ref(&t));
+        let back = GrowthTrace::parse_lines(&format!("noise\n{text}other x=1\n")).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].samples, t.samples);
+        assert_eq!(back[0].label, "BTreeMap<u64,_u64>");
+        assert!(GrowthTrace::parse_lines(&format!("{text}sample step=1")).is_err());
+        assert!(GrowthTrace::parse_lines("sample step=1 len=1 nanos=1").is_err());
+        let full = trace(
+            "v",
+            2,
+            Some(&RecordingAllocator::new()),
+            Vec::new,
+            |v, _| v.push(1u8),
+        )
+        .unwrap();
+        let again = GrowthTrace::parse_lines(&full.to_lines()).unwrap();
+        assert_eq!(again[0].samples, full.samples);
         let (slowest, median) = t.slowest_and_median().unwrap();
         assert!(slowest.nanos >= median);
         let top = t.slowest_steps(3);
