@@ -341,8 +341,18 @@ mod tests {
             huge.is_err(),
             "ends in a capacity overflow, never loops forever"
         );
-        if let Some(e) = show_hashbrown("src/raw/mod.rs", "fn capacity_to_buckets").excerpt() {
-            assert!(e.text().contains("adjusted_cap"));
+        // Every hashbrown excerpt chapter 6 shows is found in the registry copy cargo built.
+        for (path, item, needle) in [
+            ("src/raw/mod.rs", "fn capacity_to_buckets", "adjusted_cap"),
+            ("src/raw/mod.rs", "fn bucket_mask_to_capacity", "/ 8) * 7"),
+            ("src/raw/mod.rs", "fn calculate_layout_for", "Group::WIDTH"),
+            ("src/raw/mod.rs", "unsafe fn reserve_rehash_inner", "full_capacity + 1"),
+            ("src/control/tag.rs", "pub(crate) const fn full", "top 7 bits"),
+        ] {
+            let view = show_hashbrown(path, item);
+            let e = view.excerpt().unwrap_or_else(|| panic!("{item}: {view}"));
+            assert!(e.text().contains(needle), "{item}");
+            assert!(e.path.starts_with("hashbrown-0.16.1/"));
         }
         assert!(show_hashbrown("src/raw/mod.rs", "fn no_such_fn")
             .excerpt()
