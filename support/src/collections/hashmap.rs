@@ -346,8 +346,16 @@ mod tests {
             ("src/raw/mod.rs", "fn capacity_to_buckets", "adjusted_cap"),
             ("src/raw/mod.rs", "fn bucket_mask_to_capacity", "/ 8) * 7"),
             ("src/raw/mod.rs", "fn calculate_layout_for", "Group::WIDTH"),
-            ("src/raw/mod.rs", "unsafe fn reserve_rehash_inner", "full_capacity + 1"),
-            ("src/control/tag.rs", "pub(crate) const fn full", "top 7 bits"),
+            (
+                "src/raw/mod.rs",
+                "unsafe fn reserve_rehash_inner",
+                "full_capacity + 1",
+            ),
+            (
+                "src/control/tag.rs",
+                "pub(crate) const fn full",
+                "top 7 bits",
+            ),
         ] {
             let view = show_hashbrown(path, item);
             let e = view.excerpt().unwrap_or_else(|| panic!("{item}: {view}"));
