@@ -8,7 +8,7 @@
 //! | layer | modules | what it holds |
 //! |---|---|---|
 //! | exercise checks | [`exercise`] (one file per chapter) | checks that say PASS or NOT YET and what is wrong |
-//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4) | one module per chapter concept |
+//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6) | one module per chapter concept |
 //! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter, chapter 5's own designs |
 //! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
 //!
@@ -17,6 +17,7 @@
 //! | [`layout`] | chapter 1 | layout reports of structs: offsets, padding, byte maps, `repr(C)` by hand |
 //! | [`system`] | chapter 2 | what glibc malloc hands out, and which libc function std's `System` calls |
 //! | [`boxes`] | chapter 3 | drop-logging values, drop counters, `Box` facts |
+//! | [`collections`] | chapter 6 | a growth tracer for any collection (chapter 4's `CapacityTrace` uses it); hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
 //! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
 //! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`], [`views::heap_map`] (chapter 5) |
@@ -31,6 +32,7 @@
 
 pub mod allocators;
 pub mod boxes;
+pub mod collections;
 pub mod exercise;
 pub mod growth;
 pub mod infra;

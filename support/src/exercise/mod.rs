@@ -16,6 +16,7 @@ pub mod ch2;
 pub mod ch3;
 pub mod ch4;
 pub mod ch5;
+pub mod ch6;
 
 /// The outcome of an exercise check.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,9 +8,11 @@
 //! | [`trace`] | [`CapacityTrace`](trace::CapacityTrace): length, capacity and moves of a real `Vec`, push by push |
 //! | [`strategy`] | the [`Growth`](strategy::Growth) trait, std's rule and other strategies, [`GrowVec`](strategy::GrowVec) |
 //! | [`simulate`] | reallocations, copied bytes and unused capacity of a strategy, computed without allocating |
+//! | [`languages`] | the growth rules of libstdc++, MSVC, Go, CPython and folly as strategies, with their sources |
 //! | [`lab`] | traces and `realloc` timings from the `growth_lab` example, in a fresh process |
 
 pub mod lab;
+pub mod languages;
 pub mod model;
 pub mod simulate;
 pub mod strategy;

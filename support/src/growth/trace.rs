@@ -1,5 +1,6 @@
 //! The capacity history of a real `std::vec::Vec`, push by push.
 
+use crate::collections::tracer::{trace, TraceError};
 use crate::infra::limits::{at_most, MAX_HELD_BYTES, MAX_TRACE_PUSHES};
 use crate::views::chart::Chart;
 
@@ -30,7 +31,8 @@ pub struct CapacityTrace {
 
 impl CapacityTrace {
     /// Pushes `n` values made by `make(i)` into a new `Vec` and records length, capacity and
-    /// whether the buffer moved after each push.
+    /// whether the buffer moved after each push: chapter 6's collection-agnostic tracer
+    /// ([`crate::collections::tracer::trace`]) driving a `Vec` with `push`.
     ///
     /// # Panics
     /// If `n` or the buffer is above the limits, with the message of [`CapacityTrace::try_record`].
@@ -53,24 +55,27 @@ impl CapacityTrace {
             n.saturating_mul(2).saturating_mul(std::mem::size_of::<T>()),
             MAX_HELD_BYTES,
         )?;
-        let mut v: Vec<T> = Vec::new();
-        let mut points = Vec::with_capacity(n);
-        for i in 0..n {
-            let (cap0, ptr0) = (v.capacity(), v.as_ptr() as usize);
-            v.push(make(i));
-            let (cap, ptr) = (v.capacity(), v.as_ptr() as usize);
-            let grew = cap != cap0 && cap0 > 0;
-            points.push(TracePoint {
-                len: v.len(),
-                cap,
-                grew,
-                // The first allocation replaces a dangling pointer: not a move of data.
-                moved: grew && ptr != ptr0,
-            });
-        }
-        std::hint::black_box(&v);
+        let t = trace(label, n, None, Vec::new, |v: &mut Vec<T>, i| {
+            v.push(make(i))
+        })
+        .map_err(|e: TraceError| e.to_string())?;
+        let points = t
+            .samples
+            .windows(2)
+            .map(|w| {
+                let (cap0, cap) = (w[0].capacity.unwrap_or(0), w[1].capacity.unwrap_or(0));
+                let grew = cap != cap0 && cap0 > 0;
+                TracePoint {
+                    len: w[1].len,
+                    cap,
+                    grew,
+                    // The first allocation replaces a dangling pointer: not a move of data.
+                    moved: grew && w[0].addr != w[1].addr,
+                }
+            })
+            .collect();
         Ok(CapacityTrace {
-            label: label.to_string(),
+            label: t.label,
             elem_size: std::mem::size_of::<T>(),
             points,
         })
@@ -148,8 +153,12 @@ mod tests {
         assert_eq!(c.series_list()[2].points, [(1.0, 1.0), (1000.0, 1000.0)]);
         let e = CapacityTrace::try_record("Vec<u8>", 1_000_000_000_000, |i| i as u8).unwrap_err();
         assert!(
-            e.contains("1000000000000") && e.contains("limit of 1000000"),
+            e.contains("1000000000000") && e.contains(&format!("limit of {MAX_TRACE_PUSHES}")),
             "{e}"
         );
+        assert!(CapacityTrace::try_record("Vec<u8>", usize::MAX, |_| 0u8).is_err());
+        assert!(CapacityTrace::record("Vec<u8>", 0, |_| 0u8)
+            .points
+            .is_empty());
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! | limit | value | checked by |
 //! |---|---|---|
-//! | [`MAX_TRACE_PUSHES`] | 1 000 000 | `growth::trace::CapacityTrace::try_record` |
+//! | [`MAX_TRACE_PUSHES`] | 500 000 | `collections::tracer::trace` and everything built on it (`growth::trace::CapacityTrace::try_record`, chapter 6's traces) |
 //! | [`MAX_TIMING_RUNS`] | 100 000 | `infra::timing::try_measure` |
 //! | [`MAX_SAMPLES`] | 10 000 | `system::address_trailing_zeros`, `system::usable_size_staircase` |
 //! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once), `CapacityTrace::try_record` (2 × n × element size) |
@@ -31,8 +31,9 @@
 
 use std::fmt::Display;
 
-/// Most pushes [`crate::growth::trace::CapacityTrace`] records (one point each: 24 MB at the limit).
-pub const MAX_TRACE_PUSHES: usize = 1_000_000;
+/// Most steps one growth trace records ([`crate::collections::tracer::trace`], and so
+/// [`crate::growth::trace::CapacityTrace`]): one sample of about 120 bytes each, 60 MB at the limit.
+pub const MAX_TRACE_PUSHES: usize = 500_000;
 /// Most runs [`crate::infra::timing::try_measure`] times (one `Duration` kept per run).
 pub const MAX_TIMING_RUNS: usize = 100_000;
 /// Most blocks or sizes one measurement of [`crate::system`] allocates.

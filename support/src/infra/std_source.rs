@@ -376,6 +376,31 @@ pub fn excerpt_after(path: &str, anchor: &str, item: &str) -> Result<Excerpt, So
     })
 }
 
+/// Like [`excerpt`], for a file of another crate's source folder `root` (such as a dependency in
+/// the cargo registry); `label` names that folder in the excerpt's header (`hashbrown-0.16.1`).
+pub fn excerpt_in(
+    root: &Path,
+    label: &str,
+    path: &str,
+    item: &str,
+) -> Result<Excerpt, SourceError> {
+    let full = root.join(path);
+    let text =
+        std::fs::read_to_string(&full).map_err(|_| SourceError::FileNotFound { path: full })?;
+    let all: Vec<String> = text.lines().map(str::to_string).collect();
+    let name = format!("{label}/{path}");
+    let decl = find_code_line(&all, 0, item).ok_or_else(|| SourceError::ItemNotFound {
+        path: name.clone(),
+        item: item.to_string(),
+    })?;
+    let (first, last) = item_span(&all, decl);
+    Ok(Excerpt {
+        path: name,
+        first_line: first + 1,
+        lines: all[first..=last].to_vec(),
+    })
+}
+
 fn is_ident(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }

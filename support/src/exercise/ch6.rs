@@ -1,0 +1,241 @@
+//! Checks for chapter 6 (String, VecDeque, HashMap, BTreeMap). Prediction checks say which
+//! predictions are wrong and why, never the right values.
+
+use std::collections::VecDeque;
+
+use super::Verdict;
+use crate::allocators::recording::RecordingAllocator;
+use crate::collections::hashmap::table_for_capacity;
+use crate::collections::tracer::trace;
+
+/// The first five capacities of a `HashMap<u64, u64>` grown from empty, and the lengths at which
+/// it holds its first four re-allocations (the length reached by the insert that grew it), as
+/// the real hashbrown table reports them through the recorder.
+pub fn exercise_6_1_truth() -> ([usize; 5], [usize; 4]) {
+    let rec = RecordingAllocator::new();
+    let t = trace(
+        "HashMap<u64, u64>",
+        200,
+        Some(&rec),
+        || hashbrown::HashMap::<u64, u64, _, _>::new_in(&rec),
+        |m, i| {
+            m.insert(i as u64, 0);
+        },
+    )
+    .expect("200 steps are within the tracer's limit");
+    let caps = t.capacities();
+    let at = t.regrowth_lengths();
+    (
+        [caps[0], caps[1], caps[2], caps[3], caps[4]],
+        [at[0], at[1], at[2], at[3]],
+    )
+}
+
+/// Exercise 6.1: predicted capacities and the lengths at which the table is reallocated.
+pub fn check_hashmap_prediction(capacities: [usize; 5], reallocated_at: [usize; 4]) -> Verdict {
+    let ex = "6.1 predict a HashMap's growth";
+    let (caps, at) = exercise_6_1_truth();
+    let mut wrong = Vec::new();
+    for (i, (&p, &r)) in capacities.iter().zip(&caps).enumerate() {
+        if p == r {
+            continue;
+        }
+        let why = if p != 0 && (p + 1).is_power_of_two() && p > 7 {
+            "above 8 buckets one bucket in 8 stays empty: capacity = buckets × 7/8"
+        } else if p.is_power_of_two() {
+            "a capacity counts entries, not buckets: buckets are a power of two, the capacity is less"
+        } else if i == 0 {
+            "the first table has the fewest buckets capacity_to_buckets allows for one 16-byte entry"
+        } else {
+            "the next table has twice the buckets; apply bucket_mask_to_capacity to it"
+        };
+        wrong.push(format!("capacity #{}: {why}", i + 1));
+    }
+    for (i, (&p, &r)) in reallocated_at.iter().zip(&at).enumerate() {
+        if p == r {
+            continue;
+        }
+        let why = if caps.contains(&p) {
+            "at that length the table is exactly full, which is allowed; it grows on the insert after"
+        } else {
+            "a table grows on the insert that finds it full: one more than the previous capacity"
+        };
+        wrong.push(format!("reallocation #{}: {why}", i + 1));
+    }
+    if wrong.is_empty() {
+        Verdict::pass(
+            ex,
+            format!(
+                "capacities {caps:?}, reallocated at lengths {at:?}, as the real table reports"
+            ),
+        )
+    } else {
+        Verdict::not_yet(ex, wrong.join("; "))
+    }
+}
+
+/// The lengths exercise 6.2 checks.
+pub const EXERCISE_6_2_LENGTHS: [usize; 7] = [1, 3, 14, 100, 800, 1000, 5000];
+
+/// Exercise 6.2: `sizer(n)` is the argument given to `HashMap::with_capacity` before `n` inserts.
+/// For each length the map must never reallocate, and its table must be no bigger than
+/// `with_capacity` can make for `n` entries. Refuses arguments above a million before allocating.
+pub fn check_with_capacity(sizer: impl Fn(usize) -> usize) -> Verdict {
+    let ex = "6.2 size with_capacity so that n inserts never rehash";
+    let mut wrong = Vec::new();
+    let mut summary = Vec::new();
+    for n in EXERCISE_6_2_LENGTHS {
+        let arg = sizer(n);
+        if arg > 1_000_000 {
+            wrong.push(format!(
+                "for n = {n} you asked with_capacity({arg}): far more than n entries need"
+            ));
+            continue;
+        }
+        let rec = RecordingAllocator::new();
+        let best = table_for_capacity(n, 16, 8)
+            .expect("small table")
+            .expect("n > 0");
+        {
+            let mut m = hashbrown::HashMap::<u64, u64, _, _>::with_capacity_in(arg, &rec);
+            for i in 0..n as u64 {
+                m.insert(i, i);
+            }
+        }
+        let s = rec.stats();
+        let first = rec.events().first().map(|e| e.size).unwrap_or(0);
+        if s.allocs > 1 {
+            wrong.push(format!(
+                "for n = {n} the table was allocated {} times: with_capacity({arg}) holds fewer than n entries (the load factor is already inside with_capacity)",
+                s.allocs
+            ));
+        } else if first > best.total_bytes {
+            wrong.push(format!(
+                "for n = {n} the table is bigger than needed ({first} B): with_capacity takes entries, not buckets, and applies the 7/8 load factor itself"
+            ));
+        }
+        summary.push(format!("n = {n}: {} buckets", best.buckets));
+    }
+    if wrong.is_empty() {
+        Verdict::pass(
+            ex,
+            format!(
+                "one allocation each, no bigger than needed ({})",
+                summary.join(", ")
+            ),
+        )
+    } else {
+        Verdict::not_yet(ex, wrong.join("; "))
+    }
+}
+
+/// The deque operations of exercise 6.3, on a real `VecDeque<u32>`: `as_slices()` at (a), (b), (c).
+pub fn exercise_6_3_truth() -> [(Vec<u32>, Vec<u32>); 3] {
+    let snap = |d: &VecDeque<u32>| {
+        let (a, b) = d.as_slices();
+        (a.to_vec(), b.to_vec())
+    };
+    let mut d: VecDeque<u32> = VecDeque::with_capacity(4);
+    d.push_back(1);
+    d.push_back(2);
+    d.push_back(3);
+    d.pop_front();
+    d.pop_front();
+    d.push_back(4);
+    d.push_back(5);
+    let a = snap(&d);
+    d.push_front(0);
+    let b = snap(&d);
+    d.push_back(6);
+    let c = snap(&d);
+    [a, b, c]
+}
+
+/// Exercise 6.3: predicted `as_slices()` after each marked step.
+pub fn check_deque_prediction(predicted: [(&[u32], &[u32]); 3]) -> Verdict {
+    let ex = "6.3 predict as_slices()";
+    let truth = exercise_6_3_truth();
+    let mut wrong = Vec::new();
+    for (i, ((pa, pb), (ra, rb))) in predicted.iter().zip(&truth).enumerate() {
+        let step = ["(a)", "(b)", "(c)"][i];
+        let (mut p_all, mut r_all) = (pa.to_vec(), ra.clone());
+        p_all.extend_from_slice(pb);
+        r_all.extend_from_slice(rb);
+        if p_all != r_all {
+            wrong.push(format!(
+                "{step}: the elements front to back are not right (as_slices().0 then .1 read the deque in order)"
+            ));
+        } else if (pa.len(), pb.len()) != (ra.len(), rb.len()) {
+            let why = if i == 2 {
+                "the buffer grew: handle_capacity_increase moved the shorter part, see which"
+            } else {
+                "the first slice runs from head to the end of the buffer, the rest wraps to slot 0"
+            };
+            wrong.push(format!(
+                "{step}: the split between the two slices is off — {why}"
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        Verdict::pass(ex, format!("as_slices() = {truth:?}"))
+    } else {
+        Verdict::not_yet(ex, wrong.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashmap_prediction_fails_unsolved_and_passes_solved() {
+        let (caps, at) = exercise_6_1_truth();
+        assert_eq!(caps, [3, 7, 14, 28, 56]);
+        assert_eq!(at, [4, 8, 15, 29]);
+        let v = check_hashmap_prediction([0; 5], [0; 4]);
+        assert!(!v.passed, "{v}");
+        assert!(
+            !v.message.contains("28") && !v.message.contains("15"),
+            "no values given away: {v}"
+        );
+        let v = check_hashmap_prediction([4, 8, 16, 32, 64], [3, 7, 14, 28]);
+        assert!(
+            v.message.contains("not buckets") && v.message.contains("exactly full"),
+            "{v}"
+        );
+        let v = check_hashmap_prediction([3, 7, 14, 28, 56], [4, 8, 15, 29]);
+        assert!(v.passed, "{v}");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "7 maps of up to 5000 entries: too slow under Miri")]
+    fn with_capacity_fails_unsolved_and_passes_solved() {
+        let v = check_with_capacity(|n| n * 8 / 7);
+        assert!(!v.passed && v.message.contains("bigger than needed"), "{v}");
+        let v = check_with_capacity(|n| n - n / 8);
+        assert!(!v.passed && v.message.contains("allocated 2 times"), "{v}");
+        let v = check_with_capacity(|n| n.saturating_mul(1 << 40));
+        assert!(!v.passed && v.message.contains("far more"), "{v}");
+        let v = check_with_capacity(|n| n);
+        assert!(v.passed, "{v}");
+    }
+
+    #[test]
+    fn deque_prediction_fails_unsolved_and_passes_solved() {
+        let t = exercise_6_3_truth();
+        assert_eq!(t[0], (vec![3, 4], vec![5]));
+        assert_eq!(t[1], (vec![0, 3, 4], vec![5]));
+        assert_eq!(t[2], (vec![0, 3, 4, 5, 6], vec![]));
+        let v = check_deque_prediction([(&[], &[]), (&[], &[]), (&[], &[])]);
+        assert!(!v.passed && v.message.contains("(c)"), "{v}");
+        let v = check_deque_prediction([
+            (&[3, 4, 5], &[]),
+            (&[0, 3, 4], &[5]),
+            (&[0, 3, 4, 5, 6], &[]),
+        ]);
+        assert!(!v.passed && v.message.contains("(a): the split"), "{v}");
+        let v =
+            check_deque_prediction([(&[3, 4], &[5]), (&[0, 3, 4], &[5]), (&[0, 3, 4, 5, 6], &[])]);
+        assert!(v.passed, "{v}");
+    }
+}
