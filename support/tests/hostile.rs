@@ -641,7 +641,7 @@ fn cases() -> Vec<Case> {
         // ---- growth::trace ----
         case(
             "CapacityTrace::try_record 10^12 pushes",
-            Error("limit of 1000000"),
+            Error("limit of 500000"),
             || {
                 CapacityTrace::try_record("Vec<u8>", 1_000_000_000_000, |i| i as u8)
                     .map(|t| t.label)
