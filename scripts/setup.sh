@@ -65,6 +65,19 @@ fi
 step "Jupyter kernel 'rust' inside .venv"
 kdir="$VENV/share/jupyter/kernels/rust"
 mkdir -p "$kdir"
+# evcxr_jupyter reinstalls its kernel spec at every kernel start unless the spec folder holds the
+# version.txt of the running binary (evcxr_jupyter 0.22.0, src/install.rs, update_if_necessary:
+# it compares the file's bytes with the version.txt compiled into the binary). That reinstall would
+# replace our kernel.json (display name, EVCXR_CONFIG_DIR). So let the binary write its own files
+# into a scratch folder and copy everything but its kernel.json (version.txt, logos) beside ours.
+scratch="$(mktemp -d)"
+JUPYTER_PATH="$scratch" evcxr_jupyter --install >/dev/null 2>&1 \
+  && [ -s "$scratch/kernels/rust/version.txt" ] \
+  || { rm -rf "$scratch"; fail "'evcxr_jupyter --install' did not write version.txt: reinstall evcxr_jupyter (cargo install --locked --force evcxr_jupyter --version $EVCXR_VERSION)."; }
+for f in "$scratch"/kernels/rust/*; do
+  [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
+done
+rm -rf "$scratch"
 "$VENV/bin/python" - "$kdir/kernel.json" "$(command -v evcxr_jupyter)" "$ROOT/config/evcxr" <<'PY'
 import json, sys
 path, exe, config_dir = sys.argv[1:]
