@@ -123,10 +123,24 @@ def hygiene_problems(path: Path) -> list[str]:
             problems.append(f"the first code cell holds only :dep lines, found {stray[0]!r}")
     if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         problems.append("the first cell must be a markdown title ('# ...')")
-    if not problems and text != canonical(text):
-        problems.append("not in the form JupyterLab saves and the git filter commits (nbformat JSON, sorted "
-                        "keys), so every saved notebook would show as modified: run `make normalize`")
+    stored = stored_text(path)
+    if not problems and stored is not None and stored != canonical(stored):
+        problems.append("not stored in the form JupyterLab saves and the git filter commits (nbformat JSON, "
+                        "sorted keys), so every saved notebook would show as modified: run `make normalize`, "
+                        "then commit")
     return problems
+
+
+def stored_text(path: Path) -> str | None:
+    """The notebook as git stores it now (the index, i.e. the last commit plus what is staged), or the
+    file itself outside git; None if it cannot be read."""
+    r = subprocess.run(["git", "show", f":./{path.name}"], cwd=path.parent, capture_output=True)
+    if r.returncode == 0:
+        return r.stdout.decode("utf-8", errors="replace")
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def cmd_hygiene(args) -> int:
@@ -215,9 +229,10 @@ def render_page(nb, path: Path, chs: list[dict]) -> str:
 
 
 KILLED = "signal: 9 (SIGKILL)"
-KILLED_HINT = ("(the kernel's worker process was killed: evcxr answers an interrupt, and the interrupt that "
-               "a kernel restart sends first, with SIGKILL; or the machine ran out of memory. Restart the kernel "
-               "once, wait until it is idle, and run the notebook from the top: README, Troubleshooting.)")
+KILLED_HINT = ("(evcxr's worker process was killed: evcxr answers an interrupt, including the one every "
+               "restart or shutdown sends first, with SIGKILL, and so does the out-of-memory killer. If the "
+               "`:dep` cell failed this way, later cells cannot find `support`: run the first cell again, then "
+               "the rest from the top. README, Troubleshooting.)")
 
 
 def execute_one(path: Path, chs: list[dict]) -> dict:

@@ -90,12 +90,25 @@ def rewrite_notebook_links(page: str, suffix: str = ".html") -> str:
 
 
 SVG_IMG = re.compile(r'<img(?P<attrs>[^>]*?)src="data:image/svg\+xml;base64,(?P<data>[A-Za-z0-9+/=\s]+)"(?P<rest>[^>]*)>')
+SVG_ELEMENT = re.compile(r"<svg\b[^>]*>.*?</svg>", re.S)
+
+
+def titled_svg(svg: str) -> str:
+    """An SVG without a <title> gets its first text (a chart's caption) as <title>: the chart's accessible
+    name, and its tooltip."""
+    head = re.match(r"<svg\b[^>]*>", svg)
+    if head is None or re.match(r"\s*<title", svg[head.end():]):
+        return svg
+    first = re.search(r"<text[^>]*>\s*([^<]+?)\s*</text>", svg)
+    if not first:
+        return svg
+    return svg[:head.end()] + f"<title>{first.group(1)}</title>" + svg[head.end():]
 
 
 def inline_svgs(page: str) -> str:
     """nbconvert shows image/svg+xml outputs as <img src="data:..."> (its inline mode escapes the markup):
-    put the SVG itself in the page, so its text (title, axis labels) is real, searchable text. An SVG
-    without a <title> gets its first text (the chart's caption) as <title>, which is also its tooltip."""
+    put the SVG itself in the page, so its text (title, axis labels) is real, searchable text; and give
+    every SVG (also those inside HTML outputs) a <title> (see titled_svg)."""
 
     def repl(m: re.Match) -> str:
         try:
@@ -105,13 +118,10 @@ def inline_svgs(page: str) -> str:
         svg = re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)
         if not svg.lstrip().startswith("<svg"):
             return m.group(0)
-        if "<title" not in svg:
-            first = re.search(r"<text[^>]*>\s*([^<]+?)\s*</text>", svg)
-            if first:
-                svg = re.sub(r"(<svg[^>]*>)", lambda s: s.group(1) + f'<title>{first.group(1)}</title>', svg, count=1)
         return svg
 
-    return SVG_IMG.sub(repl, page)
+    page = SVG_IMG.sub(repl, page)
+    return SVG_ELEMENT.sub(lambda m: titled_svg(m.group(0)), page)
 
 
 def fold_solutions(page: str) -> str:
@@ -240,12 +250,12 @@ PITFALLS = """<h2>Pitfalls in a session</h2>
 <code>plotters</code>): the measured seconds are in the table above. Start each chapter's first cell before you
 begin talking about it. The first cells of chapters 2&ndash;4 that run an example program also build it once
 (<code>cargo run --release</code>, about 30 s on a fresh clone).</li>
-<li><b>Restarting a kernel</b> loses every variable and recompiles the support crate on the next <code>:dep</code>
-cell. Restart once and wait for the kernel to say it is idle; then run the cells from the top. Do not restart
-again while the first cell is compiling: JupyterLab's restart first sends an interrupt, and evcxr interrupts
-by killing its worker process with SIGKILL, so the <code>:dep</code> cell then fails with
-"Subprocess terminated with status: signal: 9 (SIGKILL)" and later cells cannot find <code>support</code>.
-The remedy is the same: restart once more, wait, run from the top (README, Troubleshooting).</li>
+<li><b>Interrupting or restarting while the first cell compiles.</b> evcxr interrupts by killing its worker
+process (SIGKILL), and every restart or shutdown begins with an interrupt (jupyter_client). If the <code>:dep</code>
+cell was running, it fails with "Subprocess terminated with status: signal: 9 (SIGKILL)" and later cells say
+"cannot find module or crate <code>support</code>": run the first cell again, then the cells from the top.
+After a restart, wait until the kernel shows Idle before restarting again. Each kernel holds about 0.5 GB; with
+little memory, keep one chapter's kernel running at a time (README, Troubleshooting).</li>
 <li><b>Autosave writes outputs into the notebooks.</b> <code>make setup</code> installs a git filter
 (nbstripout) so that <code>git status</code>, <code>git diff</code> and <code>git pull</code> ignore outputs;
 learners who edited exercises can restore a chapter with <code>make reset CHAPTER=NN</code> (their copy is saved

@@ -31,7 +31,7 @@ class KernelSpecIsStable(unittest.TestCase):
         from jupyter_client.manager import start_new_kernel
 
         before = snapshot(SPEC_DIR)
-        self.assertIn("version.txt", before, "setup must install evcxr's version.txt beside kernel.json")
+        self.assertIn("version.txt", sorted(before), "setup must install evcxr's version.txt beside kernel.json")
         saved_env = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = str(SHARE)  # exactly what the Makefile exports for `make lab`
         log = tempfile.TemporaryFile()
