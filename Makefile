@@ -7,7 +7,7 @@ export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
 .PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run browser-setup \
-	browser-test slides reset normalize clean
+	browser-test slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -18,6 +18,7 @@ help:
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
 	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
 	@echo "              make reset restores every chapter"
+	@echo "make update - pull the course's updates (outputs never block it; edited chapters are saved first)"
 	@echo "make bench  - criterion benchmarks of the support crate (reports in target/criterion)"
 	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv, the kernel and the git filter"
 
@@ -63,6 +64,9 @@ slides: setup
 
 reset:
 	@scripts/reset.sh $(CHAPTER)
+
+update: setup
+	@scripts/update.sh
 
 # Rewrites the notebooks in the form JupyterLab saves and the git filter commits (content unchanged).
 normalize: setup
