@@ -122,7 +122,7 @@ def main() -> int:
                         t_chart = now
                     time.sleep(0.2)
                 print(f"[lab] {nb:<28} kernel idle {t_idle:5.1f}s  first cell done {t_first or float('nan'):5.1f}s  "
-                      f"first chart {t_chart or float('nan'):5.1f}s  (from opening the chapter; {opened["cells"]} code cells)")
+                      f"first chart {t_chart or float('nan'):5.1f}s  (from opening the chapter; {opened['cells']} code cells)")
                 toasts = json.loads(b.evaluate(state(nb)))["news"]
                 print(f"[lab] notifications on screen: {toasts or 'none'}", flush=True)
                 # Leave the chapter: shut its kernel down so the next one starts the same way.
