@@ -154,5 +154,5 @@ else
   setcfg filter.nbstripout.clean "$want_clean"
   setcfg filter.nbstripout.smudge cat
   setcfg diff.ipynb.textconv ".venv/bin/nbstripout --keep-id -t"
-  ok "${changed:+configured}${changed:-already configured}"
+  if [ -n "$changed" ]; then ok "configured"; else ok "already configured"; fi
 fi
