@@ -308,13 +308,23 @@ def load_summary() -> dict:
 
 
 def everything(previous: dict, extra: list[Path] = ()) -> list[dict]:
-    """One row per chapter for the index: this run's result, else the last run's, else 'not run yet'."""
+    """One row per chapter for the index: this run's result, else the last run's, else 'not run yet'.
+    A row without the teacher's-page facts gets them from its executed notebook in build/."""
+    import nbformat
+
     existing = {q.name for q in NOTEBOOKS.glob("*.ipynb")} | {q.name for q in extra}
-    return [
+    rows = [
         previous.get(n, {"name": n, "title": n, "cells": 0, "seconds": 0.0,
                          "status": "not run yet", "failures": [], "html": ""})
         for n in sorted(existing)
     ]
+    for r in rows:
+        if "facts" not in r and (BUILD / r["name"]).exists():
+            try:
+                r["facts"] = pages.chapter_facts(nbformat.read(BUILD / r["name"], as_version=4))
+            except Exception:  # an unreadable executed copy: the row just has no facts
+                pass
+    return rows
 
 
 def cmd_execute(args) -> int:
@@ -401,6 +411,7 @@ def cmd_pages(args) -> int:
     rows = everything(previous)
     pages.write_index(rows)
     pages.write_teachers(rows)
+    (BUILD / "run-summary.json").write_text(json.dumps(rows, indent=1))
     return 0
 
 

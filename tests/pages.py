@@ -191,11 +191,16 @@ def chapter_facts(nb) -> dict:
     first = cell_seconds(code[0]) if code else None
     timed = [(cell_seconds(c), i) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     timed = sorted([(s, i) for s, i in timed if s is not None], reverse=True)
+
+    def first_line(i: int) -> str:
+        line = next((ln.strip() for ln in nb.cells[i].source.splitlines() if ln.strip()), "")
+        return line if len(line) <= 48 else line[:47] + "…"
+
     return {
         "exercises": exercises,
         "needs": needs,
         "first_cell_seconds": first,
-        "slowest": [{"cell": i, "seconds": s} for s, i in timed[:3]],
+        "slowest": [{"cell": i, "code": first_line(i), "seconds": s} for s, i in timed[:3]],
     }
 
 
@@ -277,15 +282,34 @@ def write_teachers(results: list[dict]) -> None:
         total_ex += sum(e["minutes"] for e in ex)
         ex_html = "<br>".join(f'{html.escape(e["id"])} {markdown_inline(e["what"])} ({e["minutes"]} min)' for e in ex) or "&mdash;"
         first = f.get("first_cell_seconds")
-        slow = ", ".join(f'cell {s["cell"]}: {s["seconds"]:.1f} s' for s in f.get("slowest", []))
+        slow = "<br>".join(f'<code>{html.escape(s.get("code", ""))}</code> {s["seconds"]:.1f} s'
+                           for s in f.get("slowest", []))
         link = f'<a href="{html.escape(r["html"])}">{html.escape(r["title"])}</a>' if r.get("html") else html.escape(r["title"])
         rows.append(
             f'<tr><td>{link}</td><td class="num">{r["seconds"]:.0f} s</td>'
             f'<td class="num">{"%.1f s" % first if first is not None else "&mdash;"}</td>'
-            f'<td>{html.escape(slow) or "&mdash;"}</td>'
-            f'<td>{ex_html}</td><td class="num">{sum(e["minutes"] for e in ex)} min</td>'
+            f'<td>{slow or "&mdash;"}</td>'
+            f'<td>{ex_html}</td><td class="num">{sum(e["minutes"] for e in ex) or "&mdash;"}{" min" if ex else ""}</td>'
             f'<td>{markdown_inline(f.get("needs", "")) or "&mdash;"}</td></tr>')
     measured = html.escape(time.strftime("%Y-%m-%d %H:%M %Z"))
+    try:
+        lab = json.loads((BUILD / "lab-timing.json").read_text())
+    except (OSError, ValueError):
+        lab = {}
+
+    def secs(v) -> str:
+        return f"{v:.0f} s" if isinstance(v, (int, float)) else "&mdash;"
+
+    lab_rows = "\n".join(
+        f'<tr><td><code>{html.escape(n)}</code></td><td class="num">{secs(t.get("kernel_idle"))}</td>'
+        f'<td class="num">{secs(t.get("first_cell"))}</td><td class="num">{secs(t.get("first_chart"))}</td>'
+        f'<td>{html.escape(str(t.get("measured", "")))}</td></tr>' for n, t in sorted(lab.items()))
+    lab_html = (f"""<h2>In JupyterLab</h2>
+<p>Measured by <code>tests/lab_timing.py</code> (JupyterLab driven in headless Chromium, a learner opening the
+chapter and pressing Run All): seconds from opening the chapter. Each lab kernel compiles the support crate
+again in its first cell, so the first cell takes longer there than in the headless run above.</p>
+<table id="lab"><tr><th>notebook</th><th>kernel idle</th><th>first cell done</th><th>first chart</th><th>measured</th></tr>
+{lab_rows}</table>""" if lab_rows else "<p>JupyterLab times: run <code>tests/lab_timing.py</code> to measure them here.</p>")
     body = f"""<nav class="course-nav"><a rel="index" href="index.html">&#8962; Course index</a></nav>
 <h1>Teacher's page</h1>
 <p>Measured by the last headless run on this machine (<code>make run</code>, {measured}): the whole chapter,
@@ -295,6 +319,7 @@ minutes are the estimates stated in each chapter. All exercises together: {total
 <tr><th>chapter</th><th>run time</th><th>first cell</th><th>slowest cells</th><th>exercises</th><th>exercise time</th><th>what the learner needs</th></tr>
 {chr(10).join(rows)}
 </table>
+{lab_html}
 {PITFALLS}
 <h2>Before a session</h2>
 <ol>
