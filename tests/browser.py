@@ -6,7 +6,7 @@
 For build/index.html, every chapter page it links, build/teachers.html and, when built, the slide decks:
 - the page loads, without uncaught script errors, and has its real title;
 - chapter pages: a link back to the index and to the previous/next chapter (top and bottom), no link to a
-  .ipynb file, every local link points at a file that exists;
+  .ipynb file, every local link points at a file that exists, chapter tables (chapter 0's map) link;
 - every chart is an inline <svg> with a <title> and a visible caption at its top; plotted charts (SVG
   outputs) also have a rotated y-axis label and an x-axis label at the bottom;
 - solutions are folded: each solution cell's source is inside a closed <details> and not rendered;
@@ -77,7 +77,10 @@ CHAPTER_PROBE = r"""
       if (['auto', 'scroll'].includes(getComputedStyle(n).overflowX) && n.scrollWidth > n.clientWidth) scrolls = true;
     return {text: e.textContent.trim().slice(0, 50), scrolls};
   });
-  return JSON.stringify({title: document.title, navs, links, charts, svgImages, solutions, outputs, wideCode});
+  const unlinkedChapters = [...document.querySelectorAll('.jp-MarkdownOutput tr')]
+    .map(r => r.querySelector('td')).filter(td => td && /^\d{1,2} \S/.test(td.textContent.trim()) && !td.querySelector('a'))
+    .map(td => td.textContent.trim());
+  return JSON.stringify({title: document.title, navs, links, charts, svgImages, solutions, outputs, wideCode, unlinkedChapters});
 })()
 """
 
@@ -122,6 +125,7 @@ def check_chapter(b: cdp.Browser, c: Checker, page: Path, ch: dict, prev: dict |
             c.check(nav["next"] == (nxt["html"] if nxt else ""), f"{name}: {where} bar's next link is {nav['next']!r}")
     for p in local_link_problems(page, d["links"]):
         c.check(False, f"{name}: {p}")
+    c.check(not d["unlinkedChapters"], f"{name}: chapter table rows without a link: {d['unlinkedChapters']}")
     c.check(d["svgImages"] == 0, f"{name}: {d['svgImages']} chart(s) left as <img> instead of inline <svg>")
     for i, ch_ in enumerate(d["charts"]):
         label = f"{name}: chart {i + 1}"

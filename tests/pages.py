@@ -148,10 +148,31 @@ def fold_solutions(page: str) -> str:
     return "".join(out)
 
 
+CHAPTER_CELL = re.compile(r"<tr>(\s*)<td>(\d{1,2}) ([^<]+)</td>")
+
+
+def link_chapter_table(page: str, chs: list[dict]) -> str:
+    """A table row whose first cell names a chapter by number ("1 Memory layout and alignment", as in
+    chapter 0's map of the course) and holds no link yet gets a link to that chapter's page."""
+    by_number = {}
+    for c in chs:
+        m = re.match(r"(\d+)-", c["stem"])
+        if m:
+            by_number[int(m.group(1))] = c["html"]
+
+    def repl(m: re.Match) -> str:
+        target = by_number.get(int(m.group(2)))
+        if target is None:
+            return m.group(0)
+        return f'<tr>{m.group(1)}<td><a href="{html.escape(target)}">{m.group(2)} {m.group(3)}</a></td>'
+
+    return CHAPTER_CELL.sub(repl, page)
+
+
 def finish_chapter_page(page: str, stem: str, chs: list[dict]) -> str:
     """Everything the runner adds to nbconvert's page: CSS, navigation, working links, inline charts,
     folded solutions."""
-    page = fold_solutions(inline_svgs(rewrite_notebook_links(page)))
+    page = fold_solutions(inline_svgs(link_chapter_table(rewrite_notebook_links(page), chs)))
     page = page.replace("</head>", PAGE_CSS + "</head>", 1)
     page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav_html(stem, chs, "top"), page, count=1)
     return page.replace("</body>", nav_html(stem, chs, "bottom") + "</body>", 1)

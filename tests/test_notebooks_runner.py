@@ -129,6 +129,14 @@ class ChapterPages(unittest.TestCase):
         self.assertIn('href="notes.ipynb"', out)
         self.assertIn('href="01-layout.slides.html"', pages.rewrite_notebook_links(page, ".slides.html"))
 
+    def test_chapter_table_rows_link_to_their_pages(self):
+        page = ("<tr>\n<td>1 Chapter one</td>\n<td>q</td></tr><tr>\n<td>9 Missing</td></tr>"
+                '<tr><td><a href="x">2 Linked</a></td></tr>')
+        out = pages.link_chapter_table(page, self.CHS)
+        self.assertIn('<td><a href="01-c1.html">1 Chapter one</a></td>', out)
+        self.assertIn("<td>9 Missing</td>", out)
+        self.assertIn('<a href="x">2 Linked</a>', out)
+
     def test_svg_images_are_inlined_and_titled(self):
         svg = '<svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
         data = base64.b64encode(svg.encode()).decode()
