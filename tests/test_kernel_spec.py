@@ -1,4 +1,4 @@
-"""The installed `rust` kernel spec survives a kernel start (issue 12, item 1).
+"""The installed `rust` kernel spec survives a kernel start (issue 12, item 1); the lab settings are valid.
 
 evcxr_jupyter 0.22.0 reinstalls its kernel spec at start-up when the spec folder's version.txt differs
 from the one compiled into the binary (src/install.rs, `update_if_necessary`); that rewrite drops the
@@ -62,6 +62,30 @@ class KernelSpecIsStable(unittest.TestCase):
         changed = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
         self.assertEqual(changed, [], f"the kernel rewrote {changed}; it said: {said[-600:]}")
         self.assertNotIn("Updated Evcxr Jupyter installation", said)
+
+
+OVERRIDES = SHARE / "lab" / "settings" / "overrides.json"
+SCHEMAS = SHARE / "lab" / "schemas"
+
+
+@unittest.skipUnless(OVERRIDES.exists(), f"no {OVERRIDES}: run `make setup`")
+class LabSettings(unittest.TestCase):
+    def test_overrides_are_valid_settings_that_turn_the_news_question_off(self):
+        """Each plugin's override validates against the schema of the installed JupyterLab (a renamed or
+        retyped setting after an upgrade would be silently ignored), and news fetching is "Never"
+        (the default, "none", makes JupyterLab ask on first open)."""
+        import json
+
+        import jsonschema
+
+        overrides = json.loads(OVERRIDES.read_text())
+        for plugin, values in overrides.items():
+            package, name = plugin.rsplit(":", 1)
+            schema = json.loads((SCHEMAS / package / f"{name}.json").read_text())
+            for key in values:
+                self.assertIn(key, schema["properties"], f"{plugin} has no setting {key}")
+            jsonschema.validate(values, schema)
+        self.assertEqual(overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"], "false")
 
 
 if __name__ == "__main__":
