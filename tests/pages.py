@@ -274,8 +274,8 @@ PITFALLS = """<h2>Pitfalls in a session</h2>
 <ul>
 <li><b>The first code cell of every chapter compiles</b> the support crate (and, on a fresh machine,
 <code>plotters</code>): the measured seconds are in the table above. Start each chapter's first cell before you
-begin talking about it. The first cells of chapters 2&ndash;4 that run an example program also build it once
-(<code>cargo run --release</code>, about 30 s on a fresh clone).</li>
+begin talking about it. Cells of chapters 2&ndash;4 that run an example program build it the first time
+(<code>cargo run --release</code>): they show in the "slowest cells" column.</li>
 <li><b>Interrupting or restarting while the first cell compiles.</b> evcxr interrupts by killing its worker
 process (SIGKILL), and every restart or shutdown begins with an interrupt (jupyter_client). If the <code>:dep</code>
 cell was running, it fails with "Subprocess terminated with status: signal: 9 (SIGKILL)" and later cells say
