@@ -10,9 +10,9 @@
 `execute` runs the notebooks in order, prints one progress line per notebook, and writes into build/:
 the executed notebook, a standalone HTML page per chapter (title, navigation, inline charts), index.html
 linking them, and teachers.html (measured times, exercises, pitfalls). The kernel's own chatter
-(evcxr's start-up line, cargo's "Compiling ..." lines) goes to build/logs/NAME.kernel.log, and
-is shown only when a notebook fails. It exits non-zero if any cell errors. A cell that must fail (a deliberate compile error, a panic shown on
-purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
+(evcxr's start-up line, cargo's "Compiling ..." lines) goes to build/logs/NAME.kernel.log, which a
+failure report points at. It exits non-zero if any cell errors. A cell that must fail (a deliberate
+compile error, a panic shown on purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
 Exercise check cells (tag `exercise-check`) must say NOT YET on the committed, unsolved exercise, and
 solution cells (tag `solution`, source hidden in JupyterLab) must say PASS.
 """
@@ -211,11 +211,6 @@ def cell_failures(nb) -> list[str]:
         if "solution" in tags(c) and ("PASS" not in shown or "NOT YET" in shown):
             out.append(f"cell {i} runs a solution but did not say PASS: {shown[:300]!r}")
     return out
-
-
-def hide_solutions(page: str) -> str:
-    """Kept for callers of the old name: see pages.fold_solutions."""
-    return pages.fold_solutions(page)
 
 
 def render_page(nb, path: Path, chs: list[dict]) -> str:

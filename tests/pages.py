@@ -244,7 +244,7 @@ th{{background:#f3f6fa}} td.num{{text-align:right}} code{{background:#f3f3f3;pad
 """
 
 
-def write_index(results: list[dict], slides: bool = False) -> None:
+def write_index(results: list[dict]) -> None:
     """build/index.html: every chapter (title, link, cells, seconds, status), the teacher's page, slides."""
 
     def row(r: dict) -> str:

@@ -99,7 +99,7 @@ class Pages(unittest.TestCase):
                 '<div class="jp-Cell-outputWrapper">OUT</div></div>'
                 '<div class="jp-Cell"><div class="jp-Cell-inputWrapper">OTHER</div>'
                 '<div class="jp-Cell-outputWrapper">X</div></div>')
-        out = notebooks.hide_solutions(page)
+        out = pages.fold_solutions(page)
         self.assertEqual(out.count("<details"), 1)
         self.assertLess(out.index("<details"), out.index("SRC"))
         self.assertLess(out.index("SRC"), out.index("</details>"))
