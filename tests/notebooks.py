@@ -375,9 +375,8 @@ def cmd_slides(args) -> int:
         executed = BUILD / p.name
         if not executed.exists():
             continue
-        out = pages.write_slides(executed, chs, local)
-        n = out.read_text().count("<section")
-        print(f"[slides] {out.relative_to(ROOT)}  ({n} sections)")
+        out, slides, subslides = pages.write_slides(executed, chs, local)
+        print(f"[slides] {out.relative_to(ROOT)}  ({slides} slides, {subslides} sub-slides)")
         written += 1
     rows = everything(load_summary())
     pages.write_index(rows)

@@ -453,8 +453,9 @@ def vendor_reveal() -> bool:
     return all(p.exists() for p in wanted)
 
 
-def write_slides(executed: Path, chs: list[dict], local_reveal: bool) -> Path:
-    """build/slides/NAME.slides.html from an executed notebook in build/."""
+def write_slides(executed: Path, chs: list[dict], local_reveal: bool) -> tuple[Path, int, int]:
+    """build/slides/NAME.slides.html from an executed notebook in build/; returns the path and the
+    numbers of slides and sub-slides."""
     import nbformat
     from nbconvert import SlidesExporter
 
@@ -474,4 +475,5 @@ def write_slides(executed: Path, chs: list[dict], local_reveal: bool) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / (executed.stem + ".slides.html")
     path.write_text(body)
-    return path
+    kinds = [c.metadata["slideshow"]["slide_type"] for c in nb.cells]
+    return path, kinds.count("slide"), kinds.count("subslide")
