@@ -7,13 +7,14 @@ export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
 .PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run browser-setup \
-	browser-test slides reset update normalize clean
+	browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
-	@echo "make test   - fmt, clippy, unit/integration/doc tests, Miri, notebook hygiene and execution"
+	@echo "make test   - fmt, clippy, unit/integration/doc tests, Miri, notebook hygiene and execution,"
+	@echo "              slides, and a headless-Chromium test of the pages"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
 	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
@@ -27,7 +28,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run browser-test
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run notebook-slides browser-test
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -59,7 +60,9 @@ browser-setup:
 browser-test: browser-setup
 	@$(PY) tests/browser.py
 
-slides: setup
+slides: setup notebook-slides
+
+notebook-slides:
 	@$(PY) tests/notebooks.py slides
 
 reset:
