@@ -6,23 +6,29 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile clean
+.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
+	browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make run    - set up if needed, execute every chapter headless, write build/index.html"
-	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution"
+	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution,"
+	@echo "              hostile inputs in a live kernel, slides, and a headless-Chromium test of the pages"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
+	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
+	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
+	@echo "              make reset restores every chapter"
+	@echo "make update - pull the course's updates (outputs never block it; edited chapters are saved first)"
 	@echo "make bench  - criterion benchmarks of the support crate (reports in target/criterion)"
-	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv and the kernel"
+	@echo "make setup  - only install/check the toolchain, evcxr, the Python venv, the kernel and the git filter"
 
 setup:
 	@scripts/setup.sh
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-hostile
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-hostile notebook-slides browser-test
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -49,6 +55,29 @@ notebook-run:
 # The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
 kernel-hostile:
 	@echo "[test] hostile inputs in a live kernel (tests/kernel_hostile.py)"; $(PY) tests/kernel_hostile.py
+
+# A real browser on the built pages (after notebook-run): titles, navigation, inline SVG charts, folded
+# solutions, monospace output. Installs Chromium on Debian as root; elsewhere says why it skips.
+browser-setup:
+	@scripts/setup.sh browser
+
+browser-test: browser-setup
+	@$(PY) tests/browser.py
+
+slides: setup notebook-slides
+
+notebook-slides:
+	@$(PY) tests/notebooks.py slides
+
+reset:
+	@scripts/reset.sh $(CHAPTER)
+
+update: setup
+	@scripts/update.sh
+
+# Rewrites the notebooks in the form JupyterLab saves and the git filter commits (content unchanged).
+normalize: setup
+	@$(PY) tests/notebooks.py normalize
 
 lab: setup
 	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)

@@ -5,6 +5,10 @@
 #   - evcxr_jupyter $EVCXR_VERSION (cargo install --locked; skipped when that version is installed)
 #   - a project-local Python virtual environment (.venv) with the pinned requirements.txt
 #   - the `rust` Jupyter kernel, registered inside .venv (nothing written to your home's Jupyter dirs)
+#   - JupyterLab settings inside .venv (no news pop-up on first open)
+#   - a git filter (nbstripout) that keeps notebook outputs out of commits, in a git clone
+# `scripts/setup.sh browser` only makes sure a headless Chromium is there for the browser test
+# (installs it with apt-get on Debian/Ubuntu as root, else says in one line why the test will skip).
 set -euo pipefail
 
 EVCXR_VERSION="0.22.0"
@@ -17,6 +21,22 @@ step_start=0
 step() { step_start=$(date +%s); printf '[setup] %-58s' "$1"; }
 ok() { echo "ok ($(( $(date +%s) - step_start ))s)${1:+ $1}"; }
 fail() { echo "FAILED"; echo "[setup] error: $1" >&2; exit 1; }
+
+if [ "${1:-}" = "browser" ]; then
+  step "headless Chromium (browser test of the pages)"
+  have_chromium() { command -v chromium || command -v chromium-browser || command -v google-chrome; }
+  if [ -n "${CHROMIUM:-}" ] || have_chromium >/dev/null; then ok "$("${CHROMIUM:-$(have_chromium)}" --version 2>/dev/null | head -1)"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing with apt-get (about a minute, once)..."
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$ROOT/build-chromium-install.log" 2>&1 \
+      || fail "apt-get install chromium failed: see build-chromium-install.log."
+    rm -f "$ROOT/build-chromium-install.log"
+    step "headless Chromium (browser test of the pages)"; ok "installed"
+  else
+    ok "not installed: the browser test will be skipped (install chromium, or set CHROMIUM=/path/to/chrome)"
+  fi
+  exit 0
+fi
 
 step "toolchain: cargo, rustc, rustup, $PYTHON"
 command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup (https://rustup.rs) and reopen the shell."
@@ -65,6 +85,19 @@ fi
 step "Jupyter kernel 'rust' inside .venv"
 kdir="$VENV/share/jupyter/kernels/rust"
 mkdir -p "$kdir"
+# evcxr_jupyter reinstalls its kernel spec at every kernel start unless the spec folder holds the
+# version.txt of the running binary (evcxr_jupyter 0.22.0, src/install.rs, update_if_necessary:
+# it compares the file's bytes with the version.txt compiled into the binary). That reinstall would
+# replace our kernel.json (display name, EVCXR_CONFIG_DIR). So let the binary write its own files
+# into a scratch folder and copy everything but its kernel.json (version.txt, logos) beside ours.
+scratch="$(mktemp -d)"
+JUPYTER_PATH="$scratch" evcxr_jupyter --install >/dev/null 2>&1 \
+  && [ -s "$scratch/kernels/rust/version.txt" ] \
+  || { rm -rf "$scratch"; fail "'evcxr_jupyter --install' did not write version.txt: reinstall evcxr_jupyter (cargo install --locked --force evcxr_jupyter --version $EVCXR_VERSION)."; }
+for f in "$scratch"/kernels/rust/*; do
+  [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
+done
+rm -rf "$scratch"
 "$VENV/bin/python" - "$kdir/kernel.json" "$(command -v evcxr_jupyter)" "$ROOT/config/evcxr" <<'PY'
 import json, sys
 path, exe, config_dir = sys.argv[1:]
@@ -87,3 +120,39 @@ PY
 JUPYTER_PATH="$VENV/share/jupyter" "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep -q "^ *rust " \
   || fail "the rust kernel is not visible to Jupyter: remove .venv and rerun 'make setup'."
 ok
+
+step "JupyterLab settings inside .venv (no news pop-up)"
+"$VENV/bin/python" - "$VENV/share/jupyter/lab/settings/overrides.json" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+try:
+    settings = json.load(open(path))
+except (OSError, ValueError):
+    settings = {}
+# JupyterLab 4 asks on first open whether to fetch Jupyter news ("fetchNews": "none" means "ask").
+want = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+merged = {**settings, **{k: {**settings.get(k, {}), **v} for k, v in want.items()}}
+if merged != settings:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=2)
+PY
+ok
+
+step "git filter: notebook outputs stay out of commits"
+# Autosave writes outputs into the notebooks; the nbstripout filter (pinned in requirements.txt) strips
+# them from what git sees, so `git status`/`git diff`/`git pull` only see real edits. .gitattributes
+# names the filter; its command is configured here, per clone, because git never runs a command that
+# a repository ships. The command is relative: git runs filters from the top of the work tree.
+if ! git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then ok "skipped: not a git clone"
+elif [ "$(cd "$ROOT" && git rev-parse --absolute-git-dir)" != "$(cd "$ROOT" && cd "$(git rev-parse --git-common-dir)" && pwd -P)" ]; then
+  ok "skipped: a linked worktree shares its clone's config; run 'make setup' in the main clone"
+else
+  want_clean=".venv/bin/nbstripout --keep-id"
+  changed=""
+  setcfg() { [ "$(git -C "$ROOT" config --get "$1" 2>/dev/null)" = "$2" ] || { git -C "$ROOT" config "$1" "$2"; changed=1; }; }
+  setcfg filter.nbstripout.clean "$want_clean"
+  setcfg filter.nbstripout.smudge cat
+  setcfg diff.ipynb.textconv ".venv/bin/nbstripout --keep-id -t"
+  if [ -n "$changed" ]; then ok "configured"; else ok "already configured"; fi
+fi

@@ -3,11 +3,16 @@
 
     python tests/notebooks.py hygiene             # structure checks, no kernel needed (seconds)
     python tests/notebooks.py execute [NB ...]     # run every chapter through the real `rust` kernel
+    python tests/notebooks.py slides [NB ...]      # reveal.js decks from the executed chapters
+    python tests/notebooks.py pages [NB ...]       # write the HTML again from build/ (no kernel)
+    python tests/notebooks.py normalize [NB ...]   # rewrite notebooks in the form the git filter commits
 
 `execute` runs the notebooks in order, prints one progress line per notebook, and writes into build/:
-the executed notebook, a standalone HTML page per chapter, and index.html linking them. It exits
-non-zero if any cell errors. A cell that must fail (a deliberate compile error, a panic shown on
-purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
+the executed notebook, a standalone HTML page per chapter (title, navigation, inline charts), index.html
+linking them, and teachers.html (measured times, exercises, pitfalls). The kernel's own chatter
+(evcxr's start-up line, cargo's "Compiling ..." lines) goes to build/logs/NAME.kernel.log, which a
+failure report points at. It exits non-zero if any cell errors. A cell that must fail (a deliberate
+compile error, a panic shown on purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
 Exercise check cells (tag `exercise-check`) must say NOT YET on the committed, unsolved exercise, and
 solution cells (tag `solution`, source hidden in JupyterLab) must say PASS.
 """
@@ -15,13 +20,16 @@ solution cells (tag `solution`, source hidden in JupyterLab) must say PASS.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,13 +48,52 @@ def tags(cell) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
+def clean_filter(path: Path) -> tuple[str, Path] | None:
+    """The clean command git runs on `path` when committing it (the nbstripout filter that
+    scripts/setup.sh configures), with the folder git runs it in; None outside git or without one."""
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", *args], cwd=path.parent, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    attr = git("check-attr", "filter", "--", path.name)
+    name = attr.rsplit(": ", 1)[-1] if attr else ""
+    if name in ("", "unspecified", "unset", "set"):
+        return None
+    command, top = git("config", "--get", f"filter.{name}.clean"), git("rev-parse", "--show-toplevel")
+    return (command, Path(top)) if command and top else None
+
+
+def committed_text(path: Path) -> tuple[str, bool]:
+    """The notebook as git would commit it: through the clean filter when one is configured (outputs
+    that autosave wrote into a learner's working copy are not committed, so they are not a problem).
+    Returns the text and whether the filter was applied."""
+    raw = path.read_bytes()
+    filt = clean_filter(path)
+    if filt is None:
+        return raw.decode("utf-8"), False
+    command, top = filt
+    r = subprocess.run(command, shell=True, cwd=top, input=raw, capture_output=True)
+    if r.returncode != 0 or not r.stdout:
+        # git itself would commit the unfiltered file in this case; so check that.
+        return raw.decode("utf-8"), False
+    return r.stdout.decode("utf-8"), True
+
+
+def canonical(text: str) -> str:
+    """The form JupyterLab saves and the nbstripout filter commits: nbformat's JSON, keys sorted."""
+    import nbformat
+
+    return nbformat.writes(nbformat.reads(text, as_version=4)) + "\n"
+
+
 def hygiene_problems(path: Path) -> list[str]:
     """Everything wrong with how a notebook is committed; an empty list means clean."""
     import nbformat
 
     problems = []
     try:
-        nb = nbformat.read(path, as_version=4)
+        text, _ = committed_text(path)
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except Exception as e:  # invalid JSON or schema
         return [f"not a valid nbformat 4 notebook: {e}"]
@@ -76,6 +123,11 @@ def hygiene_problems(path: Path) -> list[str]:
             problems.append(f"the first code cell holds only :dep lines, found {stray[0]!r}")
     if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         problems.append("the first cell must be a markdown title ('# ...')")
+    stored = stored_text(path)
+    if not problems and stored is not None and stored != canonical(stored):
+        problems.append("not stored in the form JupyterLab saves and the git filter commits (nbformat JSON, "
+                        "sorted keys), so every saved notebook would show as modified: run `make normalize`, "
+                        "then commit")
     return problems
 
 
@@ -151,6 +203,18 @@ def excerpt_problems(notebooks: dict, check=check_excerpts_with_crate) -> dict:
             said = answer if not expect_error else "it was found"
             problems[name].append(f"cell {cell}: excerpt {' / '.join(req)}: {said}")
     return problems
+
+
+def stored_text(path: Path) -> str | None:
+    """The notebook as git stores it now (the index, i.e. the last commit plus what is staged), or the
+    file itself outside git; None if it cannot be read."""
+    r = subprocess.run(["git", "show", f":./{path.name}"], cwd=path.parent, capture_output=True)
+    if r.returncode == 0:
+        return r.stdout.decode("utf-8", errors="replace")
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def cmd_hygiene(args) -> int:
@@ -234,66 +298,26 @@ def cell_failures(nb) -> list[str]:
     return out
 
 
-def title_of(nb, fallback: str) -> str:
-    for c in nb.cells:
-        if c.cell_type == "markdown":
-            for ln in c.source.splitlines():
-                if ln.startswith("# "):
-                    return ln[2:].strip()
-    return fallback
+def render_page(nb, path: Path, chs: list[dict]) -> str:
+    """The standalone HTML page of an executed chapter (see pages.finish_chapter_page)."""
+    from nbconvert import HTMLExporter
+
+    title = pages.notebook_title(nb.cells, path.stem)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
+        nb, resources={"metadata": {"name": title}})  # nbconvert puts `name` into <title>
+    return pages.finish_chapter_page(body, path.stem, chs)
 
 
-def hide_solutions(page: str) -> str:
-    """Folds the source of every `solution` cell of an HTML page into a closed <details> block, so
-    that a reader without a kernel sees the exercise first and opens the solution when wanted."""
-    marker = "celltag_solution"
-    out, pos = [], 0
-    while True:
-        i = page.find(marker, pos)
-        if i < 0:
-            break
-        start = page.find('<div class="jp-Cell-inputWrapper"', i)
-        end = page.find('<div class="jp-Cell-outputWrapper"', start)
-        nxt = page.find(marker, i + len(marker))
-        if start < 0 or end < 0 or (0 <= nxt < start):
-            pos = i + len(marker)
-            continue
-        out.append(page[pos:start])
-        out.append('<details style="margin:4px 0"><summary style="cursor:pointer;font-weight:bold">'
-                   "Show the solution</summary>")
-        out.append(page[start:end])
-        out.append("</details>")
-        pos = end
-    out.append(page[pos:])
-    return "".join(out)
+KILLED = "signal: 9 (SIGKILL)"
+KILLED_HINT = ("(evcxr's worker process was killed: evcxr answers an interrupt, including the one every "
+               "restart or shutdown sends first, with SIGKILL, and so does the out-of-memory killer. If the "
+               "`:dep` cell failed this way, later cells cannot find `support`: run the first cell again, then "
+               "the rest from the top. README, Troubleshooting.)")
 
 
-def write_index(results: list[dict]) -> None:
-    def row(r: dict) -> str:
-        name = html.escape(r["name"])
-        link = f'<a href="{html.escape(r["html"])}">{name}</a>' if r["html"] else name
-        return (f'<tr><td>{link}</td><td>{html.escape(r["title"])}</td>'
-                f'<td style="text-align:right">{r["cells"]}</td>'
-                f'<td style="text-align:right">{r["seconds"]:.1f}</td><td>{r["status"]}</td></tr>')
-
-    rows = "\n".join(row(r) for r in results)
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Rust Allocation from First Principles</title></head>
-<body style="font-family:sans-serif;max-width:60em;margin:2em auto">
-<h1>Rust Allocation from First Principles</h1>
-<p>Chapters executed headless on {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} through the evcxr <code>rust</code> kernel.</p>
-<table style="border-collapse:collapse" border="1" cellpadding="6">
-<tr><th>notebook</th><th>chapter</th><th>code cells</th><th>seconds</th><th>status</th></tr>
-{rows}
-</table></body></html>
-"""
-    (BUILD / "index.html").write_text(page)
-
-
-def execute_one(path: Path) -> dict:
+def execute_one(path: Path, chs: list[dict]) -> dict:
     import nbformat
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
     ncode = sum(c.cell_type == "code" for c in nb.cells)
@@ -305,29 +329,82 @@ def execute_one(path: Path) -> dict:
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    logs = BUILD / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{path.stem}.kernel.log"
     start = time.monotonic()
     failures: list[str] = []
-    try:
-        client.execute()
-    except Exception as e:  # dead kernel, timeout
-        failures.append(f"execution stopped: {type(e).__name__}: {str(e)[:2000]}")
+    # The kernel's stdout/stderr (evcxr's "No configuration file found..." line, cargo's "Compiling"
+    # lines) go to a log file instead of the progress output; a failure points at the log.
+    with open(log_path, "wb") as log:
+        try:
+            client.execute(stdout=log, stderr=log)
+        except Exception as e:  # dead kernel, timeout
+            failures.append(f"execution stopped: {type(e).__name__}: {str(e)[:2000]}")
     seconds = time.monotonic() - start
     failures += cell_failures(nb)
-    BUILD.mkdir(exist_ok=True)
+    failures = [f + "\n" + KILLED_HINT if KILLED in f else f for f in failures]
+    if failures:
+        failures.append(f"the kernel's own output is in {log_path.relative_to(ROOT)}")
     nbformat.write(nb, BUILD / path.name)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    body = hide_solutions(body)
     html_name = path.stem + ".html"
-    (BUILD / html_name).write_text(body)
+    (BUILD / html_name).write_text(render_page(nb, path, chs))
     return {
         "name": path.name,
-        "title": title_of(nb, path.stem),
+        "title": pages.notebook_title(nb.cells, path.stem),
         "cells": ncode,
         "seconds": seconds,
         "status": "ok" if not failures else "failed",
         "failures": failures,
         "html": html_name,
+        "facts": pages.chapter_facts(nb),
     }
+
+
+def use_course_kernel() -> bool:
+    """Points Jupyter at the course's kernel spec (in .venv first, so a `rust` kernel in ~/.local
+    cannot shadow it); False, after saying what to do, when it is not installed."""
+    venv_kernels = Path(sys.prefix) / "share" / "jupyter"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+                               if p and p != str(venv_kernels)]
+    )
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("rust")
+    except NoSuchKernel:
+        print("[run] error: the Jupyter kernel 'rust' is not installed here: run `make setup` first",
+              file=sys.stderr)
+        return False
+    return True
+
+
+def load_summary() -> dict:
+    try:
+        return {r["name"]: r for r in json.loads((BUILD / "run-summary.json").read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def everything(previous: dict, extra: list[Path] = ()) -> list[dict]:
+    """One row per chapter for the index: this run's result, else the last run's, else 'not run yet'.
+    A row without the teacher's-page facts gets them from its executed notebook in build/."""
+    import nbformat
+
+    existing = {q.name for q in NOTEBOOKS.glob("*.ipynb")} | {q.name for q in extra}
+    rows = [
+        previous.get(n, {"name": n, "title": n, "cells": 0, "seconds": 0.0,
+                         "status": "not run yet", "failures": [], "html": ""})
+        for n in sorted(existing)
+    ]
+    for r in rows:
+        if "facts" not in r and (BUILD / r["name"]).exists():
+            try:
+                r["facts"] = pages.chapter_facts(nbformat.read(BUILD / r["name"], as_version=4))
+            except Exception:  # an unreadable executed copy: the row just has no facts
+                pass
+    return rows
 
 
 def cmd_execute(args) -> int:
@@ -341,43 +418,24 @@ def cmd_execute(args) -> int:
     os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
     os.environ.setdefault("RUST_BACKTRACE", "0")  # panics shown in pages stay short
     Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
-    # Our kernel spec lives in .venv; put it first so a `rust` kernel in ~/.local cannot shadow it.
-    venv_kernels = Path(sys.prefix) / "share" / "jupyter"
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
-    )
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec("rust")
-    except NoSuchKernel:
-        print("[run] error: the Jupyter kernel 'rust' is not installed here: run `make setup` first",
-              file=sys.stderr)
+    if not use_course_kernel():
         return 1
+    chs = pages.chapters()
     results = []
     total = time.monotonic()
-    # The index lists every chapter: results of this run, else of the last run that executed it.
-    summary_path = BUILD / "run-summary.json"
-    try:
-        previous = {r["name"]: r for r in json.loads(summary_path.read_text())}
-    except (OSError, ValueError, KeyError, TypeError):
-        previous = {}
+    previous = load_summary()
     for i, p in enumerate(paths, 1):
         print(f"[run] {i}/{len(paths)} {p.name} ...", flush=True)
-        r = execute_one(p)
+        r = execute_one(p, chs)
         results.append(r)
         print(f"[run] {p.name:<36} {r['cells']:>3} cells {r['seconds']:>7.1f}s  {r['status']}", flush=True)
         for f in r["failures"]:
             print("      - " + f.replace("\n", "\n        "))
         previous[r["name"]] = r
-        existing = {q.name for q in NOTEBOOKS.glob("*.ipynb")} | {q.name for q in paths}
-        everything = [
-            previous.get(n, {"name": n, "title": n, "cells": 0, "seconds": 0.0,
-                             "status": "not run yet", "failures": [], "html": ""})
-            for n in sorted(existing)
-        ]
-        write_index(everything)
-        summary_path.write_text(json.dumps(everything, indent=1))
+        rows = everything(previous, paths)
+        pages.write_index(rows)
+        pages.write_teachers(rows)
+        (BUILD / "run-summary.json").write_text(json.dumps(rows, indent=1))
     failed = [r for r in results if r["status"] != "ok"]
     print(
         f"[run] {len(results) - len(failed)}/{len(results)} notebooks ok in "
@@ -386,14 +444,80 @@ def cmd_execute(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_slides(args) -> int:
+    """One reveal.js deck per executed chapter (build/NAME.ipynb, written by `execute`)."""
+    paths = notebook_paths(args.notebooks)
+    missing = [p for p in paths if not (BUILD / p.name).exists()]
+    if missing:
+        print(f"[slides] {len(missing)} chapter(s) not executed yet; running them first", flush=True)
+        ns = argparse.Namespace(notebooks=[str(p) for p in missing])
+        if cmd_execute(ns) != 0:
+            print("[slides] error: a chapter failed to run; no slides written for it", file=sys.stderr)
+    chs = pages.chapters()
+    local = pages.vendor_reveal()
+    written = 0
+    for p in paths:
+        executed = BUILD / p.name
+        if not executed.exists():
+            continue
+        out, slides, subslides = pages.write_slides(executed, chs, local)
+        print(f"[slides] {out.relative_to(ROOT)}  ({slides} slides, {subslides} sub-slides)")
+        written += 1
+    rows = everything(load_summary())
+    pages.write_index(rows)
+    where = "a local copy (build/slides/lib)" if local else "its CDN (needs network when shown)"
+    print(f"[slides] {written} decks; reveal.js is loaded from {where}")
+    return 0 if written == len(paths) else 1
+
+
+def cmd_pages(args) -> int:
+    """Writes the pages again from the executed notebooks in build/, without running a kernel."""
+    import nbformat
+
+    chs = pages.chapters()
+    previous = load_summary()
+    for p in notebook_paths(args.notebooks):
+        executed = BUILD / p.name
+        if not executed.exists():
+            print(f"[pages] {p.name}: not executed yet (make run)")
+            continue
+        nb = nbformat.read(executed, as_version=4)
+        (BUILD / (p.stem + ".html")).write_text(render_page(nb, p, chs))
+        if p.name in previous:
+            previous[p.name]["facts"] = pages.chapter_facts(nb)
+            previous[p.name]["title"] = pages.notebook_title(nb.cells, p.stem)
+        print(f"[pages] {p.stem}.html")
+    rows = everything(previous)
+    pages.write_index(rows)
+    pages.write_teachers(rows)
+    (BUILD / "run-summary.json").write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def cmd_normalize(args) -> int:
+    """Rewrites notebooks in canonical form, without touching content (what the git filter commits)."""
+    changed = 0
+    for p in notebook_paths(args.notebooks):
+        text = p.read_text()
+        new = canonical(text)
+        if new != text:
+            p.write_text(new)
+            changed += 1
+            print(f"[normalize] {p.name}")
+    print(f"[normalize] {changed} notebook(s) rewritten")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("hygiene", "execute"):
+    commands = {"hygiene": cmd_hygiene, "execute": cmd_execute, "slides": cmd_slides, "pages": cmd_pages,
+                "normalize": cmd_normalize}
+    for name in commands:
         sp = sub.add_parser(name)
         sp.add_argument("notebooks", nargs="*", help="notebook files (default: notebooks/*.ipynb)")
     args = ap.parse_args()
-    return {"hygiene": cmd_hygiene, "execute": cmd_execute}[args.cmd](args)
+    return commands[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Unit tests of the notebook runner's checks (no kernel needed): python -m unittest discover tests"""
 
+import base64
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -10,6 +14,9 @@ import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
 import notebooks  # noqa: E402
+import pages  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def notebook(*cells, kernel="rust"):
@@ -134,12 +141,200 @@ class Pages(unittest.TestCase):
                 '<div class="jp-Cell-outputWrapper">OUT</div></div>'
                 '<div class="jp-Cell"><div class="jp-Cell-inputWrapper">OTHER</div>'
                 '<div class="jp-Cell-outputWrapper">X</div></div>')
-        out = notebooks.hide_solutions(page)
+        out = pages.fold_solutions(page)
         self.assertEqual(out.count("<details"), 1)
         self.assertLess(out.index("<details"), out.index("SRC"))
         self.assertLess(out.index("SRC"), out.index("</details>"))
         self.assertLess(out.index("</details>"), out.index("OUT"))
         self.assertGreater(out.index("OTHER"), out.index("</details>"))
+
+
+class ChapterPages(unittest.TestCase):
+    CHS = [{"stem": f"0{i}-c{i}", "html": f"0{i}-c{i}.html", "title": f"Chapter {i}"} for i in range(3)]
+
+    def test_navigation_links_index_previous_and_next(self):
+        first, middle, last = (pages.nav_html(c["stem"], self.CHS, "top") for c in self.CHS)
+        self.assertIn('href="index.html"', first)
+        self.assertNotIn('rel="prev"', first)
+        self.assertIn('rel="next" href="01-c1.html"', first)
+        self.assertIn('rel="prev" href="00-c0.html"', middle)
+        self.assertIn('rel="next" href="02-c2.html"', middle)
+        self.assertNotIn('rel="next"', last)
+
+    def test_notebook_links_become_page_links(self):
+        page = ('<a href="01-layout.ipynb">1</a> <a href="./04-vec.ipynb#exercises">4</a> '
+                '<a href="https://example.org/x.ipynb">ext</a> <a href="notes.ipynb">other</a>')
+        out = pages.rewrite_notebook_links(page)
+        self.assertIn('href="01-layout.html"', out)
+        self.assertIn('href="./04-vec.html#exercises"', out)
+        self.assertIn('href="https://example.org/x.ipynb"', out)
+        self.assertIn('href="notes.ipynb"', out)
+        self.assertIn('href="01-layout.slides.html"', pages.rewrite_notebook_links(page, ".slides.html"))
+
+    def test_chapter_table_rows_link_to_their_pages(self):
+        page = ("<tr>\n<td>1 Chapter one</td>\n<td>q</td></tr><tr>\n<td>9 Missing</td></tr>"
+                '<tr><td><a href="x">2 Linked</a></td></tr>')
+        out = pages.link_chapter_table(page, self.CHS)
+        self.assertIn('<td><a href="01-c1.html">1 Chapter one</a></td>', out)
+        self.assertIn("<td>9 Missing</td>", out)
+        self.assertIn('<a href="x">2 Linked</a>', out)
+
+    def test_svg_images_are_inlined_and_titled(self):
+        svg = '<svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
+        data = base64.b64encode(svg.encode()).decode()
+        page = f'<div class="jp-RenderedSVG"><img alt="x" src="data:image/svg+xml;base64,{data}"></div>'
+        out = pages.inline_svgs(page)
+        self.assertNotIn("<img", out)
+        self.assertIn('<svg width="10" height="10"><title>Capacity vs length</title><text', out)
+        # An SVG in an HTML output, and one that already has a title.
+        self.assertIn("<title>Map</title>", pages.inline_svgs("<svg><text>Map</text></svg>"))
+        kept = "<svg><title>T</title><text>Other</text></svg>"
+        self.assertEqual(pages.inline_svgs(kept), kept)
+
+    def test_finished_page_has_css_navigation_and_folded_solutions(self):
+        page = ('<html><head><title>C</title></head><body class="jp-Notebook">'
+                '<div class="jp-Cell celltag_solution"><div class="jp-Cell-inputWrapper">SRC</div>'
+                '<div class="jp-Cell-outputWrapper">OUT</div></div></body></html>')
+        out = pages.finish_chapter_page(page, "01-c1", self.CHS)
+        self.assertEqual(out.count('<nav class="course-nav'), 2)
+        self.assertIn('id="course-css"', out.split("</head>")[0])
+        self.assertIn('<details class="solution">', out)
+
+    def test_slide_metadata_one_slide_per_section(self):
+        nb = notebook(
+            new_markdown_cell("# Title\n\nIntro"),
+            code(":dep x"),
+            new_markdown_cell("Text before.\n\n## Section A\n\nMore.\n\n```\n## not a heading\n```"),
+            new_markdown_cell("### Exercise 1.1 — do it (10 minutes)"),
+            code("solution", tags=["solution"]),
+        )
+        kinds = [(c.cell_type, c.metadata["slideshow"]["slide_type"], c.source.split("\n")[0])
+                 for c in pages.slide_notebook(nb).cells]
+        self.assertEqual([k[1] for k in kinds], ["slide", "-", "-", "slide", "subslide", "skip"], kinds)
+        self.assertEqual(kinds[3][2], "## Section A")
+        self.assertNotIn("slideshow", nb.cells[0].metadata, "the original notebook is not changed")
+
+    def test_chapter_facts_for_the_teachers_page(self):
+        c = code("x")
+        c.metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00.000Z",
+                                   "shell.execute_reply": "2026-01-01T00:00:21.500Z"}
+        nb = notebook(new_markdown_cell("# T\n\n**What you need**: chapter 1 (`Layout`)."), c,
+                      new_markdown_cell("### Exercise 2.1 — a `GlobalAlloc` with a limit (15 minutes)\n\nText"))
+        f = pages.chapter_facts(nb)
+        self.assertEqual(f["exercises"], [{"id": "2.1", "what": "a `GlobalAlloc` with a limit", "minutes": 15}])
+        self.assertEqual(f["needs"], "chapter 1 (`Layout`).")
+        self.assertAlmostEqual(f["first_cell_seconds"], 21.5)
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@unittest.skipUnless(shutil.which("git"), "git is not installed")
+class GitSide(unittest.TestCase):
+    """The nbstripout filter as setup configures it, the hygiene check through it, and `make reset`."""
+
+    def setUp(self):
+        self.repo = Path(tempfile.mkdtemp())
+        git(self.repo, "init", "-q")
+        git(self.repo, "config", "user.email", "t@example.org")
+        git(self.repo, "config", "user.name", "t")
+        (self.repo / "notebooks").mkdir()
+        self.nb_path = self.repo / "notebooks" / "01-a.ipynb"
+        nb = notebook(new_markdown_cell("# T"), code(notebooks.SUPPORT_DEP), code("1 + 1"))
+        self.nb_path.write_text(notebooks.canonical(nbformat.writes(nb)))
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", "course")
+
+    def tearDown(self):
+        shutil.rmtree(self.repo, ignore_errors=True)
+
+    def with_outputs(self):
+        nb = nbformat.read(self.nb_path, as_version=4)
+        nb.cells[2].outputs = [new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]
+        nb.cells[2].execution_count = 1
+        nbformat.write(nb, self.nb_path)
+
+    def test_outputs_count_as_a_problem_only_without_the_filter(self):
+        self.with_outputs()
+        self.assertIn("with outputs", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+        (self.repo / ".gitattributes").write_text("*.ipynb filter=nbstripout\n")
+        git(self.repo, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
+        git(self.repo, "config", "filter.nbstripout.smudge", "cat")
+        self.assertEqual(notebooks.hygiene_problems(self.nb_path), [])
+        self.assertEqual(git(self.repo, "diff", "--name-only"), "", "git diff sees no change")
+        # git status compares sizes before it runs the filter: it lists the file until it is re-added.
+        git(self.repo, "add", "notebooks")
+        self.assertEqual(git(self.repo, "status", "--porcelain", "notebooks"), "")
+        self.assertIn('"outputs": [\n', self.nb_path.read_text().replace('"outputs": []', ""),
+                      "the working copy keeps its outputs")
+
+    def test_a_notebook_stored_in_another_json_form_is_reported(self):
+        text = self.nb_path.read_text().replace("\n ", "\n  ")  # indent 2 instead of nbformat's 1
+        self.nb_path.write_text(text)
+        git(self.repo, "commit", "-qam", "reindent")
+        self.assertIn("make normalize", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+
+    def use_scripts_and_filter(self, repo: Path) -> None:
+        (repo / "scripts").mkdir(exist_ok=True)
+        for name in ("reset.sh", "update.sh"):
+            shutil.copy(ROOT / "scripts" / name, repo / "scripts" / name)
+        (repo / ".gitattributes").write_text("*.ipynb filter=nbstripout\n")
+        git(repo, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
+        git(repo, "config", "filter.nbstripout.smudge", "cat")
+
+    def edit_title(self, path: Path, title: str) -> None:
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[0].source = title
+        path.write_text(notebooks.canonical(nbformat.writes(nb)))
+
+    def test_update_pulls_over_outputs_and_saves_edited_chapters(self):
+        self.use_scripts_and_filter(self.repo)
+        second = self.repo / "notebooks" / "02-b.ipynb"
+        shutil.copy(self.nb_path, second)
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", "two chapters")
+        learner = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, learner, True)
+        git(learner, "clone", "-q", str(self.repo), ".")
+        git(learner, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
+        git(learner, "config", "filter.nbstripout.smudge", "cat")
+        # The course changes both chapters; the learner ran chapter 1 (outputs) and edited chapter 2.
+        self.edit_title(self.nb_path, "# T, updated")
+        self.edit_title(second, "# B, updated")
+        git(self.repo, "commit", "-qam", "update")
+        mine1, mine2 = learner / "notebooks" / "01-a.ipynb", learner / "notebooks" / "02-b.ipynb"
+        nb = nbformat.read(mine1, as_version=4)
+        nb.cells[2].outputs = [new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]
+        nbformat.write(nb, mine1)
+        self.edit_title(mine2, "# B, my answer")
+        refused = subprocess.run(["git", "pull", "-q"], cwd=learner, capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0, "a plain git pull refuses: the reason for make update")
+        r = subprocess.run(["bash", "scripts/update.sh"], cwd=learner, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("# T, updated", mine1.read_text())
+        self.assertIn("# B, updated", mine2.read_text())
+        saved = list((learner / "notebooks" / ".backup").glob("02-b.*.ipynb"))
+        self.assertEqual(len(saved), 1, r.stdout)
+        self.assertIn("# B, my answer", saved[0].read_text())
+
+    def test_reset_restores_the_chapter_and_keeps_the_learners_copy(self):
+        self.use_scripts_and_filter(self.repo)
+        committed = self.nb_path.read_text()
+        self.with_outputs()
+        mine = self.nb_path.read_text()
+        other = self.repo / "notebooks" / "my-notes.ipynb"
+        other.write_text("mine")
+        r = subprocess.run(["bash", "scripts/reset.sh", "01"], cwd=self.repo, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.nb_path.read_text(), committed)
+        backups = list((self.repo / "notebooks" / ".backup").glob("01-a.*.ipynb"))
+        self.assertEqual(len(backups), 1, r.stdout)
+        self.assertEqual(backups[0].read_text(), mine)
+        self.assertEqual(other.read_text(), "mine", "other files are left alone")
+        bad = subprocess.run(["bash", "scripts/reset.sh", "x1"], cwd=self.repo, capture_output=True, text=True)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("CHAPTER must be a chapter number", bad.stderr)
 
 
 if __name__ == "__main__":

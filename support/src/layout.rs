@@ -501,6 +501,9 @@ pub fn byte_map_svg(
             r * per_row
         );
     }
+    // Field names go on top of the squares, so they are drawn after all of them: a name centred over
+    // a run of squares would otherwise be painted over by the squares that follow it.
+    let mut labels = String::new();
     for b in 0..size {
         let (x, y) = (left + (b % per_row) * cell, top + (b / per_row) * cell);
         let fill = match owner(b) {
@@ -515,7 +518,7 @@ pub fn byte_map_svg(
                 // Centre the name over the field's run of squares on this row.
                 let run = fields[i].end().min((b / per_row + 1) * per_row) - b;
                 let label: String = fields[i].name.chars().take(run * 4).collect();
-                s += &format!(
+                labels += &format!(
                     "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
                     x + run * cell / 2,
                     y + cell / 2 + 4,
@@ -524,6 +527,7 @@ pub fn byte_map_svg(
             }
         }
     }
+    s += &labels;
     let mut entries: Vec<(String, String)> = fields
         .iter()
         .enumerate()
@@ -637,6 +641,18 @@ mod tests {
         );
         assert!(svg.contains("url(#hatch)"));
         assert!(r.to_html().contains("<table"));
+        // Every field name is drawn after the last byte square, so no square paints over it.
+        let last_square = svg
+            .match_indices("<rect x=")
+            .nth(23)
+            .map(|(i, _)| i)
+            .unwrap();
+        for name in ["a", "b", "c"] {
+            let label = svg
+                .find(&format!(">{name}</text>"))
+                .unwrap_or_else(|| panic!("no label {name} in {svg}"));
+            assert!(label > last_square, "label {name} is drawn under a square");
+        }
     }
 
     #[test]
