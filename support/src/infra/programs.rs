@@ -71,7 +71,7 @@ impl ProgramOutput {
     /// Shows the command and its output (and stderr if it failed) in an evcxr cell.
     pub fn evcxr_display(&self) {
         let mut body = format!(
-            "<div style=\"font-family:monospace;font-size:90%;background:#eee;padding:3px 8px\">$ {} ({:.1} s{})</div><pre style=\"margin:0;padding:6px 8px;border:1px solid #ddd\">{}</pre>",
+            "<div style=\"font-family:monospace;font-size:90%;background:#eee;padding:3px 8px\">$ {} ({:.1} s{})</div><pre class=\"program-output\" style=\"margin:0;padding:6px 8px;border:1px solid #ddd;overflow-x:auto;font-family:monospace;font-size:90%\">{}</pre>",
             escape(&self.command),
             self.seconds,
             if self.success {
@@ -83,7 +83,7 @@ impl ProgramOutput {
         );
         if !self.success {
             body += &format!(
-                "<pre style=\"color:#a00;margin:0;padding:6px 8px\">{}</pre>",
+                "<pre class=\"program-stderr\" style=\"color:#a00;margin:0;padding:6px 8px;overflow-x:auto;font-family:monospace;font-size:90%\">{}</pre>",
                 escape(&self.stderr)
             );
         }
