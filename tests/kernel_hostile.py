@@ -71,7 +71,7 @@ CASES = [
         "CapacityTrace::record of 10^12 pushes is refused",
         'support::growth::trace::CapacityTrace::record("Vec<u8>", 1_000_000_000_000, |i| i as u8);',
         "error",
-        "limit of 1000000",
+        "pushes n is 1000000000000, above the limit of",
     ),
     Case(
         "a LayoutReport of 1 TiB shows in summary form",
