@@ -269,6 +269,25 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads the std source from disk")]
+    fn constants_are_std_s() {
+        // Chapter 6 shows these two lines of the installed std source next to the crate's copies.
+        let std = crate::infra::std_source::lines("alloc/src/collections/btree/node.rs", 43, 44)
+            .expect("rust-src of the installed toolchain");
+        let b: usize = std.lines[0]
+            .strip_prefix("const B: usize = ")
+            .and_then(|rest| rest.strip_suffix(';'))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("node.rs:43 is not `const B: usize = ..;`: {:?}", std.lines));
+        assert_eq!(b, B);
+        assert_eq!(
+            std.lines[1],
+            "pub(super) const CAPACITY: usize = 2 * B - 1;"
+        );
+        assert_eq!(CAPACITY, 2 * b - 1);
+    }
+
+    #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
     fn node_sizes_for_u64_pairs() {
         let (leaf, internal) = node_layouts::<u64, u64>();

@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::growth::model::min_non_zero_cap;
 use crate::views::display::{escape, Html};
+use crate::views::palette;
 
 /// The largest capacity the model and the lab accept (they are for pictures, not for storage).
 pub const MAX_MODEL_CAPACITY: usize = 4096;
@@ -284,9 +285,9 @@ impl DequeModel {
             let x = 20.0 + cell * i as f64;
             let in_second = self.is_wrapped() && i < second.len();
             let fill = match slot {
-                None => "#f4f4f4",
-                Some(_) if in_second => "#e69f00",
-                Some(_) => "#56b4e9",
+                None => palette::BLACK.lighten(0.96),
+                Some(_) if in_second => palette::ORANGE,
+                Some(_) => palette::SKY,
             };
             s += &format!(
                 "<rect x=\"{x:.1}\" y=\"50\" width=\"{cell:.1}\" height=\"36\" fill=\"{fill}\" stroke=\"#555\"/><text x=\"{:.1}\" y=\"100\" text-anchor=\"middle\" fill=\"#777\" font-size=\"10\">{i}</text>",
@@ -307,8 +308,9 @@ impl DequeModel {
         }
         if self.is_wrapped() {
             let end = 20.0 + cell * cap as f64;
+            let wrap = palette::VERMILLION;
             s += &format!(
-                "<path d=\"M {end:.1} 68 C {:.1} 68, {:.1} 125, {:.1} 125 L 30 125 C 5 125, 5 68, 20 68\" fill=\"none\" stroke=\"#d55e00\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"140\" text-anchor=\"middle\" fill=\"#d55e00\">wraps to slot 0</text>",
+                "<path d=\"M {end:.1} 68 C {:.1} 68, {:.1} 125, {:.1} 125 L 30 125 C 5 125, 5 68, 20 68\" fill=\"none\" stroke=\"{wrap}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"140\" text-anchor=\"middle\" fill=\"{wrap}\">wraps to slot 0</text>",
                 end + 15.0,
                 end + 15.0,
                 end - 10.0,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::infra::std_source::{excerpt_in, SourceError, SourceView};
 
 use crate::views::display::{escape, Html};
+use crate::views::palette;
 
 /// hashbrown's `Group::WIDTH`: the control bytes one probe reads at once. 16 with SSE2 on x86 and
 /// x86_64, 8 with NEON on little-endian aarch64, else the generic `usize` word (8 on 64-bit);
@@ -236,26 +237,31 @@ pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
         (
             "entries in use",
             used,
-            "#0072b2",
+            palette::BLUE,
             format!("{len} × {} B", t.entry_size),
         ),
         (
             "free slots",
             t.data_bytes - used,
-            "#9ecae1",
+            palette::BLUE.lighten(0.6),
             format!("{} × {} B", t.buckets - len.min(t.buckets), t.entry_size),
         ),
-        ("padding", t.padding, "#dddddd", format!("{} B", t.padding)),
+        (
+            "padding",
+            t.padding,
+            palette::BLACK.lighten(0.87),
+            format!("{} B", t.padding),
+        ),
         (
             "control bytes",
             t.buckets,
-            "#e69f00",
+            palette::ORANGE,
             format!("{} × 1 B", t.buckets),
         ),
         (
             "trailing group",
             GROUP_WIDTH,
-            "#d55e00",
+            palette::VERMILLION,
             format!("{GROUP_WIDTH} B"),
         ),
     ];

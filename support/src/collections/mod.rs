@@ -83,58 +83,68 @@ pub fn std_trace(kind: &str, n: usize) -> Result<GrowthTrace, String> {
 }
 
 /// The scenarios `collections_trace calls NAME...` runs: name and the code it runs (the example
-/// holds the same code as functions and refuses a name missing here).
+/// holds the same code as functions and refuses a name missing here; a test checks that each text
+/// here is the example's code, white space aside).
 pub const STD_SCENARIOS: &[(&str, &str)] = &[
     (
         "string-push",
-        "let mut s = String::new(); for c in ['a', 'ñ', '€', '🦀'] { s.push(c) }",
+        "let mut s = String::new(); for c in ['a', 'ñ', '€', '🦀'] { s.push(black_box(c)); } drop(black_box(s));",
     ),
     (
         "string-push-str",
-        "let mut s = String::new(); for _ in 0..5 { s.push_str(\"hello, \") }",
+        "let mut s = String::new(); for _ in 0..5 { s.push_str(black_box(\"hello, \")); } drop(black_box(s));",
     ),
     (
         "string-with-capacity",
-        "let mut s = String::with_capacity(35); for _ in 0..5 { s.push_str(\"hello, \") }",
+        "let mut s = String::with_capacity(35); for _ in 0..5 { s.push_str(black_box(\"hello, \")); } drop(black_box(s));",
     ),
     (
         "into-boxed-str-exact",
-        "let mut s = String::with_capacity(5); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
+        "let mut s = String::with_capacity(5); s.push_str(black_box(\"hello\")); drop(black_box(s.into_boxed_str()));",
     ),
     (
         "into-boxed-str-spare",
-        "let mut s = String::with_capacity(64); s.push_str(\"hello\"); let b: Box<str> = s.into_boxed_str();",
+        "let mut s = String::with_capacity(64); s.push_str(black_box(\"hello\")); drop(black_box(s.into_boxed_str()));",
     ),
     (
         "format-runtime",
-        "let (a, b) = (black_box(12), black_box(34)); format!(\"{a}-{b}\")",
+        "let (a, b) = (black_box(12), black_box(34)); drop(black_box(format!(\"{a}-{b}\")));",
     ),
     (
         "format-runtime-long-literal",
-        "let n = black_box(7); format!(\"the answer is {n} (checked)\")",
+        "let n = black_box(7); drop(black_box(format!(\"the answer is {n} (checked)\")));",
     ),
     (
         "format-runtime-many",
-        "let v: Vec<u64> = (0..20).collect(); format!(\"{v:?}\")",
+        "let v: Vec<u64> = black_box((0..20).collect()); drop(black_box(format!(\"{v:?}\")));",
     ),
-    ("format-literal", "format!(\"hello world\")"),
-    ("format-const-args", "format!(\"{}-{}\", \"ab\", \"cd\")"),
-    ("format-const-int", "format!(\"{}-{}\", 12, 34)"),
+    (
+        "format-literal",
+        "drop(black_box(format!(\"hello world\")))",
+    ),
+    (
+        "format-const-args",
+        "drop(black_box(format!(\"{}-{}\", \"ab\", \"cd\")))",
+    ),
+    (
+        "format-const-int",
+        "drop(black_box(format!(\"{}-{}\", 12, 34)))",
+    ),
     (
         "vecdeque-from-vec",
-        "let v: Vec<u64> = Vec::with_capacity(10); let d = VecDeque::from(v); let v2 = Vec::from(d);",
+        "let v: Vec<u64> = Vec::with_capacity(10); let d = VecDeque::from(black_box(v)); drop(black_box(Vec::from(black_box(d))));",
     ),
     (
         "btree-1",
-        "let mut m = BTreeMap::new(); m.insert(0u64, 0u64);",
+        "let mut m = BTreeMap::new(); m.insert(black_box(0u64), 0u64); drop(black_box(m));",
     ),
     (
         "btree-12",
-        "let mut m = BTreeMap::new(); for i in 0..12u64 { m.insert(i, i); }",
+        "let mut m = BTreeMap::new(); for i in 0..12u64 { m.insert(black_box(i), i); } drop(black_box(m));",
     ),
     (
         "hashmap-4",
-        "let mut m = HashMap::new(); for i in 0..4u64 { m.insert(i, i); }",
+        "let mut m = HashMap::new(); for i in 0..4u64 { m.insert(black_box(i), i); } drop(black_box(m));",
     ),
 ];
 
@@ -316,6 +326,50 @@ pub fn calls_table(scenarios: &[ScenarioCalls]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The body of scenario `name` in the example's source, white space collapsed: the block of
+    /// `run: || { .. }`, or the expression of a one-line `run: || ..,`.
+    fn example_body(source: &str, name: &str) -> String {
+        let at = source
+            .find(&format!("name: \"{name}\","))
+            .unwrap_or_else(|| panic!("{name} not in the example"));
+        let rest = &source[at..];
+        let rest = &rest[rest.find("run: || ").expect("run:") + "run: || ".len()..];
+        let body = if let Some(block) = rest.strip_prefix('{') {
+            let mut depth = 1;
+            let end = block
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .expect("closing brace")
+                .0;
+            &block[..end]
+        } else {
+            rest.lines().next().unwrap().trim_end_matches(',')
+        };
+        body.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "reads the example's source from disk")]
+    fn scenario_texts_are_the_example_s_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/collections_trace.rs");
+        let source = std::fs::read_to_string(path).unwrap();
+        for (name, code) in STD_SCENARIOS {
+            assert_eq!(example_body(&source, name), *code, "scenario {name}");
+        }
+        assert_eq!(
+            source.matches("    Scenario {").count(),
+            STD_SCENARIOS.len(),
+            "every scenario of the example is listed"
+        );
+    }
 
     #[test]
     #[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]

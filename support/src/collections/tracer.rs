@@ -266,6 +266,21 @@ pub struct GrowthTrace {
     pub samples: Vec<Sample>,
 }
 
+/// Most points one series of [`GrowthTrace::step_time_chart`] draws from the steps (the capacity
+/// changes are added to them): a chart of 100 000 steps drawn point by point weighs about 11 MB.
+pub const STEP_CHART_BUCKETS: usize = 1000;
+
+/// Cuts `points` into at most [`STEP_CHART_BUCKETS`] runs of consecutive points and keeps the
+/// slowest (largest y) of each; also returns the run length (1: every point is kept).
+fn slowest_per_run(points: &[(usize, u64)]) -> (Vec<(usize, u64)>, usize) {
+    let per = points.len().div_ceil(STEP_CHART_BUCKETS).max(1);
+    let kept = points
+        .chunks(per)
+        .filter_map(|run| run.iter().copied().max_by_key(|p| p.1))
+        .collect();
+    (kept, per)
+}
+
 /// Makes a collection with `make`, runs `step(&mut c, i)` for `i` in `0..steps`, and samples after
 /// construction and after every step. With `counter`, the allocator calls and live bytes are
 /// counted from just before `make` runs (the tracer's own buffer is allocated before that).
@@ -290,8 +305,9 @@ pub fn trace<C: Traceable>(
         let now = counter.map(|c| c.snapshot());
         let delta = now.zip(base).map(|(n, b)| {
             (
-                n.calls - b.calls,
-                n.allocs - b.allocs,
+                // saturating: a `step` that clears the watched allocator zeroes its counters.
+                n.calls.saturating_sub(b.calls),
+                n.allocs.saturating_sub(b.allocs),
                 n.live_bytes.saturating_sub(b.live_bytes),
             )
         });
@@ -340,7 +356,7 @@ impl GrowthTrace {
             .windows(2)
             .filter_map(|w| {
                 let (a, b) = (&w[0], &w[1]);
-                let calls = b.calls.zip(a.calls).map(|(x, y)| x - y);
+                let calls = b.calls.zip(a.calls).map(|(x, y)| x.saturating_sub(y));
                 let cap_changed = a.capacity != b.capacity;
                 if !cap_changed && calls.unwrap_or(0) == 0 {
                     return None;
@@ -427,26 +443,49 @@ impl GrowthTrace {
     }
 
     /// Nanoseconds per step against the step's index (log y): the steps that reallocated stand out.
+    ///
+    /// At most [`STEP_CHART_BUCKETS`] points per series: a longer trace is cut into that many
+    /// runs of consecutive steps and only the slowest step of each run is drawn (the series label
+    /// says so), together with every step that changed the capacity or called the allocator.
     pub fn step_time_chart(&self, title: &str) -> Chart {
-        let pts: Vec<(usize, u64)> = self.samples[1.min(self.samples.len())..]
+        let all: Vec<(usize, u64)> = self.samples[1.min(self.samples.len())..]
             .iter()
             .map(|s| (s.step, s.nanos.max(1)))
             .collect();
+        let steps = all.len();
         let grew: Vec<(usize, u64)> = self
             .changes()
             .iter()
             .filter_map(|c| self.samples.get(c.step).map(|s| (s.step, s.nanos.max(1))))
             .collect();
+        let grew_count = grew.len();
+        let (mut shown, per) = slowest_per_run(&all);
+        let (grew, grew_per) = slowest_per_run(&grew);
+        let label = if per == 1 {
+            format!("{}: every step", self.label)
+        } else {
+            shown.extend_from_slice(&grew);
+            shown.sort_unstable();
+            shown.dedup();
+            format!(
+                "{}: slowest step of every {per} (of {steps} steps) and the capacity changes",
+                self.label
+            )
+        };
         let mut chart = Chart::new(title)
             .x_axis("step index (insert number)")
             .y_axis("time of that step (ns)")
             .log_y()
-            .points(format!("{}: every step", self.label), pts);
+            .points(label, shown);
         if !grew.is_empty() {
-            chart = chart.points(
-                format!("steps that changed capacity ({})", grew.len()),
-                grew,
-            );
+            let name = if grew_per == 1 {
+                format!("steps that changed capacity ({grew_count})")
+            } else {
+                format!(
+                    "steps that changed capacity ({grew_count}; slowest of every {grew_per} drawn)"
+                )
+            };
+            chart = chart.points(name, grew);
         }
         chart
     }
@@ -695,5 +734,108 @@ mod tests {
         assert_eq!(s.capacities(), [8, 16, 32, 64, 128]);
         assert_eq!(s.chart(Metric::Capacity).series_list().len(), 2);
         assert_eq!(s.step_time_chart("t").series_list().len(), 2);
+        assert!(s.step_time_chart("t").series_list()[0]
+            .name
+            .contains("every step"));
+    }
+
+    #[test]
+    fn step_time_chart_draws_a_bounded_number_of_points() {
+        let n = 100_000;
+        // Capacity doubles at powers of two; step 77_777 is the slowest of all.
+        let samples = (0..=n)
+            .map(|step| Sample {
+                step,
+                len: step,
+                capacity: Some(step.max(1).next_power_of_two()),
+                addr: None,
+                calls: None,
+                allocs: None,
+                live_bytes: None,
+                nanos: if step == 77_777 {
+                    1_000_000
+                } else {
+                    (step % 97) as u64 + 10
+                },
+            })
+            .collect();
+        let t = GrowthTrace {
+            label: "synthetic".into(),
+            samples,
+        };
+        let chart = t.step_time_chart("t");
+        let series = chart.series_list();
+        assert_eq!(series.len(), 2);
+        let growths = t.changes().len();
+        assert_eq!(series[1].points.len(), growths);
+        assert!(
+            series[0].points.len() <= STEP_CHART_BUCKETS + growths,
+            "{}",
+            series[0].points.len()
+        );
+        assert!(
+            series[0].points.len() >= STEP_CHART_BUCKETS,
+            "{}",
+            series[0].points.len()
+        );
+        assert!(
+            series[0]
+                .name
+                .contains("slowest step of every 100 (of 100000 steps)"),
+            "{}",
+            series[0].name
+        );
+        assert!(
+            series[0].points.contains(&(77_777.0, 1_000_000.0)),
+            "the slowest step is drawn"
+        );
+        for c in t.changes() {
+            assert!(
+                series[0].points.iter().any(|p| p.0 == c.step as f64),
+                "growth step {} drawn",
+                c.step
+            );
+        }
+        // Steps that all change the capacity: that series is cut too.
+        let mut every = t.clone();
+        for (i, s) in every.samples.iter_mut().enumerate() {
+            s.capacity = Some(i + 1);
+        }
+        let chart = every.step_time_chart("t");
+        let series = chart.series_list();
+        assert!(
+            series[1].points.len() <= STEP_CHART_BUCKETS,
+            "{}",
+            series[1].points.len()
+        );
+        assert!(
+            series[1].name.contains("slowest of every 100 drawn"),
+            "{}",
+            series[1].name
+        );
+        assert!(series[0].points.len() <= 2 * STEP_CHART_BUCKETS);
+    }
+
+    #[test]
+    fn a_step_that_clears_the_watched_recorder_does_not_panic() {
+        let rec = RecordingAllocator::new();
+        let t = trace(
+            "Vec<u64>, recorder cleared at step 10",
+            20,
+            Some(&rec),
+            || AVec::new_in(&rec),
+            |v, i| {
+                v.push(i as u64);
+                if i == 10 {
+                    rec.clear();
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(t.samples.len(), 21);
+        // After the clear the counters restart below the tracer's base: the deltas stay at 0.
+        assert_eq!(t.samples[11].calls, Some(0));
+        assert_eq!(t.samples[11].allocs, Some(0));
+        assert!(t.changes().iter().all(|c| c.step <= 20));
     }
 }

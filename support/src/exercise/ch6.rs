@@ -8,21 +8,25 @@ use crate::allocators::recording::RecordingAllocator;
 use crate::collections::hashmap::table_for_capacity;
 use crate::collections::tracer::trace;
 
-/// The first five capacities of a `HashMap<u64, u64>` grown from empty, and the lengths at which
-/// it holds its first four re-allocations (the length reached by the insert that grew it), as
-/// the real hashbrown table reports them through the recorder.
+/// The size `HashMap::with_capacity` is given in exercise 6.1.
+pub const EXERCISE_6_1_WITH_CAPACITY: usize = 20;
+
+/// The first five capacities of a `HashMap<u64, u64>` made with
+/// `with_capacity(EXERCISE_6_1_WITH_CAPACITY)` (the first is the one `with_capacity` gives), and
+/// the lengths at which it holds its first four re-allocations (the length reached by the insert
+/// that grew it), as the real hashbrown table reports them through the recorder.
 pub fn exercise_6_1_truth() -> ([usize; 5], [usize; 4]) {
     let rec = RecordingAllocator::new();
     let t = trace(
         "HashMap<u64, u64>",
-        200,
+        500,
         Some(&rec),
-        || hashbrown::HashMap::<u64, u64, _, _>::new_in(&rec),
+        || hashbrown::HashMap::<u64, u64, _, _>::with_capacity_in(EXERCISE_6_1_WITH_CAPACITY, &rec),
         |m, i| {
             m.insert(i as u64, 0);
         },
     )
-    .expect("200 steps are within the tracer's limit");
+    .expect("500 steps are within the tracer's limit");
     let caps = t.capacities();
     let at = t.regrowth_lengths();
     (
@@ -45,7 +49,7 @@ pub fn check_hashmap_prediction(capacities: [usize; 5], reallocated_at: [usize; 
         } else if p.is_power_of_two() {
             "a capacity counts entries, not buckets: buckets are a power of two, the capacity is less"
         } else if i == 0 {
-            "the first table has the fewest buckets capacity_to_buckets allows for one 16-byte entry"
+            "the first table is the one capacity_to_buckets picks for with_capacity(20); apply bucket_mask_to_capacity to it"
         } else {
             "the next table has twice the buckets; apply bucket_mask_to_capacity to it"
         };
@@ -106,12 +110,12 @@ pub fn check_with_capacity(sizer: impl Fn(usize) -> usize) -> Verdict {
         let first = rec.events().first().map(|e| e.size).unwrap_or(0);
         if s.allocs > 1 {
             wrong.push(format!(
-                "for n = {n} the table was allocated {} times: with_capacity({arg}) holds fewer than n entries (the load factor is already inside with_capacity)",
+                "for n = {n} the table was allocated {} times: with_capacity({arg}) holds fewer than n entries: read what `cap` counts in `capacity_to_buckets`",
                 s.allocs
             ));
         } else if first > best.total_bytes {
             wrong.push(format!(
-                "for n = {n} the table is bigger than needed ({first} B): with_capacity takes entries, not buckets, and applies the 7/8 load factor itself"
+                "for n = {n} the table is bigger than needed ({first} B): read what `cap` counts in `capacity_to_buckets`"
             ));
         }
         summary.push(format!("n = {n}: {} buckets", best.buckets));
@@ -136,17 +140,13 @@ pub fn exercise_6_3_truth() -> [(Vec<u32>, Vec<u32>); 3] {
         (a.to_vec(), b.to_vec())
     };
     let mut d: VecDeque<u32> = VecDeque::with_capacity(4);
-    d.push_back(1);
-    d.push_back(2);
-    d.push_back(3);
-    d.pop_front();
-    d.pop_front();
-    d.push_back(4);
-    d.push_back(5);
+    d.push_front(1);
+    d.push_front(2);
     let a = snap(&d);
-    d.push_front(0);
+    d.push_back(3);
+    d.push_back(4);
     let b = snap(&d);
-    d.push_back(6);
+    d.push_back(5);
     let c = snap(&d);
     [a, b, c]
 }
@@ -167,7 +167,7 @@ pub fn check_deque_prediction(predicted: [(&[u32], &[u32]); 3]) -> Verdict {
             ));
         } else if (pa.len(), pb.len()) != (ra.len(), rb.len()) {
             let why = if i == 2 {
-                "the buffer grew: handle_capacity_increase moved the shorter part, see which"
+                "the buffer grew: read the conditions in handle_capacity_increase to see which part moved"
             } else {
                 "the first slice runs from head to the end of the buffer, the rest wraps to slot 0"
             };
@@ -190,20 +190,26 @@ mod tests {
     #[test]
     fn hashmap_prediction_fails_unsolved_and_passes_solved() {
         let (caps, at) = exercise_6_1_truth();
-        assert_eq!(caps, [3, 7, 14, 28, 56]);
-        assert_eq!(at, [4, 8, 15, 29]);
+        assert_eq!(caps, [28, 56, 112, 224, 448]);
+        assert_eq!(at, [29, 57, 113, 225]);
         let v = check_hashmap_prediction([0; 5], [0; 4]);
         assert!(!v.passed, "{v}");
+        for value in ["28", "56", "112", "29", "57", "32"] {
+            assert!(
+                !v.message.contains(value),
+                "no values given away ({value}): {v}"
+            );
+        }
+        // Buckets instead of capacities, and "grows when exactly full".
+        let v = check_hashmap_prediction([32, 64, 128, 256, 512], [28, 56, 112, 224]);
         assert!(
-            !v.message.contains("28") && !v.message.contains("15"),
-            "no values given away: {v}"
-        );
-        let v = check_hashmap_prediction([4, 8, 16, 32, 64], [3, 7, 14, 28]);
-        assert!(
-            v.message.contains("not buckets") && v.message.contains("exactly full"),
+            !v.passed && v.message.contains("not buckets") && v.message.contains("exactly full"),
             "{v}"
         );
-        let v = check_hashmap_prediction([3, 7, 14, 28, 56], [4, 8, 15, 29]);
+        // The requested 20 taken as the first capacity.
+        let v = check_hashmap_prediction([20, 56, 112, 224, 448], [29, 57, 113, 225]);
+        assert!(!v.passed && v.message.contains("capacity #1"), "{v}");
+        let v = check_hashmap_prediction([28, 56, 112, 224, 448], [29, 57, 113, 225]);
         assert!(v.passed, "{v}");
     }
 
@@ -223,19 +229,20 @@ mod tests {
     #[test]
     fn deque_prediction_fails_unsolved_and_passes_solved() {
         let t = exercise_6_3_truth();
-        assert_eq!(t[0], (vec![3, 4], vec![5]));
-        assert_eq!(t[1], (vec![0, 3, 4], vec![5]));
-        assert_eq!(t[2], (vec![0, 3, 4, 5, 6], vec![]));
+        assert_eq!(t[0], (vec![2, 1], vec![]));
+        assert_eq!(t[1], (vec![2, 1], vec![3, 4]));
+        assert_eq!(t[2], (vec![2, 1], vec![3, 4, 5]));
         let v = check_deque_prediction([(&[], &[]), (&[], &[]), (&[], &[])]);
         assert!(!v.passed && v.message.contains("(c)"), "{v}");
-        let v = check_deque_prediction([
-            (&[3, 4, 5], &[]),
-            (&[0, 3, 4], &[5]),
-            (&[0, 3, 4, 5, 6], &[]),
-        ]);
-        assert!(!v.passed && v.message.contains("(a): the split"), "{v}");
+        assert!(!v.message.contains("[2, 1]"), "no values given away: {v}");
+        // The tempting answer for (c): the buffer doubled, so the elements are contiguous.
         let v =
-            check_deque_prediction([(&[3, 4], &[5]), (&[0, 3, 4], &[5]), (&[0, 3, 4, 5, 6], &[])]);
+            check_deque_prediction([(&[2, 1], &[]), (&[2, 1], &[3, 4]), (&[2, 1, 3, 4, 5], &[])]);
+        assert!(
+            !v.passed && v.message.contains("(c): the split") && !v.message.contains("(a)"),
+            "{v}"
+        );
+        let v = check_deque_prediction([(&[2, 1], &[]), (&[2, 1], &[3, 4]), (&[2, 1], &[3, 4, 5])]);
         assert!(v.passed, "{v}");
     }
 }

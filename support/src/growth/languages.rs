@@ -7,6 +7,7 @@
 //! also the current length (`size()` in C++, `Py_SIZE` in CPython).
 
 use super::strategy::{Growth, StdGrowth};
+use crate::infra::limits::MAX_CHART_POINTS;
 use crate::views::display::Table;
 
 /// GCC's libstdc++ `std::vector`: `_M_check_len(n)` returns `size() + max(size(), n)` — doubling,
@@ -216,23 +217,32 @@ pub fn sources_table() -> Table {
     t
 }
 
-/// The most pushes [`capacity_sequence`] replays.
-pub const MAX_PUSHES: usize = 100_000_000;
-
-/// The capacities a strategy takes over `pushes` pushes of `elem_size`-byte elements, from empty
-/// (one loop iteration per growth, so large counts are cheap; refused above [`MAX_PUSHES`] or if
-/// the strategy returns too small a capacity).
+/// The capacities a strategy takes over `pushes` pushes of `elem_size`-byte elements, from empty.
+///
+/// One loop iteration per growth, so a geometric rule costs a few dozen even for huge counts.
+/// Refused before the loop if `pushes` elements would not fit in a `Vec` (more than `isize::MAX`
+/// bytes); refused during it, before the sequence grows any further, once it would hold more than
+/// [`MAX_CHART_POINTS`] capacities (a rule that adds a constant, asked for many pushes), or if
+/// the strategy returns too small a capacity.
 pub fn capacity_sequence<G: Growth + ?Sized>(
     growth: &G,
     elem_size: usize,
     pushes: usize,
 ) -> Result<Vec<usize>, String> {
-    if pushes > MAX_PUSHES {
-        return Err(format!("{pushes} pushes asked, at most {MAX_PUSHES}"));
+    if pushes.saturating_mul(elem_size.max(1)) > isize::MAX as usize {
+        return Err(format!(
+            "{pushes} pushes of {elem_size}-byte elements asked: more than isize::MAX bytes, which no Vec can hold"
+        ));
     }
     let mut caps = Vec::new();
     let mut cap = 0usize;
     while cap < pushes {
+        if caps.len() == MAX_CHART_POINTS {
+            return Err(format!(
+                "{} needs more than {MAX_CHART_POINTS} growths for {pushes} pushes (capacity {cap} after {MAX_CHART_POINTS}): ask for fewer pushes",
+                growth.name()
+            ));
+        }
         let new = growth.next_capacity(cap, cap + 1, elem_size);
         if new <= cap {
             return Err(format!(
@@ -291,7 +301,7 @@ mod tests {
     use crate::growth::strategy::Factor;
 
     fn first(g: &dyn Growth, size: usize, n: usize) -> Vec<usize> {
-        capacity_sequence(g, size, MAX_PUSHES).unwrap()[..n].to_vec()
+        capacity_sequence(g, size, 100_000_000).unwrap()[..n].to_vec()
     }
 
     #[test]
@@ -333,6 +343,25 @@ mod tests {
             assert!(capacity_sequence(&*g, 8, usize::MAX).is_err());
             assert!(capacity_sequence(&*g, 8, 0).unwrap().is_empty());
         }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "a million growths: too slow under Miri")]
+    fn constant_growth_is_refused_at_the_sequence_bound() {
+        use crate::growth::strategy::{Additive, Exact};
+        for g in [&Additive(1) as &dyn Growth, &Exact] {
+            let e = capacity_sequence(g, 8, 100_000_000).unwrap_err();
+            assert!(e.contains("more than 1000000 growths"), "{e}");
+            assert!(block_bytes(g, 8, 100_000_000).is_err());
+            // Exactly at the bound is still answered.
+            assert_eq!(
+                capacity_sequence(g, 8, MAX_CHART_POINTS).unwrap().len(),
+                MAX_CHART_POINTS
+            );
+        }
+        assert_eq!(capacity_sequence(&Additive(1), 8, 3).unwrap(), [1, 2, 3]);
+        let e = capacity_sequence(&Additive(1), 8, usize::MAX / 4).unwrap_err();
+        assert!(e.contains("isize::MAX bytes"), "{e}");
     }
 
     #[test]
