@@ -369,3 +369,120 @@ fn own_global_runs_ordinary_code_on_the_size_classes() {
     );
     assert!(out.stdout.contains("776 distinct words"), "{}", out.stdout);
 }
+
+mod reentry {
+    //! A rule written elsewhere runs inside the design call, with the handle's `&mut` lent. If it
+    //! reaches the same handle (through a `thread_local!` or a `static`), the inner call is refused
+    //! with `Refusal::Reentered`: no second `&mut` (`Local`), no endless spin (`Locked`).
+    use super::arena;
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::cell::Cell;
+    use support::allocators::bump::Direction;
+    use support::allocators::{
+        Bump, Down, DownBy, FreeList, Local, Locked, Refusal, SizeClasses, Span,
+    };
+    use support::reexports::allocator_api2::alloc::Allocator;
+
+    thread_local! {
+        static BUMP: Local<Bump<DownBy>> = Local::new(Bump::with_direction(arena(4096), DownBy(bump_and_reenter)));
+        static LIST: Local<FreeList> = Local::new(FreeList::with_coalesce(arena(4096), coalesce_and_reenter));
+        /// What the inner calls got: (refused, granted).
+        static INNER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+
+    static CLASSES: Locked<SizeClasses> = Locked::lazy(make_classes);
+
+    fn make_classes() -> Option<SizeClasses> {
+        Arena::new(1 << 16)
+            .ok()
+            .map(|a| SizeClasses::with_lookup(a, lookup_and_reenter))
+    }
+
+    use support::allocators::Arena;
+
+    fn count(ok: bool) {
+        INNER.with(|c| {
+            let (refused, granted) = c.get();
+            c.set(if ok {
+                (refused, granted + 1)
+            } else {
+                (refused + 1, granted)
+            });
+        });
+    }
+
+    fn bump_and_reenter(cursor: usize, start: usize, size: usize, align: usize) -> Option<usize> {
+        BUMP.with(|h| count(h.allocate(Layout::new::<u64>()).is_ok()));
+        BUMP.with(|h| assert!(h.heap_map().is_none(), "a map from inside the call"));
+        Down.bump(cursor, start, 0, size, align)
+            .ok()
+            .map(|(b, _)| b)
+    }
+
+    fn coalesce_and_reenter(left: Option<Span>, freed: Span, _right: Option<Span>) -> Span {
+        LIST.with(|h| count(h.allocate(Layout::new::<u64>()).is_ok()));
+        let _ = left;
+        freed
+    }
+
+    fn lookup_and_reenter(size: usize, align: usize) -> Option<usize> {
+        // SAFETY: a valid non-zero layout; the result is only tested for null, never used.
+        let p = unsafe { CLASSES.alloc(Layout::new::<u64>()) };
+        count(!p.is_null());
+        (align <= 16 && size <= 16).then_some(0)
+    }
+
+    fn inner() -> (usize, usize) {
+        INNER.with(|c| c.replace((0, 0)))
+    }
+
+    #[test]
+    fn a_rule_that_reenters_local_is_refused_and_the_outer_call_completes() {
+        inner();
+        let outer = BUMP.with(|h| h.allocate(Layout::new::<[u8; 24]>()));
+        assert!(outer.is_ok(), "the outer allocation is served");
+        assert_eq!(inner(), (1, 0), "the inner allocation is refused");
+        BUMP.with(|h| {
+            assert_eq!(h.last_refusal(), Some(Refusal::Reentered));
+            assert_eq!(h.refusals(), 1);
+            assert_eq!(h.heap_map().expect("outside any call").totals().slack, 24);
+        });
+        assert!(Refusal::Reentered.to_string().contains("re-entered"));
+
+        // A coalescing rule runs inside `deallocate`: its allocation is refused too.
+        let p = LIST
+            .with(|h| h.allocate(Layout::new::<[u8; 40]>()))
+            .unwrap();
+        // SAFETY: `p` is a live block of `LIST` with this layout.
+        LIST.with(|h| unsafe { h.deallocate(p.cast(), Layout::new::<[u8; 40]>()) });
+        assert_eq!(inner(), (1, 0));
+        LIST.with(|h| {
+            assert_eq!(h.last_refusal(), Some(Refusal::Reentered));
+            let again = h.allocate(Layout::new::<[u8; 40]>());
+            assert!(again.is_ok(), "the handle works normally after the refusal");
+        });
+    }
+
+    #[test]
+    fn a_rule_that_reenters_locked_is_refused_instead_of_spinning() {
+        inner();
+        // SAFETY: a valid non-zero layout; the block is freed below with the same layout.
+        let p = unsafe { CLASSES.alloc(Layout::new::<[u8; 16]>()) };
+        assert!(!p.is_null(), "the outer allocation is served");
+        let (refused, granted) = inner();
+        assert!(
+            refused >= 1 && granted == 0,
+            "inner calls: {refused} refused, {granted} granted"
+        );
+        // SAFETY: `p` came from `CLASSES.alloc` with this layout.
+        unsafe { CLASSES.dealloc(p, Layout::new::<[u8; 16]>()) };
+        assert!(CLASSES.refusals() >= 1);
+        // The lock was given back: another thread can allocate.
+        let from_elsewhere = std::thread::spawn(|| {
+            // SAFETY: as above.
+            let q = unsafe { CLASSES.alloc(Layout::new::<[u8; 16]>()) };
+            !q.is_null()
+        });
+        assert!(from_elsewhere.join().unwrap());
+    }
+}
