@@ -5,7 +5,6 @@
 
 use std::alloc::Layout;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::Allocator;
@@ -14,6 +13,7 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::Action;
 use super::Arena;
+use crate::infra::programs::catch_panic;
 use crate::views::display::{emit, Table};
 
 /// The outcome of one case.
@@ -139,14 +139,7 @@ pub fn run<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A
                 Ok(arena) => {
                     let len = arena.len();
                     let a = make(arena);
-                    catch_unwind(AssertUnwindSafe(|| f(&a, len))).unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        Err(format!("panicked: {msg}"))
-                    })
+                    catch_panic(|| f(&a, len)).unwrap_or_else(|msg| Err(format!("panicked: {msg}")))
                 }
             }
         };
