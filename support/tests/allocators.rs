@@ -486,3 +486,72 @@ mod reentry {
         assert!(from_elsewhere.join().unwrap());
     }
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "refusals checked natively; the samples run is slow under Miri"
+)]
+fn work_is_bounded_before_it_starts() {
+    use support::allocators::compare::{quick, walk_cost, Contender, Test};
+    use support::allocators::workload::{efficiency, MAX_STEPS};
+    use support::infra::limits;
+    let names = |e: &str, limit: usize| {
+        assert!(
+            e.contains(&format!("limit of {limit}")) && e.contains("support::infra::limits"),
+            "{e}"
+        )
+    };
+    // Σ (holes + 1) × pairs × runs: 3 × 10^13 hole visits.
+    names(
+        &walk_cost(&[100_000; 16], 10_000, 1000).unwrap_err(),
+        limits::MAX_WALK_STEPS,
+    );
+    // n × runs, and n² × runs for random actions (hours on a free list).
+    names(
+        &quick(Contender::FreeList, Test::RandomActions, 100_000, 1000).unwrap_err(),
+        limits::MAX_QUICK_UNITS,
+    );
+    let e = quick(Contender::FreeList, Test::RandomActions, 50_000, 1).unwrap_err();
+    assert!(e.contains("n² × (runs + 1)"), "{e}");
+    names(&e, limits::MAX_ACTION_WORK);
+    // The suite's arena: every case refused with the limit, rejoin too.
+    let r = conformance::run("big", 256 << 20, |a| Local::new(FreeList::new(a)));
+    assert!(r.failures().len() == conformance::CASES.len(), "{r}");
+    names(&r.failures()[0].detail, limits::MAX_SUITE_ARENA);
+    let j = conformance::rejoin("big", 256 << 20, |a| {
+        Local::new(FreeList::without_coalescing(a))
+    });
+    assert!(!j.passed);
+    names(&j.detail, limits::MAX_SUITE_ARENA);
+    // The workload's arena, alone and over the seeds.
+    let w = Workload::random_actions(1);
+    names(
+        &efficiency(FreeList::new, 256 << 20, &w, 100).unwrap_err(),
+        limits::MAX_WORKLOAD_ARENA,
+    );
+    names(
+        &efficiency(FreeList::new, 4 << 20, &w, 17).unwrap_err(),
+        limits::MAX_WORKLOAD_BYTES,
+    );
+    names(
+        &run_until_failure(FreeList::new(arena(8 << 20)), &w, MAX_STEPS, 1).unwrap_err(),
+        limits::MAX_WORKLOAD_ARENA,
+    );
+    // Samples: at most MAX_WORKLOAD_SAMPLES during the run; when full, the interval doubles.
+    // Small blocks, as many frees as allocations: few live blocks, so each heap map is cheap.
+    let tiny = Workload {
+        min_size: 16,
+        max_size: 16,
+        alloc_in_10: 3,
+        free_in_10: 3,
+        ..w
+    };
+    let run = run_until_failure(BumpDown::new(arena(1 << 20)), &tiny, 25_000, 1).unwrap();
+    assert!(run.first_failure.is_none(), "{:?}", run.first_failure);
+    assert!(run.samples.len() <= limits::MAX_WORKLOAD_SAMPLES + 1);
+    let steps: Vec<usize> = run.samples.iter().map(|s| s.step).collect();
+    assert_eq!(&steps[..3], [0, 4, 8], "two doublings by step 25 000");
+    assert!(steps.windows(2).all(|p| p[1] - p[0] == 4 || p[1] == 25_000));
+    assert_eq!(steps.last(), Some(&25_000));
+}
