@@ -18,7 +18,9 @@ use crate::infra::limits;
 use crate::infra::timing::{measure, Timing};
 use crate::views::display::Table;
 
-/// Sizes of the small-value test (bumpalo's `allocate` benchmark allocates values of 8-64 bytes).
+/// Sizes of the small-value test: 10 000 allocations, as in bumpalo's `alloc` benchmark group
+/// (`benches/benches.rs`: `ALLOCATIONS = 10_000` of `Small(u8)` or `Big([usize; 32])`), but of
+/// mixed 8-64 byte sizes.
 pub const SMALL_SIZES: [usize; 4] = [8, 16, 32, 64];
 /// Sizes of the alloc/free pair test (8-256 bytes).
 pub const PAIR_SIZES: [usize; 8] = [8, 24, 40, 64, 100, 128, 200, 256];
