@@ -21,8 +21,10 @@ fn report_says(r: &conformance::Report) -> String {
 
 #[test]
 fn every_design_passes_the_suite_through_every_handle() {
-    // Natively: every design through every handle. Under Miri (slow: every byte is interpreted):
-    // every design through `Local`, and one design each through `Locked` and `CheckedArena`.
+    // Natively: every design (bump up, bump down, free list, size classes) through every handle
+    // (`Local`, `Locked`, `CheckedArena`): 12 runs. Under Miri (slow: every byte is interpreted):
+    // every design through `Local`, the size classes through `Locked` and the free list through
+    // `CheckedArena`.
     let full = !cfg!(miri);
     let mut reports = vec![
         conformance::run("free list", LEN, |a| Local::new(FreeList::new(a))),
@@ -56,6 +58,12 @@ fn every_design_passes_the_suite_through_every_handle() {
         }));
         bumps.push(conformance::run("bump up, checked", LEN, |a| {
             CheckedArena::new(BumpUp::new(a))
+        }));
+        bumps.push(conformance::run("bump up, locked", LEN, |a| {
+            Locked::new(BumpUp::new(a))
+        }));
+        bumps.push(conformance::run("bump down, checked", LEN, |a| {
+            CheckedArena::new(BumpDown::new(a))
         }));
     }
     for r in &bumps {

@@ -82,9 +82,9 @@ pub struct Workload {
     pub min_size: usize,
     /// Largest request (bytes).
     pub max_size: usize,
-    /// Out of 10 steps: how many allocate, free and resize (the rest of 10 resize).
+    /// The chance, in tenths, that a step allocates (each step rolls on its own).
     pub alloc_in_10: usize,
-    /// Out of 10 steps, how many free.
+    /// The chance, in tenths, that a step frees a live block; the remaining tenths resize one.
     pub free_in_10: usize,
 }
 
@@ -92,8 +92,10 @@ pub struct Workload {
 pub const MAX_STEPS: usize = 2_000_000;
 
 impl Workload {
-    /// The course's default: sizes 16 B-4 KiB log-uniform, alignment 8 or 16 (one in eight 16, 32
-    /// or 64), 5 allocations, 2 frees and 3 resizes in every 10 steps.
+    /// The course's default. Each step rolls on its own: an allocation with probability 5/10, a free
+    /// with 2/10, a resize with 3/10 (a free or a resize of a random live block; the drivers skip it
+    /// when nothing is live). Sizes 16 B-4 KiB log-uniform; alignment 8 or 16 (equally likely), or,
+    /// with probability 1/8, one of 16, 32 and 64.
     pub fn random_actions(seed: u64) -> Workload {
         Workload {
             seed,
