@@ -563,3 +563,19 @@ fn work_is_bounded_before_it_starts() {
     assert!(steps.windows(2).all(|p| p[1] - p[0] == 4 || p[1] == 25_000));
     assert_eq!(steps.last(), Some(&25_000));
 }
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "the regions do not cover 0..100 exactly")]
+fn a_heap_map_with_a_gap_fails_its_debug_assertion() {
+    use support::allocators::Region;
+    let _ = HeapMap::new(
+        "gap",
+        100,
+        vec![Region {
+            offset: 0,
+            len: 50,
+            kind: RegionKind::Free,
+        }],
+    );
+}

@@ -192,11 +192,19 @@ impl HeapMap {
                 _ => merged.push(r),
             }
         }
-        HeapMap {
+        let map = HeapMap {
             allocator: allocator.into(),
             arena_len,
             regions: merged,
-        }
+        };
+        debug_assert!(
+            map.tiles(),
+            "heap map of {}: the regions do not cover 0..{} exactly, in order: {:?}",
+            map.allocator,
+            map.arena_len,
+            map.regions
+        );
+        map
     }
 
     /// Whether the regions cover `0..arena_len` exactly, in order, without gaps or overlaps.
