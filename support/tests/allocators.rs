@@ -21,8 +21,10 @@ fn report_says(r: &conformance::Report) -> String {
 
 #[test]
 fn every_design_passes_the_suite_through_every_handle() {
-    // Natively: every design through every handle. Under Miri (slow: every byte is interpreted):
-    // every design through `Local`, and one design each through `Locked` and `CheckedArena`.
+    // Natively: every design (bump up, bump down, free list, size classes) through every handle
+    // (`Local`, `Locked`, `CheckedArena`): 12 runs. Under Miri (slow: every byte is interpreted):
+    // every design through `Local`, the size classes through `Locked` and the free list through
+    // `CheckedArena`.
     let full = !cfg!(miri);
     let mut reports = vec![
         conformance::run("free list", LEN, |a| Local::new(FreeList::new(a))),
@@ -56,6 +58,12 @@ fn every_design_passes_the_suite_through_every_handle() {
         }));
         bumps.push(conformance::run("bump up, checked", LEN, |a| {
             CheckedArena::new(BumpUp::new(a))
+        }));
+        bumps.push(conformance::run("bump up, locked", LEN, |a| {
+            Locked::new(BumpUp::new(a))
+        }));
+        bumps.push(conformance::run("bump down, checked", LEN, |a| {
+            CheckedArena::new(BumpDown::new(a))
         }));
     }
     for r in &bumps {
@@ -368,4 +376,206 @@ fn own_global_runs_ordinary_code_on_the_size_classes() {
         out.stdout
     );
     assert!(out.stdout.contains("776 distinct words"), "{}", out.stdout);
+}
+
+mod reentry {
+    //! A rule written elsewhere runs inside the design call, with the handle's `&mut` lent. If it
+    //! reaches the same handle (through a `thread_local!` or a `static`), the inner call is refused
+    //! with `Refusal::Reentered`: no second `&mut` (`Local`), no endless spin (`Locked`).
+    use super::arena;
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::cell::Cell;
+    use support::allocators::bump::Direction;
+    use support::allocators::{
+        Bump, Down, DownBy, FreeList, Local, Locked, Refusal, SizeClasses, Span,
+    };
+    use support::reexports::allocator_api2::alloc::Allocator;
+
+    thread_local! {
+        static BUMP: Local<Bump<DownBy>> = Local::new(Bump::with_direction(arena(4096), DownBy(bump_and_reenter)));
+        static LIST: Local<FreeList> = Local::new(FreeList::with_coalesce(arena(4096), coalesce_and_reenter));
+        /// What the inner calls got: (refused, granted).
+        static INNER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+
+    static CLASSES: Locked<SizeClasses> = Locked::lazy(make_classes);
+
+    fn make_classes() -> Option<SizeClasses> {
+        Arena::new(1 << 16)
+            .ok()
+            .map(|a| SizeClasses::with_lookup(a, lookup_and_reenter))
+    }
+
+    use support::allocators::Arena;
+
+    fn count(ok: bool) {
+        INNER.with(|c| {
+            let (refused, granted) = c.get();
+            c.set(if ok {
+                (refused, granted + 1)
+            } else {
+                (refused + 1, granted)
+            });
+        });
+    }
+
+    fn bump_and_reenter(cursor: usize, start: usize, size: usize, align: usize) -> Option<usize> {
+        BUMP.with(|h| count(h.allocate(Layout::new::<u64>()).is_ok()));
+        BUMP.with(|h| assert!(h.heap_map().is_none(), "a map from inside the call"));
+        Down.bump(cursor, start, 0, size, align)
+            .ok()
+            .map(|(b, _)| b)
+    }
+
+    fn coalesce_and_reenter(left: Option<Span>, freed: Span, _right: Option<Span>) -> Span {
+        LIST.with(|h| count(h.allocate(Layout::new::<u64>()).is_ok()));
+        let _ = left;
+        freed
+    }
+
+    fn lookup_and_reenter(size: usize, align: usize) -> Option<usize> {
+        // SAFETY: a valid non-zero layout; the result is only tested for null, never used.
+        let p = unsafe { CLASSES.alloc(Layout::new::<u64>()) };
+        count(!p.is_null());
+        (align <= 16 && size <= 16).then_some(0)
+    }
+
+    fn inner() -> (usize, usize) {
+        INNER.with(|c| c.replace((0, 0)))
+    }
+
+    #[test]
+    fn a_rule_that_reenters_local_is_refused_and_the_outer_call_completes() {
+        inner();
+        let outer = BUMP.with(|h| h.allocate(Layout::new::<[u8; 24]>()));
+        assert!(outer.is_ok(), "the outer allocation is served");
+        assert_eq!(inner(), (1, 0), "the inner allocation is refused");
+        BUMP.with(|h| {
+            assert_eq!(h.last_refusal(), Some(Refusal::Reentered));
+            assert_eq!(h.refusals(), 1);
+            assert_eq!(h.heap_map().expect("outside any call").totals().slack, 24);
+        });
+        assert!(Refusal::Reentered.to_string().contains("re-entered"));
+
+        // A coalescing rule runs inside `deallocate`: its allocation is refused too.
+        let p = LIST
+            .with(|h| h.allocate(Layout::new::<[u8; 40]>()))
+            .unwrap();
+        // SAFETY: `p` is a live block of `LIST` with this layout.
+        LIST.with(|h| unsafe { h.deallocate(p.cast(), Layout::new::<[u8; 40]>()) });
+        assert_eq!(inner(), (1, 0));
+        LIST.with(|h| {
+            assert_eq!(h.last_refusal(), Some(Refusal::Reentered));
+            let again = h.allocate(Layout::new::<[u8; 40]>());
+            assert!(again.is_ok(), "the handle works normally after the refusal");
+        });
+    }
+
+    #[test]
+    fn a_rule_that_reenters_locked_is_refused_instead_of_spinning() {
+        inner();
+        // SAFETY: a valid non-zero layout; the block is freed below with the same layout.
+        let p = unsafe { CLASSES.alloc(Layout::new::<[u8; 16]>()) };
+        assert!(!p.is_null(), "the outer allocation is served");
+        let (refused, granted) = inner();
+        assert!(
+            refused >= 1 && granted == 0,
+            "inner calls: {refused} refused, {granted} granted"
+        );
+        // SAFETY: `p` came from `CLASSES.alloc` with this layout.
+        unsafe { CLASSES.dealloc(p, Layout::new::<[u8; 16]>()) };
+        assert!(CLASSES.refusals() >= 1);
+        // The lock was given back: another thread can allocate.
+        let from_elsewhere = std::thread::spawn(|| {
+            // SAFETY: as above.
+            let q = unsafe { CLASSES.alloc(Layout::new::<[u8; 16]>()) };
+            !q.is_null()
+        });
+        assert!(from_elsewhere.join().unwrap());
+    }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "refusals checked natively; the samples run is slow under Miri"
+)]
+fn work_is_bounded_before_it_starts() {
+    use support::allocators::compare::{quick, walk_cost, Contender, Test};
+    use support::allocators::workload::{efficiency, MAX_STEPS};
+    use support::infra::limits;
+    let names = |e: &str, limit: usize| {
+        assert!(
+            e.contains(&format!("limit of {limit}")) && e.contains("support::infra::limits"),
+            "{e}"
+        )
+    };
+    // Σ (holes + 1) × pairs × runs: 3 × 10^13 hole visits.
+    names(
+        &walk_cost(&[100_000; 16], 10_000, 1000).unwrap_err(),
+        limits::MAX_WALK_STEPS,
+    );
+    // n × runs, and n² × runs for random actions (hours on a free list).
+    names(
+        &quick(Contender::FreeList, Test::RandomActions, 100_000, 1000).unwrap_err(),
+        limits::MAX_QUICK_UNITS,
+    );
+    let e = quick(Contender::FreeList, Test::RandomActions, 50_000, 1).unwrap_err();
+    assert!(e.contains("n² × (runs + 1)"), "{e}");
+    names(&e, limits::MAX_ACTION_WORK);
+    // The suite's arena: every case refused with the limit, rejoin too.
+    let r = conformance::run("big", 256 << 20, |a| Local::new(FreeList::new(a)));
+    assert!(r.failures().len() == conformance::CASES.len(), "{r}");
+    names(&r.failures()[0].detail, limits::MAX_SUITE_ARENA);
+    let j = conformance::rejoin("big", 256 << 20, |a| {
+        Local::new(FreeList::without_coalescing(a))
+    });
+    assert!(!j.passed);
+    names(&j.detail, limits::MAX_SUITE_ARENA);
+    // The workload's arena, alone and over the seeds.
+    let w = Workload::random_actions(1);
+    names(
+        &efficiency(FreeList::new, 256 << 20, &w, 100).unwrap_err(),
+        limits::MAX_WORKLOAD_ARENA,
+    );
+    names(
+        &efficiency(FreeList::new, 4 << 20, &w, 17).unwrap_err(),
+        limits::MAX_WORKLOAD_BYTES,
+    );
+    names(
+        &run_until_failure(FreeList::new(arena(8 << 20)), &w, MAX_STEPS, 1).unwrap_err(),
+        limits::MAX_WORKLOAD_ARENA,
+    );
+    // Samples: at most MAX_WORKLOAD_SAMPLES during the run; when full, the interval doubles.
+    // Small blocks, as many frees as allocations: few live blocks, so each heap map is cheap.
+    let tiny = Workload {
+        min_size: 16,
+        max_size: 16,
+        alloc_in_10: 3,
+        free_in_10: 3,
+        ..w
+    };
+    let run = run_until_failure(BumpDown::new(arena(1 << 20)), &tiny, 25_000, 1).unwrap();
+    assert!(run.first_failure.is_none(), "{:?}", run.first_failure);
+    assert!(run.samples.len() <= limits::MAX_WORKLOAD_SAMPLES + 1);
+    let steps: Vec<usize> = run.samples.iter().map(|s| s.step).collect();
+    assert_eq!(&steps[..3], [0, 4, 8], "two doublings by step 25 000");
+    assert!(steps.windows(2).all(|p| p[1] - p[0] == 4 || p[1] == 25_000));
+    assert_eq!(steps.last(), Some(&25_000));
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "the regions do not cover 0..100 exactly")]
+fn a_heap_map_with_a_gap_fails_its_debug_assertion() {
+    use support::allocators::Region;
+    let _ = HeapMap::new(
+        "gap",
+        100,
+        vec![Region {
+            offset: 0,
+            len: 50,
+            kind: RegionKind::Free,
+        }],
+    );
 }

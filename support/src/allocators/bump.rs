@@ -216,7 +216,8 @@ impl<D: Direction> fmt::Debug for Bump<D> {
 // SAFETY: blocks come from `start..cursor` (down) or `cursor..end` (up), a range nothing has been
 // handed out from since the last reset, because the cursor only moves past what it hands out; each
 // block is aligned and sized as asked (checked by `Direction::bump`, and re-checked for rules
-// written elsewhere). No method calls out of the allocator.
+// written elsewhere). A `DownBy` rule runs inside `alloc`, with `&mut self` lent: the handles refuse
+// any re-entry from it (`Refusal::Reentered`), so it cannot reach this design a second time.
 unsafe impl<D: Direction> ArenaAllocator for Bump<D> {
     fn name(&self) -> String {
         self.dir.name().to_string()

@@ -14,10 +14,13 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::{Action, Workload};
 use super::{Arena, BumpDown, BumpUp, FreeList, Local, Locked, SizeClasses};
+use crate::infra::limits;
 use crate::infra::timing::{measure, Timing};
 use crate::views::display::Table;
 
-/// Sizes of the small-value test (bumpalo's `allocate` benchmark allocates values of 8-64 bytes).
+/// Sizes of the small-value test: 10 000 allocations, as in bumpalo's `alloc` benchmark group
+/// (`benches/benches.rs`: `ALLOCATIONS = 10_000` of `Small(u8)` or `Big([usize; 32])`), but of
+/// mixed 8-64 byte sizes.
 pub const SMALL_SIZES: [usize; 4] = [8, 16, 32, 64];
 /// Sizes of the alloc/free pair test (8-256 bytes).
 pub const PAIR_SIZES: [usize; 8] = [8, 24, 40, 64, 100, 128, 200, 256];
@@ -167,7 +170,9 @@ pub fn free_list_with_holes(holes: usize) -> Result<Local<FreeList>, String> {
         .map(|_| fl.allocate(l).map(|p| p.cast::<u8>()))
         .collect::<Result<_, _>>()
         .map_err(|_| "the arena is too small for the holes".to_string())?;
-    for p in blocks.iter().step_by(2) {
+    // Highest address first: each hole goes to the head of the address-ordered list, so building
+    // `holes` holes takes `holes` steps, not `holes²/2`.
+    for p in blocks.iter().step_by(2).rev() {
         // SAFETY: each block came from `fl` with `l`, freed once (every other one stays live).
         unsafe { fl.deallocate(*p, l) };
     }
@@ -176,7 +181,8 @@ pub fn free_list_with_holes(holes: usize) -> Result<Local<FreeList>, String> {
 
 /// The cost of one 64-byte allocate-and-free pair on a free list with each number of holes in
 /// front of the first block that fits: `(holes, median ns per pair)`. Bounded: at most 16 hole
-/// counts, each at most [`MAX_QUICK_N`]; `pairs` and `runs` at most 10 000 and 1000.
+/// counts, each at most [`MAX_QUICK_N`]; `pairs` and `runs` at most 10 000 and 1000; and the
+/// total walk, Σ (holes + 1) × pairs × (runs + 1), at most [`limits::MAX_WALK_STEPS`].
 pub fn walk_cost(holes: &[usize], pairs: usize, runs: usize) -> Result<Vec<(usize, f64)>, String> {
     if holes.len() > 16 || pairs == 0 || pairs > 10_000 || runs == 0 || runs > 1000 {
         return Err(format!(
@@ -184,6 +190,19 @@ pub fn walk_cost(holes: &[usize], pairs: usize, runs: usize) -> Result<Vec<(usiz
             holes.len()
         ));
     }
+    for &h in holes {
+        limits::at_most("a hole count", h, MAX_QUICK_N)?;
+    }
+    let visits = holes
+        .iter()
+        .fold(0usize, |sum, &h| sum.saturating_add(h + 1))
+        .saturating_mul(pairs)
+        .saturating_mul(runs + 1);
+    limits::at_most(
+        "the walk, Σ (holes + 1) × pairs × (runs + 1),",
+        visits,
+        limits::MAX_WALK_STEPS,
+    )?;
     holes
         .iter()
         .map(|&h| {
@@ -400,10 +419,24 @@ pub fn drive<R>(
 }
 
 /// Times `test` with `n` units of work on `contender`, `runs` times (plus a warm-up run), and
-/// returns the timing per unit. Bounded: `n` at most [`MAX_QUICK_N`], `runs` at most 1000.
+/// returns the timing per unit. Bounded: `n` at most [`MAX_QUICK_N`], `runs` at most 1000,
+/// n × (runs + 1) at most [`limits::MAX_QUICK_UNITS`], and for [`Test::RandomActions`] (whose cost
+/// on a free list grows as n²) n² × (runs + 1) at most [`limits::MAX_ACTION_WORK`].
 pub fn quick(contender: Contender, test: Test, n: usize, runs: usize) -> Result<Timing, String> {
     if runs == 0 || runs > 1000 {
         return Err(format!("runs must be 1..=1000, not {runs}"));
+    }
+    limits::at_most(
+        "n × (runs + 1)",
+        n.saturating_mul(runs + 1),
+        limits::MAX_QUICK_UNITS,
+    )?;
+    if test == Test::RandomActions {
+        limits::at_most(
+            "for random actions, n² × (runs + 1)",
+            n.saturating_mul(n).saturating_mul(runs + 1),
+            limits::MAX_ACTION_WORK,
+        )?;
     }
     let label = contender.to_string();
     drive(contender, test, n, |run| measure(&label, runs, run)).map(|t| t.per(n))

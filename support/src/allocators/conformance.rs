@@ -5,7 +5,6 @@
 
 use std::alloc::Layout;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::Allocator;
@@ -14,6 +13,8 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::Action;
 use super::Arena;
+use crate::infra::limits;
+use crate::infra::programs::catch_panic;
 use crate::views::display::{emit, Table};
 
 /// The outcome of one case.
@@ -113,7 +114,8 @@ pub const CASES: [&str; 7] = [
 type CaseFn<A> = fn(&A, usize) -> Result<String, String>;
 
 /// Runs every case on a fresh allocator made by `make` from a fresh arena of `arena_len` bytes
-/// (at least 64 KiB, so every case fits). A panic inside a case is caught and reported as a failure.
+/// (at least 64 KiB, so every case fits, and at most [`limits::MAX_SUITE_ARENA`]). A panic inside a
+/// case is caught and reported as a failure.
 pub fn run<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A) -> Report {
     let mut report = Report {
         allocator: name.to_string(),
@@ -133,20 +135,17 @@ pub fn run<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A
             Err(format!(
                 "the suite needs an arena of at least 64 KiB, not {arena_len} bytes"
             ))
+        } else if let Err(e) =
+            limits::at_most("the suite's arena_len", arena_len, limits::MAX_SUITE_ARENA)
+        {
+            Err(e)
         } else {
             match Arena::new(arena_len) {
                 Err(e) => Err(e.to_string()),
                 Ok(arena) => {
                     let len = arena.len();
                     let a = make(arena);
-                    catch_unwind(AssertUnwindSafe(|| f(&a, len))).unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        Err(format!("panicked: {msg}"))
-                    })
+                    catch_panic(|| f(&a, len)).unwrap_or_else(|msg| Err(format!("panicked: {msg}")))
                 }
             }
         };
@@ -418,9 +417,12 @@ fn reuse<A: Allocator>(a: &A, len: usize) -> Result<String, String> {
 /// serve one large request? Allocates 64-byte blocks filling three quarters of a fresh arena of
 /// `arena_len` bytes, frees them all, then asks for one block of half the arena (more than the
 /// quarter never touched). A free list that coalesces can; one that does not, a bump allocator, and
-/// size classes (whose slabs stay with their class) cannot.
+/// size classes (whose slabs stay with their class) cannot. `arena_len` at most
+/// [`limits::MAX_SUITE_ARENA`] (freeing the blocks is quadratic on a free list that does not coalesce).
 pub fn rejoin<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A) -> CaseResult {
-    let result = Arena::new(arena_len).map_err(|e| e.to_string()).and_then(|arena| {
+    let arena = limits::at_most("rejoin's arena_len", arena_len, limits::MAX_SUITE_ARENA)
+        .and_then(|_| Arena::new(arena_len).map_err(|e| e.to_string()));
+    let result = arena.and_then(|arena| {
         let len = arena.len();
         let a = make(arena);
         let n = len * 3 / 4 / 64;

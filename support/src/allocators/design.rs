@@ -32,6 +32,10 @@ pub enum Refusal {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The request came from inside a call to the same handle (a rule written elsewhere that
+    /// allocates through the allocator it serves): the handle refused it rather than lend a second
+    /// `&mut` to the design (`Local`) or wait for a lock its own thread holds (`Locked`).
+    Reentered,
 }
 
 impl fmt::Display for Refusal {
@@ -47,6 +51,9 @@ impl fmt::Display for Refusal {
                 Arena::ALIGN
             ),
             Refusal::RuleBroken { reason } => write!(f, "the rule broke the contract: {reason}"),
+            Refusal::Reentered => f.write_str(
+                "re-entered: a request from inside a call to the same allocator (refused, never nested)",
+            ),
         }
     }
 }
@@ -185,11 +192,19 @@ impl HeapMap {
                 _ => merged.push(r),
             }
         }
-        HeapMap {
+        let map = HeapMap {
             allocator: allocator.into(),
             arena_len,
             regions: merged,
-        }
+        };
+        debug_assert!(
+            map.tiles(),
+            "heap map of {}: the regions do not cover 0..{} exactly, in order: {:?}",
+            map.allocator,
+            map.arena_len,
+            map.regions
+        );
+        map
     }
 
     /// Whether the regions cover `0..arena_len` exactly, in order, without gaps or overlaps.
@@ -239,9 +254,16 @@ impl HeapMap {
 /// # Safety
 /// An implementation promises that every block `alloc` or `realloc` returns lies inside
 /// [`ArenaAllocator::arena`], is aligned to the layout's alignment, holds at least the layout's
-/// size, and overlaps no other live block; that a block stays valid until `dealloc`, `realloc`
-/// or `reset`; and that no method calls code outside the allocator (so a handle may lend it
-/// `&mut self` from an `UnsafeCell` without the call re-entering the handle).
+/// size, and overlaps no other live block; and that a block stays valid until `dealloc`, `realloc`
+/// or `reset`.
+///
+/// A method *may* call code written elsewhere — the rules of [`DownBy`](super::DownBy),
+/// [`FreeList::with_coalesce`](super::FreeList::with_coalesce) and
+/// [`SizeClasses::with_lookup`](super::SizeClasses::with_lookup) run inside the `&mut self` call —
+/// and that code may try to reach the very handle that lent `&mut self` (through a `static` or a
+/// `thread_local!`). The handles, not the designs, make that safe: [`Local`](super::Local) and
+/// [`Locked`](super::Locked) refuse a re-entrant call ([`Refusal::Reentered`]) instead of lending
+/// a second `&mut` or spinning on a lock their own thread holds.
 pub unsafe trait ArenaAllocator {
     /// The design's name, for tables and charts.
     fn name(&self) -> String;

@@ -250,7 +250,9 @@ impl fmt::Debug for FreeList {
 // SAFETY: blocks tile the arena; a block is handed out only from a free block found on the list,
 // and is unlinked before its header is written, so it overlaps nothing live. The data starts at
 // `align_up(block + HEADER, align)` (offsets, with the arena 4096-aligned and `align <= 4096`) and
-// the block covers `need >= size` bytes after it. No method calls out of the allocator.
+// the block covers `need >= size` bytes after it. A `with_coalesce` rule runs inside `dealloc`, with
+// `&mut self` lent: its answer is checked before use, and the handles refuse any re-entry from it
+// (`Refusal::Reentered`), so it cannot reach this design a second time.
 unsafe impl ArenaAllocator for FreeList {
     fn name(&self) -> String {
         self.name.into()

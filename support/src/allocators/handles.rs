@@ -8,6 +8,10 @@
 //! the state behind a lock. It is a spin lock, not `std::sync::Mutex`, because the critical
 //! sections are a few dozen instructions, it is `const`-constructible for a `static`, and it never
 //! allocates (a lock that allocated would re-enter the global allocator it protects).
+//!
+//! A design may run code written elsewhere while it holds the handle's `&mut` (the rules of the
+//! exercises). If that code calls the same handle again, the handle refuses the inner call with
+//! [`Refusal::Reentered`]: `Local` keeps a `busy` flag, `Locked` remembers which thread holds it.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
@@ -16,6 +20,27 @@ use std::hint::spin_loop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// Runs on drop: gives a `Cell<bool>` flag back (also if the closure panics).
+struct Clear<'a>(&'a Cell<bool>);
+
+impl Drop for Clear<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+thread_local! {
+    /// One byte per thread; its address identifies the thread while it lives (no allocation, no
+    /// destructor: safe to reach from inside a global allocator).
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// A non-zero number unique to the calling thread among the threads alive now.
+#[inline]
+fn thread_mark() -> usize {
+    THREAD_MARK.with(|m| m as *const u8 as usize)
+}
+
 use allocator_api2::alloc::{AllocError, Allocator};
 
 use super::{Arena, ArenaAllocator, HeapMap, Misuse, Refusal};
@@ -23,8 +48,22 @@ use super::{Arena, ArenaAllocator, HeapMap, Misuse, Refusal};
 /// What the handles share: run a closure on the design, and note refusals and misuse.
 trait Handle {
     type Design: ArenaAllocator;
-    /// Runs `f` on the design, or returns `None` if there is none (a lazy one that failed).
+    /// Runs `f` on the design, or returns `None` if there is none (a lazy one that failed) or if
+    /// this thread is already inside `with` of this handle (see [`Handle::inside`]).
     fn with<R>(&self, f: impl FnOnce(&mut Self::Design) -> R) -> Option<R>;
+    /// Whether the calling thread is inside `with` of this handle right now (a re-entry).
+    fn inside(&self) -> bool;
+    /// Why `with` returned `None` for a request of `layout`.
+    fn unreached(&self, layout: Layout) -> Refusal {
+        if self.inside() {
+            Refusal::Reentered
+        } else {
+            Refusal::OutOfMemory {
+                size: layout.size(),
+                align: layout.align(),
+            }
+        }
+    }
     fn note_refusal(&self, r: Refusal);
     fn note_misuse(&self, m: Misuse);
 }
@@ -42,10 +81,7 @@ fn allocate_via<H: Handle>(h: &H, layout: Layout) -> Result<NonNull<[u8]>, Alloc
         })
     } else {
         h.with(|a| a.alloc(layout))
-            .unwrap_or(Err(Refusal::OutOfMemory {
-                size: layout.size(),
-                align: layout.align(),
-            }))
+            .unwrap_or_else(|| Err(h.unreached(layout)))
     };
     match r {
         Ok(p) => Ok(NonNull::slice_from_raw_parts(p, layout.size())),
@@ -64,6 +100,7 @@ unsafe fn deallocate_via<H: Handle>(h: &H, ptr: NonNull<u8>, layout: Layout) {
         return;
     }
     // SAFETY: the caller's contract, passed on.
+    // A re-entrant free is not done: the block stays consumed (a leak, never a second `&mut`).
     if let Some(Err(m)) = h.with(|a| unsafe { a.dealloc(ptr, layout) }) {
         h.note_misuse(m);
     }
@@ -98,7 +135,10 @@ unsafe fn resize_via<H: Handle>(
             h.note_refusal(e);
             Err(AllocError)
         }
-        None => Err(AllocError),
+        None => {
+            h.note_refusal(h.unreached(new));
+            Err(AllocError)
+        }
     }
 }
 
@@ -107,8 +147,11 @@ unsafe fn resize_via<H: Handle>(
 /// Use it by reference: `Vec::new_in(&local)`, `Box::new_in(x, &local)`. [`Local::reset`] takes
 /// `&mut self`, so the borrow checker proves no collection still uses the arena when it is reset.
 pub struct Local<A> {
-    /// The design. Only `with` touches it, for the length of one design call.
+    /// The design. Only `with` touches it, for the length of one design call, while `busy` is set.
     inner: UnsafeCell<A>,
+    /// True while `with` lends `&mut` to the design: a call that finds it set is a re-entry (from
+    /// a rule the design runs) and is refused.
+    busy: Cell<bool>,
     refusals: Cell<usize>,
     misuses: Cell<usize>,
     last_refusal: Cell<Option<Refusal>>,
@@ -119,6 +162,7 @@ impl<A: ArenaAllocator> Local<A> {
     pub fn new(design: A) -> Local<A> {
         Local {
             inner: UnsafeCell::new(design),
+            busy: Cell::new(false),
             refusals: Cell::new(0),
             misuses: Cell::new(0),
             last_refusal: Cell::new(None),
@@ -140,10 +184,10 @@ impl<A: ArenaAllocator> Local<A> {
         self.with(|a| a.name()).unwrap_or_default()
     }
 
-    /// The arena as regions.
-    pub fn heap_map(&self) -> HeapMap {
+    /// The arena as regions; `None` when called from inside a call of this same `Local` (a rule
+    /// that reaches back into its allocator).
+    pub fn heap_map(&self) -> Option<HeapMap> {
         self.with(|a| HeapMap::new(a.name(), a.arena().len(), a.regions()))
-            .expect("a Local always has its design")
     }
 
     /// Requests refused so far (each an `AllocError` to the caller).
@@ -166,10 +210,18 @@ impl<A: ArenaAllocator> Handle for Local<A> {
     type Design = A;
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut A) -> R) -> Option<R> {
-        // SAFETY: `Local` is `!Sync` (it holds an `UnsafeCell`), so only this thread can be here; the
-        // `&mut` lives for one call of a design method, which never calls back into this handle
-        // (the `ArenaAllocator` safety contract), so no second `&mut` can exist at the same time.
+        if self.busy.replace(true) {
+            return None; // re-entered from inside a design call: refuse, never a second `&mut`
+        }
+        let _clear = Clear(&self.busy);
+        // SAFETY: `Local` is `!Sync` (it holds an `UnsafeCell`), so only this thread can be here;
+        // `busy` was false, so no other `&mut` to the design exists, and while this one lives (one
+        // design call, which may run a rule written elsewhere) `busy` stays true, so a re-entrant
+        // call returns above without making a second one.
         Some(f(unsafe { &mut *self.inner.get() }))
+    }
+    fn inside(&self) -> bool {
+        self.busy.get()
     }
     fn note_refusal(&self, r: Refusal) {
         self.refusals.set(self.refusals.get() + 1);
@@ -235,6 +287,9 @@ unsafe impl<A: ArenaAllocator> Allocator for Local<A> {
 pub struct Locked<A> {
     /// True while a thread is inside `with`.
     busy: AtomicBool,
+    /// The holding thread's [`thread_mark`] while `busy` is held, 0 otherwise: a thread that finds
+    /// its own mark here is re-entering and is refused instead of spinning forever.
+    owner: AtomicUsize,
     /// The design (or how to make it). Only touched while `busy` is held.
     slot: UnsafeCell<Slot<A>>,
     refusals: AtomicUsize,
@@ -268,6 +323,7 @@ impl<A> Locked<A> {
     const fn with_slot(slot: Slot<A>) -> Locked<A> {
         Locked {
             busy: AtomicBool::new(false),
+            owner: AtomicUsize::new(0),
             slot: UnsafeCell::new(slot),
             refusals: AtomicUsize::new(0),
             misuses: AtomicUsize::new(0),
@@ -294,8 +350,9 @@ impl<A> Locked<A> {
 impl<A: ArenaAllocator> Locked<A> {
     /// Runs `f` on the design under the lock (`None` if a lazy design could not be made).
     ///
-    /// `f` must not allocate through this same `Locked` (for a global allocator: must not allocate
-    /// at all): the lock is not re-entrant, and the thread would spin forever.
+    /// The lock is not re-entrant: a call from inside `f` to this same `Locked` is refused (`None`,
+    /// or a refused allocation) rather than waiting for a lock its own thread holds. So `f` gets
+    /// nothing by allocating through this `Locked` (for a global allocator: by allocating at all).
     pub fn inspect<R>(&self, f: impl FnOnce(&A) -> R) -> Option<R> {
         Handle::with(self, |a| f(a))
     }
@@ -307,11 +364,15 @@ impl<A: ArenaAllocator> Locked<A> {
 }
 
 /// Holds the spin lock; gives it back when dropped (also if the closure panics).
-struct Held<'a>(&'a AtomicBool);
+struct Held<'a> {
+    busy: &'a AtomicBool,
+    owner: &'a AtomicUsize,
+}
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.owner.store(0, Ordering::Relaxed);
+        self.busy.store(false, Ordering::Release);
     }
 }
 
@@ -319,15 +380,24 @@ impl<A: ArenaAllocator> Handle for Locked<A> {
     type Design = A;
     #[inline]
     fn with<R>(&self, f: impl FnOnce(&mut A) -> R) -> Option<R> {
+        if self.inside() {
+            return None; // this thread holds the lock already: refuse instead of spinning forever
+        }
         while self.busy.swap(true, Ordering::Acquire) {
             while self.busy.load(Ordering::Relaxed) {
                 spin_loop();
             }
         }
-        let _held = Held(&self.busy);
+        self.owner.store(thread_mark(), Ordering::Relaxed);
+        let _held = Held {
+            busy: &self.busy,
+            owner: &self.owner,
+        };
         self.calls.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: this thread holds the lock, so no other `&mut` to the slot exists; it lives for one
-        // call of a design method, which never calls back into this handle.
+        // SAFETY: this thread holds the lock, so no other thread's `&mut` to the slot exists; this
+        // thread made none before (`inside` was false on entry), and while this one lives (one
+        // design call, which may run a rule written elsewhere) `owner` holds this thread's mark, so
+        // a re-entrant call returns above without making a second one.
         let slot = unsafe { &mut *self.slot.get() };
         if let Slot::Lazy(init) = slot {
             *slot = init().map_or(Slot::Failed, Slot::Ready);
@@ -336,6 +406,11 @@ impl<A: ArenaAllocator> Handle for Locked<A> {
             Slot::Ready(a) => Some(f(a)),
             _ => None,
         }
+    }
+    fn inside(&self) -> bool {
+        // Only this thread ever stores its own mark, and it clears it before giving the lock back,
+        // so a stale value can never equal the mark (program order within one thread).
+        self.owner.load(Ordering::Relaxed) == thread_mark()
     }
     fn note_refusal(&self, _r: Refusal) {
         self.refusals.fetch_add(1, Ordering::Relaxed);

@@ -170,7 +170,9 @@ impl fmt::Debug for SizeClasses {
 // SAFETY: class blocks come from slabs the fallback handed out (live fallback blocks, never freed
 // back), each slab cut into disjoint `CLASSES[i]`-byte blocks, 16-aligned; a block is on at most one
 // list while free and on none while in use (given the caller's contract). The class is checked to
-// hold the size and the alignment to be at most 16. Other requests get the fallback's blocks.
+// hold the size and the alignment to be at most 16. Other requests get the fallback's blocks. A
+// `with_lookup` rule runs inside `alloc`/`dealloc` with `&mut self` lent: the handles refuse any
+// re-entry from it (`Refusal::Reentered`).
 unsafe impl ArenaAllocator for SizeClasses {
     fn name(&self) -> String {
         self.name.into()

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::{Arena, ArenaAllocator, Block, CheckedArena, HeapMap, HeapTotals};
+use crate::infra::limits;
 use crate::views::display::Table;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): 64 bits of state, one add and three xor-shift-multiplies
@@ -81,9 +82,9 @@ pub struct Workload {
     pub min_size: usize,
     /// Largest request (bytes).
     pub max_size: usize,
-    /// Out of 10 steps: how many allocate, free and resize (the rest of 10 resize).
+    /// The chance, in tenths, that a step allocates (each step rolls on its own).
     pub alloc_in_10: usize,
-    /// Out of 10 steps, how many free.
+    /// The chance, in tenths, that a step frees a live block; the remaining tenths resize one.
     pub free_in_10: usize,
 }
 
@@ -91,8 +92,10 @@ pub struct Workload {
 pub const MAX_STEPS: usize = 2_000_000;
 
 impl Workload {
-    /// The course's default: sizes 16 B-4 KiB log-uniform, alignment 8 or 16 (one in eight 16, 32
-    /// or 64), 5 allocations, 2 frees and 3 resizes in every 10 steps.
+    /// The course's default. Each step rolls on its own: an allocation with probability 5/10, a free
+    /// with 2/10, a resize with 3/10 (a free or a resize of a random live block; the drivers skip it
+    /// when nothing is live). Sizes 16 B-4 KiB log-uniform; alignment 8 or 16 (equally likely), or,
+    /// with probability 1/8, one of 16, 32 and 64.
     pub fn random_actions(seed: u64) -> Workload {
         Workload {
             seed,
@@ -203,6 +206,12 @@ impl Run {
 
 /// Runs `w` on `design` behind a ledger until the first refusal (or `max_steps`), sampling the heap
 /// every `sample_every` steps (0: only at the end). Every step checks nothing was overwritten.
+///
+/// Bounded: `max_steps` at most [`MAX_STEPS`], the design's arena at most
+/// [`limits::MAX_WORKLOAD_ARENA`], and at most [`limits::MAX_WORKLOAD_SAMPLES`] samples kept
+/// during the run (plus the one at the end): when
+/// they are full, every other one is dropped and the interval doubles (so a long run keeps evenly
+/// spaced samples of its whole length).
 pub fn run_until_failure<A: ArenaAllocator>(
     design: A,
     w: &Workload,
@@ -216,6 +225,12 @@ pub fn run_until_failure<A: ArenaAllocator>(
         ));
     }
     let arena_len = design.arena().len();
+    limits::at_most(
+        "the workload's arena length",
+        arena_len,
+        limits::MAX_WORKLOAD_ARENA,
+    )?;
+    let mut sample_every = sample_every;
     let heap = CheckedArena::new(design);
     let mut gen = w.generator();
     let mut live: Vec<(Block, u8)> = Vec::new();
@@ -229,7 +244,18 @@ pub fn run_until_failure<A: ArenaAllocator>(
     let mut step = 0;
     while step < max_steps {
         if sample_every > 0 && step % sample_every == 0 {
-            samples.push(sample(step, &heap));
+            if samples.len() == limits::MAX_WORKLOAD_SAMPLES {
+                // Full: keep the samples at multiples of twice the interval (the first is step 0).
+                let mut i = 0;
+                samples.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                sample_every *= 2;
+            }
+            if step % sample_every == 0 {
+                samples.push(sample(step, &heap));
+            }
         }
         step += 1;
         let tag = (step % 251) as u8 + 1;
@@ -314,6 +340,8 @@ pub const MAX_SEEDS: usize = 100;
 
 /// Runs `w` with seeds `w.seed`, `w.seed + 1`, … (`seeds` of them, at most [`MAX_SEEDS`]) on a fresh
 /// design made by `make` over an arena of `arena_len` bytes, each until its first failure.
+/// Bounded: `arena_len` at most [`limits::MAX_WORKLOAD_ARENA`], `arena_len × seeds` at most
+/// [`limits::MAX_WORKLOAD_BYTES`].
 pub fn efficiency<A: ArenaAllocator>(
     make: impl Fn(Arena) -> A,
     arena_len: usize,
@@ -323,6 +351,16 @@ pub fn efficiency<A: ArenaAllocator>(
     if seeds == 0 || seeds > MAX_SEEDS {
         return Err(format!("seeds must be 1..={MAX_SEEDS}, not {seeds}"));
     }
+    limits::at_most(
+        "the workload's arena length",
+        arena_len,
+        limits::MAX_WORKLOAD_ARENA,
+    )?;
+    limits::at_most(
+        "arena_len × seeds",
+        arena_len.saturating_mul(seeds),
+        limits::MAX_WORKLOAD_BYTES,
+    )?;
     let mut runs = Vec::with_capacity(seeds);
     for k in 0..seeds as u64 {
         let arena = Arena::new(arena_len).map_err(|e| e.to_string())?;

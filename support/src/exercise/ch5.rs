@@ -5,13 +5,13 @@
 //! wrong rule gives a report (the conformance table, a heap map), never a crash of the kernel.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::Verdict;
 use crate::allocators::conformance::{self, CaseResult, Report};
 use crate::allocators::free_list::Coalesce;
 use crate::allocators::size_class::{smallest_class, ClassLookup, CLASSES};
 use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses};
+use crate::infra::programs::catch_panic;
 use crate::views::display::{callout, emit, Html};
 use crate::views::heap_map::HeapPicture;
 use crate::views::palette::Tone;
@@ -60,13 +60,6 @@ impl fmt::Display for Outcome {
 /// The arena the checks use (the conformance suite's minimum).
 const LEN: usize = 64 << 10;
 
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic".into())
-}
-
 /// Exercise 5.1: a downward bump rule `rule(cursor, start, size, align) -> Option<block>`.
 /// It must pass the conformance suite (all but the reuse case, which no bump allocator passes), hand
 /// out blocks at decreasing addresses, take the highest aligned block that fits, and say `None`
@@ -94,13 +87,13 @@ pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) ->
             .map(|b| b & !(align - 1))
             .filter(|&b| b >= start);
         let asked = format!("rule(cursor {cursor}, start {start}, size {size}, align {align})");
-        let got = match catch_unwind(AssertUnwindSafe(|| rule(cursor, start, size, align))) {
+        let got = match catch_panic(|| rule(cursor, start, size, align)) {
             Ok(g) => g,
             Err(p) => {
                 return not_yet(format!(
                     "{asked} panicked ({}): check before you subtract, and answer None when the \
                      block does not fit",
-                    panic_text(p)
+                    p
                 ))
             }
         };
@@ -168,14 +161,14 @@ fn coalesce_script(make: impl Fn(Arena) -> FreeList) -> Result<CheckedArena<Free
 /// the memory of many freed small blocks must serve one large request again.
 pub fn check_coalesce(rule: Coalesce) -> Outcome {
     let ex = "5.2 coalesce free neighbours";
-    let run = catch_unwind(AssertUnwindSafe(|| {
+    let run = catch_panic(|| {
         let mine = coalesce_script(|a| FreeList::with_coalesce(a, rule))?;
         let want = coalesce_script(FreeList::new)?;
         let rejoin = conformance::rejoin("free list (your coalescing)", LEN, |a| {
             CheckedArena::new(FreeList::with_coalesce(a, rule))
         });
         Ok::<_, String>((mine, want, rejoin))
-    }));
+    });
     let (mine, want, rejoin) = match run {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
@@ -187,7 +180,7 @@ pub fn check_coalesce(rule: Coalesce) -> Outcome {
         }
         Err(p) => {
             return Outcome {
-                verdict: Verdict::not_yet(ex, format!("your rule panicked ({})", panic_text(p))),
+                verdict: Verdict::not_yet(ex, format!("your rule panicked ({p})")),
                 report: None,
                 picture: None,
             }
@@ -276,7 +269,7 @@ fn class_problem(lookup: ClassLookup, size: usize, align: usize) -> Option<Strin
 /// every size from 1 to 4096 at every alignment from 1 to 4096, then with the conformance suite.
 pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
     let ex = "5.3 pick the size class";
-    let scan = catch_unwind(AssertUnwindSafe(|| {
+    let scan = catch_panic(|| {
         let mut wrong = Vec::new();
         let mut count = 0usize;
         for shift in 0..=12 {
@@ -290,7 +283,7 @@ pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
             }
         }
         (count, wrong)
-    }));
+    });
     let report = conformance::run("size classes (your lookup)", LEN, |a| {
         CheckedArena::new(SizeClasses::with_lookup(a, lookup))
     });
@@ -302,7 +295,7 @@ pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
     match scan {
         Err(p) => outcome(Verdict::not_yet(
             ex,
-            format!("your lookup panicked ({}): it must answer for any size", panic_text(p)),
+            format!("your lookup panicked ({p}): it must answer for any size"),
         )),
         Ok((0, _)) if report.passed() => outcome(Verdict::pass(
             ex,

@@ -21,6 +21,13 @@
 //! | [`MAX_ROWS_SHOWN`] | 2 000 | `views::display::Table` rendering, event pictures (the rest is counted) |
 //! | [`MAX_CELLS_PER_ROW`] | 1 000 | `views::display::Table::row` |
 //! | [`MAX_SOURCE_BYTES`] | 8 MiB | `infra::std_source` (the largest `.rs` file of `library/` has about 3 MB) |
+//! | [`MAX_WALK_STEPS`] | 50 000 000 | `allocators::compare::walk_cost` (Σ (holes + 1) × pairs × (runs + 1)) |
+//! | [`MAX_QUICK_UNITS`] | 2 000 000 | `allocators::compare::quick` (n × (runs + 1)) |
+//! | [`MAX_ACTION_WORK`] | 2 × 10⁹ | `allocators::compare::quick` with `Test::RandomActions` (n² × (runs + 1): a free list's walk grows with n) |
+//! | [`MAX_SUITE_ARENA`] | 1 MiB | `allocators::conformance::run`, `conformance::rejoin` |
+//! | [`MAX_WORKLOAD_ARENA`] | 4 MiB | `allocators::workload::run_until_failure`, `workload::efficiency` |
+//! | [`MAX_WORKLOAD_BYTES`] | 64 MiB | `allocators::workload::efficiency` (arena × seeds) |
+//! | [`MAX_WORKLOAD_SAMPLES`] | 10 000 | `allocators::workload::run_until_failure` (kept samples: the interval doubles when full) |
 //!
 //! Three limits live next to the code they bound: [`crate::growth::simulate::MAX_REALLOCATIONS`]
 //! (10 000 000: the simulation loops once per reallocation, not per push, so `n = 10^12` under
@@ -64,6 +71,25 @@ pub const MAX_CELLS_PER_ROW: usize = 1_000;
 /// The largest std source file read (the largest `.rs` file of `library/` 1.95,
 /// `stdarch/crates/core_arch/src/x86/avx512f.rs`, has about 3 MB).
 pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
+/// Most hole visits [`crate::allocators::compare::walk_cost`] may make: Σ over the hole counts of
+/// (holes + 1) × pairs × (runs + 1) (chapter 5 asks for 17.5 million, about a second and a half in
+/// a debug build).
+pub const MAX_WALK_STEPS: usize = 50_000_000;
+/// Most units of work one [`crate::allocators::compare::quick`] measurement does: n × (runs + 1).
+pub const MAX_QUICK_UNITS: usize = 2_000_000;
+/// Most work one quick random-actions measurement does, counted as n² × (runs + 1): on a free list
+/// every action walks a list that grows with n (10 000 actions take about 0.2 s in a debug build,
+/// 100 000 about 23 s).
+pub const MAX_ACTION_WORK: usize = 2_000_000_000;
+/// The largest arena the conformance suite and `rejoin` use (`rejoin` on a free list that does not
+/// coalesce is quadratic in the blocks: about 2 s at 1 MiB, 45 s at 4 MiB, in a debug build).
+pub const MAX_SUITE_ARENA: usize = 1 << 20;
+/// The largest arena a seeded workload runs on until its first failure.
+pub const MAX_WORKLOAD_ARENA: usize = 4 << 20;
+/// Most arena bytes [`crate::allocators::workload::efficiency`] runs over all its seeds.
+pub const MAX_WORKLOAD_BYTES: usize = 64 << 20;
+/// Most heap samples one workload run keeps (each builds a heap map).
+pub const MAX_WORKLOAD_SAMPLES: usize = 10_000;
 
 /// `Ok` if `value <= limit`, else the message "`what` is `value`, above the limit of `limit`".
 pub fn at_most<T: PartialOrd + Display>(what: &str, value: T, limit: T) -> Result<(), String> {
