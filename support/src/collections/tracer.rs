@@ -740,6 +740,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "pure computation over 100 000 samples, no raw memory: too slow under Miri"
+    )]
     fn step_time_chart_draws_a_bounded_number_of_points() {
         let n = 100_000;
         // Capacity doubles at powers of two; step 77_777 is the slowest of all.
