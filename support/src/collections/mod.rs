@@ -238,20 +238,7 @@ impl ScenarioCalls {
 }
 
 fn kind_from_debug(s: &str) -> Option<EventKind> {
-    use EventKind::*;
-    [
-        Alloc,
-        AllocZeroed,
-        GrowInPlace,
-        GrowMoved,
-        ShrinkInPlace,
-        ShrinkMoved,
-        Dealloc,
-        Failed,
-        Mark,
-    ]
-    .into_iter()
-    .find(|k| format!("{k:?}") == s)
+    EventKind::ALL.into_iter().find(|k| format!("{k:?}") == s)
 }
 
 /// Reads the `calls` output of `collections_trace`: a `scenario name=...` line, then its `call`

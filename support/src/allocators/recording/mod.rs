@@ -58,6 +58,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in declaration order (for reading a kind back from its name).
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Alloc,
+        EventKind::AllocZeroed,
+        EventKind::GrowInPlace,
+        EventKind::GrowMoved,
+        EventKind::ShrinkInPlace,
+        EventKind::ShrinkMoved,
+        EventKind::Dealloc,
+        EventKind::Failed,
+        EventKind::Mark,
+    ];
+
     /// A short lower-case name, as shown in tables.
     pub fn name(self) -> &'static str {
         match self {
@@ -701,6 +714,25 @@ mod tests {
     use allocator_api2::boxed::Box as ABox;
     use allocator_api2::vec::Vec as AVec;
     use std::sync::Arc;
+
+    #[test]
+    fn all_lists_every_kind_once() {
+        // The match is exhaustive: a new kind fails to compile here until ALL lists it.
+        let position = |k: EventKind| match k {
+            EventKind::Alloc => 0,
+            EventKind::AllocZeroed => 1,
+            EventKind::GrowInPlace => 2,
+            EventKind::GrowMoved => 3,
+            EventKind::ShrinkInPlace => 4,
+            EventKind::ShrinkMoved => 5,
+            EventKind::Dealloc => 6,
+            EventKind::Failed => 7,
+            EventKind::Mark => 8,
+        };
+        for (i, k) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k:?} is out of place in EventKind::ALL");
+        }
+    }
 
     #[test]
     fn vec_growth_is_recorded_in_order_and_balances() {
