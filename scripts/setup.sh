@@ -14,11 +14,17 @@ set -euo pipefail
 EVCXR_VERSION="0.22.0"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
+TOOLS="$ROOT/.tools"
+# Compiled crates every kernel reuses (course-rustc-cache); pruned to this bound at every set-up.
+CACHE_DIR="${COURSE_RUSTC_CACHE:-$ROOT/.cache/rustc}"
+CACHE_MAX_MIB=1024
 PYTHON="${PYTHON:-python3}"
 cd "$ROOT"
 
 step_start=0
 step() { step_start=$(date +%s); printf '[setup] %-58s' "$1"; }
+# A step that printed a line of its own while it ran: print its name again, keep its start time.
+resume() { printf '[setup] %-58s' "$1"; }
 ok() { echo "ok ($(( $(date +%s) - step_start ))s)${1:+ $1}"; }
 fail() { echo "FAILED"; echo "[setup] error: $1" >&2; exit 1; }
 
@@ -31,7 +37,7 @@ if [ "${1:-}" = "browser" ]; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$ROOT/build-chromium-install.log" 2>&1 \
       || fail "apt-get install chromium failed: see build-chromium-install.log."
     rm -f "$ROOT/build-chromium-install.log"
-    step "headless Chromium (browser test of the pages)"; ok "installed"
+    resume "headless Chromium (browser test of the pages)"; ok "installed"
   else
     ok "not installed: the browser test will be skipped (install chromium, or set CHROMIUM=/path/to/chrome)"
   fi
@@ -68,7 +74,7 @@ else
     || fail "cargo install evcxr_jupyter failed: see build-evcxr-install.log (it needs rustc >= 1.95 and network access to crates.io)."
   rm -f "$ROOT/build-evcxr-install.log"
   command -v evcxr_jupyter >/dev/null || fail "evcxr_jupyter installed but not on PATH: add \$HOME/.cargo/bin to PATH."
-  step "evcxr_jupyter $EVCXR_VERSION"; ok "installed"
+  resume "evcxr_jupyter $EVCXR_VERSION"; ok "installed"
 fi
 
 step "Python virtual environment .venv (requirements.txt)"
@@ -81,6 +87,21 @@ else
   echo "$want" > "$VENV/.requirements.sha256"
   ok "installed"
 fi
+
+step "course-rustc-cache: each crate compiled once per machine"
+# evcxr builds every kernel in a fresh folder; this rustc wrapper (tools/rustc-cache) keeps each
+# compiled crate, checked against its sources at every use, in $CACHE_DIR.
+cargo build --release --quiet -p rustc-cache >"$ROOT/build-rustc-cache.log" 2>&1 \
+  || fail "building tools/rustc-cache failed: see build-rustc-cache.log."
+rm -f "$ROOT/build-rustc-cache.log"
+mkdir -p "$TOOLS/evcxr"
+wrapper="$TOOLS/evcxr/course-rustc-cache"
+cmp -s "$ROOT/target/release/course-rustc-cache" "$wrapper" || cp "$ROOT/target/release/course-rustc-cache" "$wrapper"
+sed -e "s|@WRAPPER@|$wrapper|" -e "s|@CACHE@|$CACHE_DIR|" "$ROOT/config/evcxr/init.evcxr" > "$TOOLS/evcxr/init.evcxr.new"
+cmp -s "$TOOLS/evcxr/init.evcxr.new" "$TOOLS/evcxr/init.evcxr" && rm "$TOOLS/evcxr/init.evcxr.new" \
+  || mv "$TOOLS/evcxr/init.evcxr.new" "$TOOLS/evcxr/init.evcxr"
+if [ -d "$CACHE_DIR" ]; then ok "$("$wrapper" --prune "$CACHE_DIR" "$CACHE_MAX_MIB" 2>&1) in ${CACHE_DIR#$ROOT/}"
+else ok "empty cache: ${CACHE_DIR#$ROOT/}"; fi
 
 step "Jupyter kernel 'rust' inside .venv"
 kdir="$VENV/share/jupyter/kernels/rust"
@@ -98,7 +119,7 @@ for f in "$scratch"/kernels/rust/*; do
   [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
 done
 rm -rf "$scratch"
-"$VENV/bin/python" - "$kdir/kernel.json" "$(command -v evcxr_jupyter)" "$ROOT/config/evcxr" <<'PY'
+"$VENV/bin/python" - "$kdir/kernel.json" "$(command -v evcxr_jupyter)" "$TOOLS/evcxr" <<'PY'
 import json, sys
 path, exe, config_dir = sys.argv[1:]
 spec = {
@@ -106,7 +127,8 @@ spec = {
     "display_name": "Rust (allocation course)",
     "language": "rust",
     "interrupt_mode": "message",
-    # init.evcxr there turns on evcxr's dependency cache, so plotters compiles once per machine.
+    # init.evcxr there (written by set-up from config/evcxr/) routes the kernel's builds through
+    # course-rustc-cache, so the support crate and plotters compile once per machine.
     "env": {"EVCXR_CONFIG_DIR": config_dir},
 }
 new = json.dumps(spec, indent=1)
@@ -155,4 +177,21 @@ else
   setcfg filter.nbstripout.smudge cat
   setcfg diff.ipynb.textconv ".venv/bin/nbstripout --keep-id -t"
   if [ -n "$changed" ]; then ok "configured"; else ok "already configured"; fi
+fi
+
+step "support crate compiled for every kernel (warm cache)"
+# The learner's first open of a chapter finds the crate built. Skipped when nothing it depends on
+# changed since the last warm-up (the stamp: digests of support/, Cargo.lock, rustc and evcxr).
+stamp="$( { find "$ROOT/support/src" "$ROOT/support/Cargo.toml" "$ROOT/Cargo.lock" -type f -print0 | sort -z | xargs -0 sha256sum;
+           rustc -vV; cat "$VENV/share/jupyter/kernels/rust/version.txt" "$TOOLS/evcxr/init.evcxr"; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$CACHE_DIR/warm.stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$CACHE_DIR/entries" ]; then ok "already warm"
+else
+  mkdir -p "$CACHE_DIR" 2>/dev/null || true
+  # The kernel's own messages (cargo's "Compiling ...") go to warm.log; the script prints one line.
+  if said="$(JUPYTER_PATH="$VENV/share/jupyter" "$VENV/bin/python" "$ROOT/scripts/warm_kernel.py" 2>"$CACHE_DIR/warm.log")"; then
+    echo "$stamp" > "$CACHE_DIR/warm.stamp" 2>/dev/null || true
+    ok "${said##*$'\n'}"  # its last line (the kernel may print a line of its own first)
+  else
+    ok "not warmed (${said:-see $CACHE_DIR/warm.log}); the first kernel compiles it"
+  fi
 fi

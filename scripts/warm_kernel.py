@@ -1,0 +1,58 @@
+"""Set-up's last step: one kernel loads the support crate, so that course-rustc-cache holds it and
+the learner's first chapter finds it built. Prints one line: the time, and whether the crate was
+compiled or already in the cache (read from the cache's log). Exits non-zero, with the reason on
+its last line, when the kernel cannot start or the cell fails.
+
+Run with JUPYTER_PATH pointing at the course's .venv/share/jupyter (scripts/setup.sh does)."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEP = ':dep support = { path = "../support" }'
+
+
+def cache_dir() -> Path | None:
+    """The cache folder named in the generated evcxr config (None when there is none)."""
+    init = ROOT / ".tools" / "evcxr" / "init.evcxr"
+    m = re.search(r"^:build_env COURSE_RUSTC_CACHE=(.+)$", init.read_text(), re.M) if init.exists() else None
+    return Path(m.group(1)) if m else None
+
+
+def main() -> int:
+    from jupyter_client.manager import start_new_kernel
+
+    cache = cache_dir()
+    log = cache / "log" if cache else None
+    before = log.stat().st_size if log and log.exists() else 0
+    start = time.monotonic()
+    km, kc = start_new_kernel(kernel_name="rust", startup_timeout=300, cwd=str(ROOT / "notebooks"))
+    try:
+        reply = kc.execute_interactive(DEP, timeout=900, output_hook=lambda m: None)
+        if reply["content"]["status"] != "ok":
+            print(f"the :dep cell failed: {reply['content'].get('evalue', '')[:300]}")
+            return 1
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    seconds = time.monotonic() - start
+    new = log.read_bytes()[before:].decode(errors="replace") if log and log.exists() else ""
+    stored = len(re.findall(r" stored ", new))
+    hits = len(re.findall(r" hit ", new))
+    if re.search(r" stored support ", new):
+        what = f"compiled and kept {stored} crates"
+    elif re.search(r" hit support ", new):
+        what = f"already in the cache ({hits} crates reused)"
+    else:
+        what = "loaded, but the cache log shows no support crate (is the cache folder writable?)"
+    print(f"{what}; a kernel and its :dep cell took {seconds:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RUST_BACKTRACE", "0")
+    sys.exit(main())
