@@ -3,8 +3,8 @@
 
     python tests/kernel_hostile.py
 
-Starts the course's evcxr kernel (as `tests/notebooks.py execute` does, sharing its build directory
-build/evcxr), defines a variable, then runs one cell per hostile input: counts of 10^12, sizes of
+Starts the course's evcxr kernel as JupyterLab does (a fresh build folder; the support crate comes
+from course-rustc-cache, warmed by set-up), defines a variable, then runs one cell per hostile input: counts of 10^12, sizes of
 usize::MAX, f64::MAX in a chart, a path out of the std source, the display protocol's end marker in
 an Html value, a foreign pointer to the guarded heap, a recorder cleared with a block live. Each cell
 must end as its case says (an answer, or an error naming the limit), within its time bound, with the
@@ -205,9 +205,7 @@ def run_cell(kc, code: str, timeout: float) -> CellResult:
 
 
 def main() -> int:
-    os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
     os.environ.setdefault("RUST_BACKTRACE", "0")
-    Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
     venv_kernels = Path(sys.prefix) / "share" / "jupyter"
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(venv_kernels)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]

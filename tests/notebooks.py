@@ -413,11 +413,7 @@ def cmd_execute(args) -> int:
         print("[run] no notebooks found in notebooks/", file=sys.stderr)
         return 1
     BUILD.mkdir(exist_ok=True)
-    # One persistent evcxr build directory: notebooks run one at a time, so they share compiled
-    # dependencies (plotters, the support crate) and a second run rebuilds nothing.
-    os.environ.setdefault("EVCXR_TMPDIR", str(BUILD / "evcxr"))
     os.environ.setdefault("RUST_BACKTRACE", "0")  # panics shown in pages stay short
-    Path(os.environ["EVCXR_TMPDIR"]).mkdir(parents=True, exist_ok=True)
     if not use_course_kernel():
         return 1
     chs = pages.chapters()

@@ -25,7 +25,9 @@ pub fn parse(text: &str) -> DepInfo {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let Some(deps) = rule_deps(line) else { continue };
+        let Some(deps) = rule_deps(line) else {
+            continue;
+        };
         for d in split_escaped(deps) {
             if !out.files.contains(&d) {
                 out.files.push(d);
@@ -40,7 +42,8 @@ fn rule_deps(line: &str) -> Option<&str> {
     let bytes = line.as_bytes();
     (0..bytes.len()).find_map(|i| {
         let escaped = i > 0 && bytes[i - 1] == b'\\';
-        (bytes[i] == b':' && !escaped && bytes.get(i + 1).is_none_or(|&b| b == b' ')).then(|| &line[i + 1..])
+        (bytes[i] == b':' && !escaped && bytes.get(i + 1).is_none_or(|&b| b == b' '))
+            .then(|| &line[i + 1..])
     })
 }
 
@@ -106,13 +109,20 @@ mod tests {
         let d = parse(SAMPLE);
         assert_eq!(
             d.files,
-            ["/w/support/src/lib.rs", "/w/support/src/a b.rs", "/t/target/debug/build/x/out/gen.rs"]
+            [
+                "/w/support/src/lib.rs",
+                "/w/support/src/a b.rs",
+                "/t/target/debug/build/x/out/gen.rs"
+            ]
         );
         assert_eq!(
             d.env,
             [
                 ("CARGO_PKG_NAME".to_owned(), Some("support".to_owned())),
-                ("OUT_DIR".to_owned(), Some("/t/target/debug/build/x/out".to_owned())),
+                (
+                    "OUT_DIR".to_owned(),
+                    Some("/t/target/debug/build/x/out".to_owned())
+                ),
                 ("COURSE_UNSET".to_owned(), None),
             ]
         );
@@ -120,7 +130,15 @@ mod tests {
 
     #[test]
     fn empty_and_odd_text_gives_nothing_rather_than_a_panic() {
-        for t in ["", "\n\n", "no rule here", ":", "a:b:c", "# env-dep:", "x: \\"] {
+        for t in [
+            "",
+            "\n\n",
+            "no rule here",
+            ":",
+            "a:b:c",
+            "# env-dep:",
+            "x: \\",
+        ] {
             let _ = parse(t);
         }
         assert_eq!(parse("").files.len(), 0);

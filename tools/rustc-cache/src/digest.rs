@@ -22,12 +22,17 @@ impl fmt::Display for Digest {
 impl Digest {
     /// Reads 16 hex digits back.
     pub fn parse(s: &str) -> Option<Digest> {
-        (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok().map(Digest)).flatten()
+        (s.len() == 16)
+            .then(|| u64::from_str_radix(s, 16).ok().map(Digest))
+            .flatten()
     }
 
     /// A digest under construction.
     pub fn start() -> Builder {
-        Builder { h: DefaultHasher::new(), len: 0 }
+        Builder {
+            h: DefaultHasher::new(),
+            len: 0,
+        }
     }
 
     /// The digest of one byte string.

@@ -94,16 +94,28 @@ impl Invocation {
         if crate_name == EVCXR_CELL_CRATE {
             return Err(Pass::Cell);
         }
-        if !source.as_deref().is_some_and(|s| Path::new(s).is_absolute()) {
+        if !source
+            .as_deref()
+            .is_some_and(|s| Path::new(s).is_absolute())
+        {
             return Err(Pass::LocalSource);
         }
-        let extra_filename = extra.filter(|e| !e.is_empty()).ok_or(Pass::NoExtraFilename)?;
+        let extra_filename = extra
+            .filter(|e| !e.is_empty())
+            .ok_or(Pass::NoExtraFilename)?;
         let target_root = out_dir
             .ancestors()
             .find(|p| p.file_name().is_some_and(|n| n == "target"))
             .map(Path::to_path_buf)
             .ok_or(Pass::NoTargetRoot)?;
-        Ok(Invocation { rustc: rustc.to_owned(), args, crate_name, out_dir, extra_filename, target_root })
+        Ok(Invocation {
+            rustc: rustc.to_owned(),
+            args,
+            crate_name,
+            out_dir,
+            extra_filename,
+            target_root,
+        })
     }
 
     /// The target folder as text (it is found in an argument, so it is UTF-8).
@@ -155,7 +167,11 @@ mod tests {
         assert_eq!(inv.crate_name, "support");
         assert_eq!(inv.extra_filename, "-1a2b");
         assert_eq!(inv.target_root, PathBuf::from("/tmp/.tmpAB/target"));
-        assert!(!inv.args.iter().any(|a| a.contains("incremental")), "{:?}", inv.args);
+        assert!(
+            !inv.args.iter().any(|a| a.contains("incremental")),
+            "{:?}",
+            inv.args
+        );
         assert_eq!(inv.args.len(), args(SUPPORT).len() - 2);
     }
 
@@ -164,7 +180,11 @@ mod tests {
         let a = Invocation::parse("rustc", &args(SUPPORT)).unwrap();
         let b = Invocation::parse("rustc", &args(&SUPPORT.replace(".tmpAB", ".tmpXYZ"))).unwrap();
         assert_eq!(a.key(), b.key());
-        let c = Invocation::parse("rustc", &args(&SUPPORT.replace("opt-level=2", "opt-level=0"))).unwrap();
+        let c = Invocation::parse(
+            "rustc",
+            &args(&SUPPORT.replace("opt-level=2", "opt-level=0")),
+        )
+        .unwrap();
         assert_ne!(a.key(), c.key());
         let d = Invocation::parse("/other/rustc", &args(SUPPORT)).unwrap();
         assert_ne!(a.key(), d.key());
@@ -175,23 +195,38 @@ mod tests {
         let cell = SUPPORT.replace("--crate-name support", "--crate-name ctx");
         assert_eq!(Invocation::parse("rustc", &args(&cell)), Err(Pass::Cell));
         let local = SUPPORT.replace("/work/main/support/src/lib.rs", "src/lib.rs");
-        assert_eq!(Invocation::parse("rustc", &args(&local)), Err(Pass::LocalSource));
-        assert_eq!(Invocation::parse("rustc", &args("-vV")), Err(Pass::NoOutDir));
+        assert_eq!(
+            Invocation::parse("rustc", &args(&local)),
+            Err(Pass::LocalSource)
+        );
+        assert_eq!(
+            Invocation::parse("rustc", &args("-vV")),
+            Err(Pass::NoOutDir)
+        );
         assert_eq!(
             Invocation::parse("rustc", &args("--crate-name probe --out-dir /t/target/x -")),
             Err(Pass::Stdin)
         );
         let no_extra = SUPPORT.replace("-C extra-filename=-1a2b", "");
-        assert_eq!(Invocation::parse("rustc", &args(&no_extra)), Err(Pass::NoExtraFilename));
+        assert_eq!(
+            Invocation::parse("rustc", &args(&no_extra)),
+            Err(Pass::NoExtraFilename)
+        );
         let no_target = SUPPORT.replace("/tmp/.tmpAB/target/", "/tmp/.tmpAB/out/");
-        assert_eq!(Invocation::parse("rustc", &args(&no_target)), Err(Pass::NoTargetRoot));
+        assert_eq!(
+            Invocation::parse("rustc", &args(&no_target)),
+            Err(Pass::NoTargetRoot)
+        );
     }
 
     #[test]
     fn masking_round_trips() {
         let inv = Invocation::parse("rustc", &args(SUPPORT)).unwrap();
         let line = r#"{"artifact":"/tmp/.tmpAB/target/x/deps/libsupport-1a2b.rlib"}"#;
-        assert_eq!(inv.mask(line), r#"{"artifact":"<target>/x/deps/libsupport-1a2b.rlib"}"#);
+        assert_eq!(
+            inv.mask(line),
+            r#"{"artifact":"<target>/x/deps/libsupport-1a2b.rlib"}"#
+        );
         assert_eq!(inv.unmask(&inv.mask(line)), line);
     }
 }

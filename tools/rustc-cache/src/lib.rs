@@ -40,7 +40,11 @@ pub fn stores_from_env() -> Vec<Store> {
         stores.push(Store::new(dir, true));
     }
     if let Some(dirs) = std::env::var_os(SHARED_ENV) {
-        stores.extend(std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()).map(|d| Store::new(d, false)));
+        stores.extend(
+            std::env::split_paths(&dirs)
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| Store::new(d, false)),
+        );
     }
     stores
 }
@@ -98,7 +102,11 @@ fn try_hit(inv: &Invocation, stores: &[Store]) -> Option<i32> {
                 s.log(&format!("hit {} {}", inv.crate_name, found.dir.display()));
                 return Some(0);
             }
-            Err(e) => s.log(&format!("skipped {} {}: {e}", inv.crate_name, found.dir.display())),
+            Err(e) => s.log(&format!(
+                "skipped {} {}: {e}",
+                inv.crate_name,
+                found.dir.display()
+            )),
         }
     }
     None
@@ -120,15 +128,27 @@ fn pass_through(rustc: &str, args: &[String]) -> i32 {
 /// streams to store.
 fn compile(inv: &Invocation) -> io::Result<(i32, Compiled)> {
     let started = SystemTime::now();
-    let mut child = Command::new(&inv.rustc).args(&inv.args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let mut out_pipe = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+    let mut child = Command::new(&inv.rustc)
+        .args(&inv.args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut out_pipe = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout"))?;
     let reader = std::thread::spawn(move || {
         let mut v = Vec::new();
         let _ = out_pipe.read_to_end(&mut v);
         v
     });
     let mut stderr = Vec::new();
-    let mut lines = io::BufReader::new(child.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?);
+    let mut lines = io::BufReader::new(
+        child
+            .stderr
+            .take()
+            .ok_or_else(|| io::Error::other("no stderr"))?,
+    );
     let mut line = Vec::new();
     while lines.read_until(b'\n', &mut line)? > 0 {
         let _ = io::stderr().write_all(&line);
@@ -137,5 +157,12 @@ fn compile(inv: &Invocation) -> io::Result<(i32, Compiled)> {
     let status = child.wait()?;
     let stdout = reader.join().unwrap_or_default();
     let _ = io::stdout().write_all(&stdout);
-    Ok((status.code().unwrap_or(1), Compiled { started, stdout, stderr }))
+    Ok((
+        status.code().unwrap_or(1),
+        Compiled {
+            started,
+            stdout,
+            stderr,
+        },
+    ))
 }

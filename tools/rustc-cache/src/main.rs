@@ -12,10 +12,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("--prune") | Some("--stats") => command(&args),
-        Some(rustc) if !rustc.starts_with("--") => rustc_cache::wrap(rustc, &args[1..], &rustc_cache::stores_from_env()),
+        Some(rustc) if !rustc.starts_with("--") => {
+            rustc_cache::wrap(rustc, &args[1..], &rustc_cache::stores_from_env())
+        }
         _ => {
             eprintln!("usage: course-rustc-cache RUSTC ARGS... (as RUSTC_WRAPPER, with COURSE_RUSTC_CACHE=DIR)");
-            eprintln!("       course-rustc-cache --prune DIR [MAX_MIB]   (default {DEFAULT_MAX_MIB} MiB)");
+            eprintln!(
+                "       course-rustc-cache --prune DIR [MAX_MIB]   (default {DEFAULT_MAX_MIB} MiB)"
+            );
             eprintln!("       course-rustc-cache --stats DIR");
             2
         }
@@ -48,7 +52,10 @@ fn command(args: &[String]) -> i32 {
                 p.kept,
                 p.kept_bytes as f64 / (1u64 << 20) as f64,
                 if args[0] == "--prune" {
-                    format!(" (bound {max_mib} MiB; removed {} old, {} damaged)", p.evicted, p.broken)
+                    format!(
+                        " (bound {max_mib} MiB; removed {} old, {} damaged)",
+                        p.evicted, p.broken
+                    )
                 } else {
                     String::new()
                 }

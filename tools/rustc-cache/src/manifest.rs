@@ -102,8 +102,16 @@ impl Manifest {
                 }
                 "src" | "ext" => {
                     let (d, path) = rest.split_once(' ')?;
-                    let kind = if tag == "src" { InputKind::Source } else { InputKind::Extern };
-                    m.inputs.push(Input { kind, digest: Digest::parse(d)?, path: path.to_owned() });
+                    let kind = if tag == "src" {
+                        InputKind::Source
+                    } else {
+                        InputKind::Extern
+                    };
+                    m.inputs.push(Input {
+                        kind,
+                        digest: Digest::parse(d)?,
+                        path: path.to_owned(),
+                    });
                 }
                 "env" => {
                     let (k, v) = rest.split_once('=')?;
@@ -128,12 +136,26 @@ mod tests {
 
     fn sample() -> Manifest {
         Manifest {
-            outputs: vec![(Digest(1), 10, "libsupport-1a.rlib".into()), (Digest(2), 3, "support-1a.d".into())],
-            inputs: vec![
-                Input { kind: InputKind::Source, digest: Digest(3), path: "/w/src/a b.rs".into() },
-                Input { kind: InputKind::Extern, digest: Digest(4), path: "<target>/deps/liblibc.rmeta".into() },
+            outputs: vec![
+                (Digest(1), 10, "libsupport-1a.rlib".into()),
+                (Digest(2), 3, "support-1a.d".into()),
             ],
-            env: vec![("OUT_DIR".into(), Some("<target>/x=y".into())), ("GONE".into(), None)],
+            inputs: vec![
+                Input {
+                    kind: InputKind::Source,
+                    digest: Digest(3),
+                    path: "/w/src/a b.rs".into(),
+                },
+                Input {
+                    kind: InputKind::Extern,
+                    digest: Digest(4),
+                    path: "<target>/deps/liblibc.rmeta".into(),
+                },
+            ],
+            env: vec![
+                ("OUT_DIR".into(), Some("<target>/x=y".into())),
+                ("GONE".into(), None),
+            ],
         }
     }
 

@@ -58,7 +58,10 @@ pub struct Compiled {
 impl Store {
     /// A store at `root`.
     pub fn new(root: impl Into<PathBuf>, writable: bool) -> Store {
-        Store { root: root.into(), writable }
+        Store {
+            root: root.into(),
+            writable,
+        }
     }
 
     fn key_dir(&self, inv: &Invocation) -> PathBuf {
@@ -78,7 +81,10 @@ impl Store {
                 let _ = fs::write(&path, keep);
             }
         }
-        let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(&path) {
             let _ = writeln!(f, "{secs} {} {line}", std::process::id());
         }
@@ -92,7 +98,7 @@ impl Store {
             .map(|e| e.path())
             .map(|p| (used_time(&p), p))
             .collect();
-        variants.sort_by(|a, b| b.0.cmp(&a.0));
+        variants.sort_by_key(|v| std::cmp::Reverse(v.0));
         variants.into_iter().find_map(|(_, dir)| {
             let manifest = Manifest::from_text(&fs::read_to_string(dir.join("manifest")).ok()?)?;
             inputs_match(&manifest, inv).then_some(Found { dir, manifest })
@@ -106,7 +112,9 @@ impl Store {
         let mut staged = Vec::new();
         let result = (|| {
             for (digest, len, name) in &found.manifest.outputs {
-                let tmp = inv.out_dir.join(format!(".{name}.rustc-cache-{}", std::process::id()));
+                let tmp = inv
+                    .out_dir
+                    .join(format!(".{name}.rustc-cache-{}", std::process::id()));
                 staged.push((tmp.clone(), inv.out_dir.join(name)));
                 let stored = found.dir.join("files").join(name);
                 let mut from = fs::File::open(&stored)?;
@@ -121,7 +129,10 @@ impl Store {
                 // Build scripts are programs: keep the executable bit fs::copy stored.
                 fs::set_permissions(&tmp, fs::metadata(&stored)?.permissions())?;
                 if (got, n) != (*digest, *len) {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name} is damaged")));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{name} is damaged"),
+                    ));
                 }
             }
             let out = fs::read(found.dir.join("stdout"))?;
@@ -184,29 +195,50 @@ impl Store {
     /// dep-info, an input cannot be read, or the folder cannot be written.
     pub fn store(&self, inv: &Invocation, compiled: &Compiled) -> io::Result<PathBuf> {
         if !self.writable {
-            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "read-only cache"));
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "read-only cache",
+            ));
         }
         let outputs = outputs_of(inv, compiled.started)?;
         let dep_file = outputs
             .iter()
             .find(|p| p.extension().is_some_and(|e| e == "d"))
             .ok_or_else(|| io::Error::other("rustc wrote no dep-info"))?;
-        let manifest = manifest_for(inv, &outputs, &depinfo::parse(&fs::read_to_string(dep_file)?))?;
-        let text = manifest.to_text().ok_or_else(|| io::Error::other("a path holds a newline"))?;
+        let manifest = manifest_for(
+            inv,
+            &outputs,
+            &depinfo::parse(&fs::read_to_string(dep_file)?),
+        )?;
+        let text = manifest
+            .to_text()
+            .ok_or_else(|| io::Error::other("a path holds a newline"))?;
         ensure_root(&self.root)?;
-        let tmp = self.root.join("tmp").join(format!("{}-{}", std::process::id(), nanos()));
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{}-{}", std::process::id(), nanos()));
         fs::create_dir_all(tmp.join("files"))?;
         let written = (|| {
             for p in &outputs {
                 let name = p.file_name().unwrap_or_default();
                 if p.extension().is_some_and(|e| e == "d") {
-                    fs::write(tmp.join("files").join(name), inv.mask(&fs::read_to_string(p)?))?;
+                    fs::write(
+                        tmp.join("files").join(name),
+                        inv.mask(&fs::read_to_string(p)?),
+                    )?;
                 } else {
                     fs::copy(p, tmp.join("files").join(name))?;
                 }
             }
-            fs::write(tmp.join("stdout"), inv.mask(&String::from_utf8_lossy(&compiled.stdout)))?;
-            fs::write(tmp.join("stderr"), inv.mask(&String::from_utf8_lossy(&compiled.stderr)))?;
+            fs::write(
+                tmp.join("stdout"),
+                inv.mask(&String::from_utf8_lossy(&compiled.stdout)),
+            )?;
+            fs::write(
+                tmp.join("stderr"),
+                inv.mask(&String::from_utf8_lossy(&compiled.stderr)),
+            )?;
             fs::write(tmp.join("used"), "")?;
             fs::write(tmp.join("manifest"), &text)?;
             // The stored bytes must be the ones the manifest describes (a file rewritten while we
@@ -214,7 +246,9 @@ impl Store {
             for (d, len, name) in &manifest.outputs {
                 let stored = tmp.join("files").join(name);
                 if (Digest::of_file(&stored)?, fs::metadata(&stored)?.len()) != (*d, *len) {
-                    return Err(io::Error::other(format!("{name} changed while it was stored")));
+                    return Err(io::Error::other(format!(
+                        "{name} changed while it was stored"
+                    )));
                 }
             }
             let key_dir = self.key_dir(inv);
@@ -252,25 +286,39 @@ pub fn ensure_root(root: &Path) -> io::Result<()> {
 }
 
 fn nanos() -> u128 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos()
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
 }
 
 fn touch(path: &Path) {
-    if let Ok(f) = fs::OpenOptions::new().create(true).truncate(false).write(true).open(path) {
+    if let Ok(f) = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+    {
         let _ = f.set_modified(SystemTime::now());
     }
 }
 
 /// When an entry was last used (its `used` file's time; the epoch when unreadable).
 pub fn used_time(entry: &Path) -> SystemTime {
-    fs::metadata(entry.join("used")).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
+    fs::metadata(entry.join("used"))
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// Does every input of `m` have the digest it had, and every variable the value it had?
 fn inputs_match(m: &Manifest, inv: &Invocation) -> bool {
-    m.inputs.iter().all(|i| Digest::of_file(Path::new(&inv.unmask(&i.path))).is_ok_and(|d| d == i.digest))
+    m.inputs
+        .iter()
+        .all(|i| Digest::of_file(Path::new(&inv.unmask(&i.path))).is_ok_and(|d| d == i.digest))
         && m.env.iter().all(|(k, v)| {
-            let now = std::env::var(k).ok().map(|v| inv.mask(&depinfo::escape_env(&v)));
+            let now = std::env::var(k)
+                .ok()
+                .map(|v| inv.mask(&depinfo::escape_env(&v)));
             now == *v
         })
 }
@@ -278,7 +326,9 @@ fn inputs_match(m: &Manifest, inv: &Invocation) -> bool {
 /// The files of this unit that rustc wrote: in `--out-dir`, named with its extra-filename, and
 /// written since it started.
 fn outputs_of(inv: &Invocation, started: SystemTime) -> io::Result<Vec<PathBuf>> {
-    let since = started.checked_sub(Duration::from_secs(1)).unwrap_or(started);
+    let since = started
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(started);
     let mut out: Vec<PathBuf> = fs::read_dir(&inv.out_dir)?
         .flatten()
         .filter(|e| {
@@ -286,31 +336,47 @@ fn outputs_of(inv: &Invocation, started: SystemTime) -> io::Result<Vec<PathBuf>>
             let name = name.to_string_lossy();
             !name.starts_with('.')
                 && name.contains(inv.extra_filename.as_str())
-                && e.metadata().is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t >= since))
+                && e.metadata()
+                    .is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t >= since))
         })
         .map(|e| e.path())
         .collect();
     out.sort();
     if out.is_empty() {
-        return Err(io::Error::other("rustc wrote no files with this unit's name"));
+        return Err(io::Error::other(
+            "rustc wrote no files with this unit's name",
+        ));
     }
     Ok(out)
 }
 
 /// The manifest of a compile: its outputs, its sources (from dep-info), its `--extern` crates
 /// and the variables it read.
-fn manifest_for(inv: &Invocation, outputs: &[PathBuf], deps: &depinfo::DepInfo) -> io::Result<Manifest> {
+fn manifest_for(
+    inv: &Invocation,
+    outputs: &[PathBuf],
+    deps: &depinfo::DepInfo,
+) -> io::Result<Manifest> {
     let mut m = Manifest::default();
     for p in outputs {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let bytes = if p.extension().is_some_and(|e| e == "d") {
             inv.mask(&fs::read_to_string(p)?).into_bytes()
         } else {
             fs::read(p)?
         };
-        m.outputs.push((Digest::of(&bytes), bytes.len() as u64, name));
+        m.outputs
+            .push((Digest::of(&bytes), bytes.len() as u64, name));
     }
-    let externs = inv.args.windows(2).filter(|w| w[0] == "--extern").filter_map(|w| w[1].split_once('=').map(|(_, p)| p));
+    let externs = inv
+        .args
+        .windows(2)
+        .filter(|w| w[0] == "--extern")
+        .filter_map(|w| w[1].split_once('=').map(|(_, p)| p));
     for (kind, path) in deps
         .files
         .iter()
@@ -318,9 +384,17 @@ fn manifest_for(inv: &Invocation, outputs: &[PathBuf], deps: &depinfo::DepInfo) 
         .chain(externs.map(|p| (InputKind::Extern, p)))
     {
         let digest = Digest::of_file(Path::new(path))?;
-        m.inputs.push(Input { kind, digest, path: inv.mask(path) });
+        m.inputs.push(Input {
+            kind,
+            digest,
+            path: inv.mask(path),
+        });
     }
-    m.env = deps.env.iter().map(|(k, v)| (k.clone(), v.as_deref().map(|v| inv.mask(v)))).collect();
+    m.env = deps
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_deref().map(|v| inv.mask(v))))
+        .collect();
     Ok(m)
 }
 
@@ -348,13 +422,25 @@ pub fn prune(root: &Path, max_bytes: u64, keep_per_key: usize) -> io::Result<Pru
     }
     let mut r = Pruned::default();
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    for e in fs::read_dir(root.join("tmp")).into_iter().flatten().flatten() {
-        if e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago) && fs::remove_dir_all(e.path()).is_ok() {
+    for e in fs::read_dir(root.join("tmp"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if e.metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < hour_ago)
+            && fs::remove_dir_all(e.path()).is_ok()
+        {
             r.broken += 1;
         }
     }
     let mut live: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
-    for key in fs::read_dir(root.join("entries")).into_iter().flatten().flatten() {
+    for key in fs::read_dir(root.join("entries"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let mut variants: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         for v in fs::read_dir(key.path()).into_iter().flatten().flatten() {
             let dir = v.path();
@@ -367,7 +453,7 @@ pub fn prune(root: &Path, max_bytes: u64, keep_per_key: usize) -> io::Result<Pru
                 }
             }
         }
-        variants.sort_by(|a, b| b.0.cmp(&a.0));
+        variants.sort_by_key(|v| std::cmp::Reverse(v.0));
         for old in variants.split_off(keep_per_key.min(variants.len())) {
             if fs::remove_dir_all(&old.2).is_ok() {
                 r.evicted += 1;
@@ -378,10 +464,12 @@ pub fn prune(root: &Path, max_bytes: u64, keep_per_key: usize) -> io::Result<Pru
         }
         live.extend(variants);
     }
-    live.sort_by(|a, b| b.0.cmp(&a.0));
+    live.sort_by_key(|v| std::cmp::Reverse(v.0));
     let mut total: u64 = live.iter().map(|v| v.1).sum();
     while total > max_bytes {
-        let Some((_, bytes, dir)) = live.pop() else { break };
+        let Some((_, bytes, dir)) = live.pop() else {
+            break;
+        };
         if fs::remove_dir_all(&dir).is_ok() {
             r.evicted += 1;
             total -= bytes;
@@ -408,7 +496,11 @@ fn entry_size(dir: &Path) -> Option<u64> {
 pub fn stats(root: &Path) -> io::Result<Pruned> {
     fs::read_dir(root)?;
     let mut r = Pruned::default();
-    for key in fs::read_dir(root.join("entries")).into_iter().flatten().flatten() {
+    for key in fs::read_dir(root.join("entries"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         for v in fs::read_dir(key.path()).into_iter().flatten().flatten() {
             match entry_size(&v.path()) {
                 Some(bytes) => {
