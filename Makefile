@@ -7,7 +7,7 @@ export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
 .PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
-	browser-setup browser-test slides notebook-slides reset update normalize clean
+	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -28,7 +28,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-hostile notebook-slides browser-test
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -51,6 +51,10 @@ notebook-hygiene:
 
 notebook-run:
 	@$(PY) tests/notebooks.py execute
+
+# The compiled-crate cache through real kernels: several at once, an edit, cells never cached.
+kernel-cache:
+	@echo "[test] the compiled-crate cache in live kernels (tests/kernel_cache.py)"; $(PY) tests/kernel_cache.py
 
 # The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
 kernel-hostile:
