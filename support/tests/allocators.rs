@@ -579,3 +579,92 @@ fn a_heap_map_with_a_gap_fails_its_debug_assertion() {
         }],
     );
 }
+
+/// A broken design: every block it hands out is the arena's first 4 KiB (a block handed out twice).
+struct SameBlock(Arena);
+
+// SAFETY: deliberately broken (it hands out live blocks again): only ever used behind a
+// `CheckedArena`, whose ledger refuses an overlapping block before anyone writes to it, and whose
+// realloc path (`move_block`) refuses before copying. That refusal is what the test checks.
+unsafe impl support::allocators::ArenaAllocator for SameBlock {
+    fn name(&self) -> String {
+        "same block".into()
+    }
+    fn arena(&self) -> &Arena {
+        &self.0
+    }
+    fn alloc(
+        &mut self,
+        _layout: Layout,
+    ) -> Result<std::ptr::NonNull<u8>, support::allocators::Refusal> {
+        Ok(self.0.at(0))
+    }
+    unsafe fn dealloc(
+        &mut self,
+        _p: std::ptr::NonNull<u8>,
+        _l: Layout,
+    ) -> Result<(), support::allocators::Misuse> {
+        Ok(())
+    }
+    fn reset(&mut self) {}
+    fn regions(&self) -> Vec<support::allocators::Region> {
+        vec![support::allocators::Region {
+            offset: 0,
+            len: self.0.len(),
+            kind: RegionKind::Free,
+        }]
+    }
+}
+
+#[test]
+fn a_design_that_hands_out_a_block_twice_is_reported_never_copied_onto_itself() {
+    let heap = CheckedArena::new(SameBlock(arena(8192)));
+    let a = heap.alloc(64, 8).unwrap();
+    heap.fill(a, 7).unwrap();
+    let e = heap.alloc(64, 8).unwrap_err();
+    assert!(e.contains("overlapping live block #1"), "{e}");
+    // Growing `a` moves it: the design answers with `a` itself. Before this was refused, the move
+    // reached `copy_nonoverlapping` with overlapping ranges (an abort in a debug build).
+    let e = heap.realloc(a, 256).unwrap_err();
+    assert!(
+        e.contains("handed out twice") && e.contains("nothing was copied"),
+        "{e}"
+    );
+    assert!(heap.holds(a, 7, 64).unwrap(), "the block kept its bytes");
+    assert!(
+        heap.problems().iter().any(|p| p.contains("overlapping")),
+        "{:?}",
+        heap.problems()
+    );
+}
+
+#[test]
+fn a_rule_that_calls_back_into_its_own_checked_arena_is_refused_as_reentered() {
+    use std::cell::Cell;
+    use support::allocators::{Bump, DownBy, Refusal};
+    type Heap = CheckedArena<Bump<DownBy>>;
+    thread_local!(static HEAP: Cell<*const Heap> = const { Cell::new(std::ptr::null()) });
+    thread_local!(static SAID: Cell<Option<bool>> = const { Cell::new(None) });
+    let rule: fn(usize, usize, usize, usize) -> Option<usize> = |cur, start, size, align| {
+        let h = HEAP.with(Cell::get);
+        if !h.is_null() {
+            // SAFETY: HEAP points at `heap` below, alive for the whole test, and only `&` is used.
+            let again = unsafe { &*h }.alloc(8, 8);
+            SAID.with(|s| s.set(Some(again.is_err_and(|e| e.contains("re-entered")))));
+        }
+        cur.checked_sub(size)
+            .map(|b| b & !(align - 1))
+            .filter(|&b| b >= start)
+    };
+    let heap: Heap = CheckedArena::new(Bump::with_direction(arena(4096), DownBy(rule)));
+    HEAP.with(|h| h.set(&heap));
+    let outer = heap.alloc(16, 8);
+    HEAP.with(|h| h.set(std::ptr::null()));
+    assert!(outer.is_ok(), "the outer request is served: {outer:?}");
+    assert_eq!(
+        SAID.with(Cell::get),
+        Some(true),
+        "the nested request was refused as re-entered"
+    );
+    assert!(heap.refusals().contains(&Refusal::Reentered));
+}

@@ -1110,20 +1110,59 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        // ---- collections::hashmap::show_hashbrown (excerpt_in: the same checks as std paths) ----
+        case(
+            "show_hashbrown(\"/etc/passwd\", ..)",
+            Error("outside the source folder"),
+            || source(support::collections::hashmap::show_hashbrown("/etc/passwd", "root").0),
+        ),
+        case(
+            "show_hashbrown with ../ out of the crate",
+            Error("outside the source folder"),
+            || {
+                source(
+                    support::collections::hashmap::show_hashbrown(
+                        "../../../../../../../etc/passwd",
+                        "root",
+                    )
+                    .0,
+                )
+            },
+        ),
+        case(
+            "show_hashbrown(\"/dev/zero\", ..)",
+            Error("outside the source folder"),
+            || source(support::collections::hashmap::show_hashbrown("/dev/zero", "x").0),
+        ),
+        case(
+            "show_hashbrown of a directory, and of an empty path",
+            Error("it is a directory"),
+            || {
+                let a = source(support::collections::hashmap::show_hashbrown("src", "fn x").0);
+                assert!(
+                    a.as_ref().is_err_and(|e| e.contains("it is a directory")),
+                    "{a:?}"
+                );
+                source(support::collections::hashmap::show_hashbrown("", "fn x").0)
+            },
+        ),
+        case("show_hashbrown(path, \"\")", Error("no item given"), || {
+            source(support::collections::hashmap::show_hashbrown("src/raw/mod.rs", "").0)
+        }),
         // ---- infra::std_source ----
         case(
             "std_source::show(\"/etc/passwd\", ..)",
-            Error("outside the std source"),
+            Error("outside the source folder"),
             || source(std_source::show("/etc/passwd", "root").0),
         ),
         case(
             "std_source::show with ../ out of library/",
-            Error("outside the std source"),
+            Error("outside the source folder"),
             || source(std_source::show("../../../../../../../../../../etc/passwd", "root").0),
         ),
         case(
             "std_source::show(\"/dev/zero\", ..)",
-            Error("outside the std source"),
+            Error("outside the source folder"),
             || source(std_source::show("/dev/zero", "x").0),
         ),
         case(
@@ -1167,12 +1206,12 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "std_source: a link to /dev/zero inside library/",
-            Error("outside the std source"),
+            Error("outside the source folder"),
             || with_fake_library(|| source(std_source::show("core/src/zero.rs", "fn x").0)),
         ),
         case(
             "std_source: a link to /etc/passwd inside library/",
-            Error("outside the std source"),
+            Error("outside the source folder"),
             || with_fake_library(|| source(std_source::show("core/src/passwd.rs", "root").0)),
         ),
         case(

@@ -69,6 +69,16 @@ impl<A: ArenaAllocator> CheckedArena<A> {
         }
     }
 
+    /// The design, for one call into it; refused with [`Refusal::Reentered`] when the design is
+    /// already in a call (a rule of the design's that allocates through this same arena), as the
+    /// handles `Local` and `Locked` refuse it, instead of a "already borrowed" panic.
+    fn design_mut(&self) -> Result<std::cell::RefMut<'_, A>, String> {
+        self.design.try_borrow_mut().map_err(|_| {
+            note(&self.refusals, Refusal::Reentered);
+            Refusal::Reentered.to_string()
+        })
+    }
+
     /// The design's name.
     pub fn name(&self) -> String {
         self.design.borrow().name()
@@ -145,7 +155,7 @@ impl<A: ArenaAllocator> CheckedArena<A> {
             note(&self.refusals, r);
             return Err(r.to_string());
         }
-        let got = self.design.borrow_mut().alloc(layout);
+        let got = self.design_mut()?.alloc(layout);
         match got {
             Ok(p) => self.admit(p, layout, None),
             Err(r) => {
@@ -253,11 +263,13 @@ impl<A: ArenaAllocator> CheckedArena<A> {
             return Ok(());
         }
         let l = self.check_free(ptr, layout)?;
+        let mut design = self.design_mut()?;
         let addr = ptr.as_ptr() as usize;
         self.live.borrow_mut().remove(&addr);
         self.freed.borrow_mut().insert(addr, l.id);
         // SAFETY: the ledger shows `ptr` is a live block of this design with `layout`.
-        let r = unsafe { self.design.borrow_mut().dealloc(ptr, layout) };
+        let r = unsafe { design.dealloc(ptr, layout) };
+        drop(design);
         r.map_err(|m| {
             let p = format!("the design refused a valid free of block #{}: {m}", l.id);
             note(&self.problems, p.clone());
@@ -284,8 +296,10 @@ impl<A: ArenaAllocator> CheckedArena<A> {
             note(&self.refusals, r);
             return Err(r.to_string());
         }
+        let mut design = self.design_mut()?;
         // SAFETY: the ledger shows `ptr` is a live block of this design with `old`.
-        let got = unsafe { self.design.borrow_mut().realloc(ptr, old, new) };
+        let got = unsafe { design.realloc(ptr, old, new) };
+        drop(design);
         match got {
             Ok(p) => self.admit(p, new, Some(ptr.as_ptr() as usize)),
             Err(r) => {

@@ -324,8 +324,17 @@ pub unsafe fn move_block<A: ArenaAllocator + ?Sized>(
     new: Layout,
 ) -> Result<NonNull<u8>, Refusal> {
     let fresh = a.alloc(new)?;
-    // SAFETY: `ptr` is live for `old.size()` bytes (the caller's contract); `fresh` is a different
-    // live block of at least `new.size()` bytes (the trait's promise: blocks never overlap).
+    // A design with a wrong rule can hand out a block that is still live: the copy below would
+    // then run onto itself (undefined behaviour; a debug build aborts the process). Refuse first.
+    let (from, to) = (ptr.as_ptr() as usize, fresh.as_ptr() as usize);
+    if from < to.saturating_add(new.size()) && to < from.saturating_add(old.size()) {
+        return Err(Refusal::RuleBroken {
+            reason: "the design handed out a block that overlaps the live block being moved \
+                     (a block handed out twice); nothing was copied",
+        });
+    }
+    // SAFETY: `ptr` is live for `old.size()` bytes (the caller's contract); `fresh` is a live
+    // block of at least `new.size()` bytes, and the check above shows the two do not overlap.
     unsafe {
         std::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size().min(new.size()));
         // The block was live (the caller's contract), so the design has nothing to refuse.

@@ -16,38 +16,51 @@ use crate::views::display::{callout, emit, Html};
 use crate::views::heap_map::HeapPicture;
 use crate::views::palette::Tone;
 
-/// A verdict with the evidence behind it: the conformance report and a heap map, when they help.
+/// A verdict with the evidence behind it: the conformance report and a heap map, when they help,
+/// rendered as HTML (the check runs in a child process: see [`super::run_check`]).
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// PASS or NOT YET, and why.
     pub verdict: Verdict,
-    /// The suite's report on the learner's allocator.
-    pub report: Option<Report>,
-    /// A heap map that shows the effect of the learner's rule.
-    pub picture: Option<HeapPicture>,
+    /// The suite's report on the learner's allocator and a heap map of its effect (empty when the
+    /// learner's code never finished).
+    pub evidence: Html,
 }
 
 impl Outcome {
-    /// The verdict, the report and the picture as one piece of HTML.
+    /// The verdict, the picture and the report as one piece of HTML.
     pub fn to_html(&self) -> Html {
         let tone = if self.verdict.passed {
             Tone::Good
         } else {
             Tone::Warning
         };
-        let mut s = callout(tone, &self.verdict.to_string()).0;
-        if let Some(p) = &self.picture {
-            s += &p.to_svg();
-        }
-        if let Some(r) = &self.report {
-            s += &r.table().to_html();
-        }
-        Html(s)
+        Html(callout(tone, &self.verdict.to_string()).0 + &self.evidence.0)
     }
 
     /// Shows everything in an evcxr cell (one HTML output).
     pub fn evcxr_display(&self) {
         emit("text/html", &self.to_html().0);
+    }
+
+    /// Runs `check` isolated (see [`super::run_check`]).
+    fn isolated(
+        ex: &str,
+        whose: &str,
+        check: impl FnOnce() -> (Verdict, Option<Report>, Option<HeapPicture>),
+    ) -> Outcome {
+        let (verdict, evidence) = super::run_check(ex, whose, || {
+            let (v, report, picture) = check();
+            let mut html = picture.map(|p| p.to_svg()).unwrap_or_default();
+            if let Some(r) = report {
+                html += &r.table().to_html();
+            }
+            (v, html)
+        });
+        Outcome {
+            verdict,
+            evidence: Html(evidence),
+        }
     }
 }
 
@@ -66,6 +79,13 @@ const LEN: usize = 64 << 10;
 /// (not panic, not a wrong block) when the request does not fit.
 pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) -> Outcome {
     let ex = "5.1 bump downward";
+    Outcome::isolated(ex, "your rule", || bump_down(ex, rule))
+}
+
+fn bump_down(
+    ex: &str,
+    rule: fn(usize, usize, usize, usize) -> Option<usize>,
+) -> (Verdict, Option<Report>, Option<HeapPicture>) {
     // Direct questions to the rule, each answer compared with the highest aligned block that fits.
     let start = 4096usize;
     let probes: [(usize, usize, usize); 6] = [
@@ -76,11 +96,7 @@ pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) ->
         (4100, 8, 4096),
         (5000, usize::MAX / 2, 8),
     ];
-    let not_yet = |message: String| Outcome {
-        verdict: Verdict::not_yet(ex, message),
-        report: None,
-        picture: None,
-    };
+    let not_yet = |message: String| (Verdict::not_yet(ex, message), None, None);
     for (cursor, size, align) in probes {
         let want = cursor
             .checked_sub(size)
@@ -136,11 +152,7 @@ pub fn check_bump_down(rule: fn(usize, usize, usize, usize) -> Option<usize>) ->
             ),
         ),
     };
-    Outcome {
-        verdict,
-        report: Some(report),
-        picture: None,
-    }
+    (verdict, Some(report), None)
 }
 
 /// Frees a scripted sequence so that every kind of merge occurs: with a free neighbour on the left,
@@ -161,6 +173,10 @@ fn coalesce_script(make: impl Fn(Arena) -> FreeList) -> Result<CheckedArena<Free
 /// the memory of many freed small blocks must serve one large request again.
 pub fn check_coalesce(rule: Coalesce) -> Outcome {
     let ex = "5.2 coalesce free neighbours";
+    Outcome::isolated(ex, "your rule", || coalesce(ex, rule))
+}
+
+fn coalesce(ex: &str, rule: Coalesce) -> (Verdict, Option<Report>, Option<HeapPicture>) {
     let run = catch_panic(|| {
         let mine = coalesce_script(|a| FreeList::with_coalesce(a, rule))?;
         let want = coalesce_script(FreeList::new)?;
@@ -172,18 +188,18 @@ pub fn check_coalesce(rule: Coalesce) -> Outcome {
     let (mine, want, rejoin) = match run {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
-            return Outcome {
-                verdict: Verdict::not_yet(ex, format!("the scripted sequence failed: {e}")),
-                report: None,
-                picture: None,
-            }
+            return (
+                Verdict::not_yet(ex, format!("the scripted sequence failed: {e}")),
+                None,
+                None,
+            )
         }
         Err(p) => {
-            return Outcome {
-                verdict: Verdict::not_yet(ex, format!("your rule panicked ({p})")),
-                report: None,
-                picture: None,
-            }
+            return (
+                Verdict::not_yet(ex, format!("your rule panicked ({p})")),
+                None,
+                None,
+            )
         }
     };
     let (m, w) = (mine.heap_map(), want.heap_map());
@@ -218,11 +234,7 @@ pub fn check_coalesce(rule: Coalesce) -> Outcome {
             ),
         )
     };
-    Outcome {
-        verdict,
-        report,
-        picture,
-    }
+    (verdict, report, picture)
 }
 
 /// What a class rule answered for one request, against the smallest class that fits.
@@ -269,6 +281,10 @@ fn class_problem(lookup: ClassLookup, size: usize, align: usize) -> Option<Strin
 /// every size from 1 to 4096 at every alignment from 1 to 4096, then with the conformance suite.
 pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
     let ex = "5.3 pick the size class";
+    Outcome::isolated(ex, "your lookup", || class_lookup(ex, lookup))
+}
+
+fn class_lookup(ex: &str, lookup: ClassLookup) -> (Verdict, Option<Report>, Option<HeapPicture>) {
     let scan = catch_panic(|| {
         let mut wrong = Vec::new();
         let mut count = 0usize;
@@ -287,11 +303,7 @@ pub fn check_class_lookup(lookup: ClassLookup) -> Outcome {
     let report = conformance::run("size classes (your lookup)", LEN, |a| {
         CheckedArena::new(SizeClasses::with_lookup(a, lookup))
     });
-    let outcome = |verdict| Outcome {
-        verdict,
-        report: Some(report.clone()),
-        picture: None,
-    };
+    let outcome = |verdict| (verdict, Some(report.clone()), None);
     match scan {
         Err(p) => outcome(Verdict::not_yet(
             ex,

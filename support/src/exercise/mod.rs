@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::infra::isolate::{run_isolated, Ended};
+use crate::infra::limits::LEARNER_CODE_SECONDS;
 use crate::views::display::callout;
 use crate::views::palette::Tone;
 
@@ -63,5 +65,84 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let word = if self.passed { "PASS" } else { "NOT YET" };
         write!(f, "{word} [{}]: {}", self.exercise, self.message)
+    }
+}
+
+/// Runs a check that calls learner code in a forked child ([`crate::infra::isolate`]), and returns
+/// its verdict with its evidence (HTML: a report, a picture; empty for none). Whatever the learner's
+/// code does — panic, recurse without end, loop, allocate without end — the answer is a verdict
+/// (NOT YET saying what happened) and the kernel's variables survive.
+pub fn run_check(
+    exercise: &str,
+    whose: &str,
+    check: impl FnOnce() -> (Verdict, String),
+) -> (Verdict, String) {
+    let ended = run_isolated(std::time::Duration::from_secs(LEARNER_CODE_SECONDS), || {
+        let (v, evidence) = check();
+        format!(
+            "{}\n{}\n{}\n{}{}",
+            u8::from(v.passed),
+            v.exercise,
+            v.message.len(),
+            v.message,
+            evidence
+        )
+    });
+    let decoded = match &ended {
+        Ended::Returned(text) => decode(text),
+        _ => None,
+    };
+    decoded.unwrap_or_else(|| {
+        (
+            Verdict::not_yet(exercise, ended.describe(whose)),
+            String::new(),
+        )
+    })
+}
+
+/// Reads back what [`run_check`]'s child wrote: `passed`, exercise, message length, message, evidence.
+fn decode(text: &str) -> Option<(Verdict, String)> {
+    let (passed, rest) = text.split_once('\n')?;
+    let (exercise, rest) = rest.split_once('\n')?;
+    let (len, rest) = rest.split_once('\n')?;
+    let len: usize = len.parse().ok()?;
+    let (message, evidence) = (rest.get(..len)?, rest.get(len..)?);
+    let v = Verdict {
+        exercise: exercise.to_owned(),
+        passed: passed == "1",
+        message: message.to_owned(),
+    };
+    Some((v, evidence.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_and_its_evidence_cross_the_child_boundary_whole() {
+        let (v, e) = run_check("9.9 test", "your rule", || {
+            (
+                Verdict::not_yet("9.9 test", "two\nlines, and 3 digits"),
+                "<svg>\n</svg>".to_owned(),
+            )
+        });
+        assert_eq!(
+            (v.passed, v.exercise.as_str(), v.message.as_str()),
+            (false, "9.9 test", "two\nlines, and 3 digits")
+        );
+        assert_eq!(e, "<svg>\n</svg>");
+        let (v, e) = run_check("9.9 test", "your rule", || panic!("no base case"));
+        assert!(
+            !v.passed && v.message.contains("your rule panicked (no base case)"),
+            "{v}"
+        );
+        assert_eq!(e, "");
+        assert_eq!(
+            decode("1\nx\n99\nshort"),
+            None,
+            "a length past the end is refused, not sliced"
+        );
+        assert_eq!(decode("garbage"), None);
     }
 }

@@ -27,6 +27,8 @@
 //! | [`MAX_SUITE_ARENA`] | 1 MiB | `allocators::conformance::run`, `conformance::rejoin` |
 //! | [`MAX_WORKLOAD_ARENA`] | 4 MiB | `allocators::workload::run_until_failure`, `workload::efficiency` |
 //! | [`MAX_WORKLOAD_BYTES`] | 64 MiB | `allocators::workload::efficiency` (arena × seeds) |
+//! | [`LEARNER_CODE_SECONDS`] | 20 s | `infra::isolate` runs of the checks of chapters 5 and 6 (learner code in a child) |
+//! | [`LEARNER_CODE_EXTRA_BYTES`] | 2 GiB | the address space a check's child may add to the kernel's |
 //! | [`MAX_WORKLOAD_SAMPLES`] | 10 000 | `allocators::workload::run_until_failure` (kept samples: the interval doubles when full) |
 //!
 //! Three limits live next to the code they bound: [`crate::growth::simulate::MAX_REALLOCATIONS`]
@@ -117,6 +119,11 @@ pub fn within<T: PartialOrd + Display>(
         ))
     }
 }
+
+/// Wall time a check that runs learner code gives it (in a child process) before stopping it.
+pub const LEARNER_CODE_SECONDS: u64 = 20;
+/// Address space a check's child may map beyond what the kernel had mapped when it was forked.
+pub const LEARNER_CODE_EXTRA_BYTES: u64 = 2 << 30;
 
 #[cfg(test)]
 mod tests {

@@ -37,7 +37,7 @@ pub enum SourceError {
     OutsideLibrary {
         /// The path as given.
         path: String,
-        /// The `library/` folder paths must stay in.
+        /// The folder paths must stay in (`library/` for std, a crate's folder for another crate).
         library: PathBuf,
     },
     /// The path exists but cannot be shown: a directory, a device or other special file, a file
@@ -90,7 +90,7 @@ impl fmt::Display for SourceError {
             ),
             SourceError::OutsideLibrary { path, library } => write!(
                 f,
-                "{path:?} is outside the std source: paths are relative to {} and must stay inside it (no absolute paths, no `..` out of it)",
+                "{path:?} is outside the source folder: paths are relative to {} and must stay inside it (no absolute paths, no `..` out of it)",
                 library.display()
             ),
             SourceError::Unreadable { path, reason } => {
@@ -266,9 +266,21 @@ impl fmt::Display for Excerpt {
 /// real path, links resolved, is checked); only regular UTF-8 files up to [`MAX_SOURCE_BYTES`] are
 /// read, and every other case gets its own error.
 fn read(path: &str) -> Result<(String, Vec<String>), SourceError> {
+    read_in(
+        &library_root()?,
+        "library",
+        path.trim_start_matches("library/"),
+    )
+}
+
+/// Reads `rel`, a path inside the folder `root` (`label` names it in excerpts): the one place every
+/// source file the crate shows is read, so every one gets the same checks. The real path (links
+/// resolved) must stay inside `root`'s real path; only regular UTF-8 files up to
+/// [`MAX_SOURCE_BYTES`] are read (so `/dev/zero`, a folder or a binary gives an error, not a hang).
+fn read_in(root: &Path, label: &str, rel: &str) -> Result<(String, Vec<String>), SourceError> {
     use std::io::Read;
-    let rel = path.trim_start_matches("library/");
-    let root = library_root()?;
+    let path = rel;
+    let root = root.to_path_buf();
     let outside = || SourceError::OutsideLibrary {
         path: path.to_string(),
         library: root.clone(),
@@ -316,7 +328,7 @@ fn read(path: &str) -> Result<(String, Vec<String>), SourceError> {
     let text = String::from_utf8(bytes)
         .map_err(|_| unreadable("it is not UTF-8 text (a binary file?)".into()))?;
     Ok((
-        format!("library/{rel}"),
+        format!("{label}/{rel}"),
         text.lines().map(str::to_string).collect(),
     ))
 }
@@ -351,6 +363,16 @@ pub fn excerpt(path: &str, item: &str) -> Result<Excerpt, SourceError> {
 /// (e.g. `anchor = "impl<A: Allocator> RawVecInner<A>"`, `item = "fn grow_one"`).
 pub fn excerpt_after(path: &str, anchor: &str, item: &str) -> Result<Excerpt, SourceError> {
     let (name, all) = read(path)?;
+    find_item(name, all, anchor, item)
+}
+
+/// The item `item` (after the first code line holding `anchor`, when it is not empty) of a file's lines.
+fn find_item(
+    name: String,
+    all: Vec<String>,
+    anchor: &str,
+    item: &str,
+) -> Result<Excerpt, SourceError> {
     if item.trim().is_empty() || (!anchor.is_empty() && anchor.trim().is_empty()) {
         return Err(SourceError::EmptyItem { path: name });
     }
@@ -378,27 +400,16 @@ pub fn excerpt_after(path: &str, anchor: &str, item: &str) -> Result<Excerpt, So
 
 /// Like [`excerpt`], for a file of another crate's source folder `root` (such as a dependency in
 /// the cargo registry); `label` names that folder in the excerpt's header (`hashbrown-0.16.1`).
+/// `path` gets the same checks as a std path: it must stay inside `root`, and be a regular UTF-8
+/// file of at most [`MAX_SOURCE_BYTES`].
 pub fn excerpt_in(
     root: &Path,
     label: &str,
     path: &str,
     item: &str,
 ) -> Result<Excerpt, SourceError> {
-    let full = root.join(path);
-    let text =
-        std::fs::read_to_string(&full).map_err(|_| SourceError::FileNotFound { path: full })?;
-    let all: Vec<String> = text.lines().map(str::to_string).collect();
-    let name = format!("{label}/{path}");
-    let decl = find_code_line(&all, 0, item).ok_or_else(|| SourceError::ItemNotFound {
-        path: name.clone(),
-        item: item.to_string(),
-    })?;
-    let (first, last) = item_span(&all, decl);
-    Ok(Excerpt {
-        path: name,
-        first_line: first + 1,
-        lines: all[first..=last].to_vec(),
-    })
+    let (name, all) = read_in(root, label, path)?;
+    find_item(name, all, "", item)
 }
 
 fn is_ident(c: char) -> bool {
