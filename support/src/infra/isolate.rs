@@ -25,7 +25,8 @@ pub enum Ended {
     Returned(String),
     /// It panicked with this message.
     Panicked(String),
-    /// It recursed until its stack overflowed.
+    /// It recursed until its stack overflowed (std said so, or the child died of SIGSEGV, which
+    /// safe code gets from nothing else).
     StackOverflow,
     /// It asked for more memory than the child may have (its limit, in bytes).
     OutOfMemory(u64),
@@ -44,8 +45,9 @@ impl Ended {
             Ended::Returned(_) => format!("{whose} finished"),
             Ended::Panicked(p) => format!("{whose} panicked ({p})"),
             Ended::StackOverflow => format!(
-                "{whose} overflowed the stack: a recursion that never reaches its base case \
-                 (it ran in a separate copy of the kernel, so your variables are safe)"
+                "{whose} overflowed the stack (the child died of a stack overflow or a segmentation \
+                 fault, which safe code only gets from a recursion that never reaches its base case); \
+                 it ran in a separate copy of the kernel, so your variables are safe"
             ),
             Ended::OutOfMemory(limit) => format!(
                 "{whose} asked for more memory than the check allows ({} MiB beyond the kernel's own); \
@@ -199,7 +201,11 @@ mod imp {
         if let Some(rest) = out.strip_prefix(b"P") {
             return Ended::Panicked(String::from_utf8_lossy(rest).into_owned());
         }
-        if err.contains("has overflowed its stack") {
+        // std's handler says so on the threads it set up; on others (evcxr runs cells on one) the
+        // overflow is a plain SIGSEGV, which safe code gets from nothing else.
+        if err.contains("has overflowed its stack")
+            || (libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV)
+        {
             return Ended::StackOverflow;
         }
         if err.contains("memory allocation of") {
