@@ -1110,6 +1110,37 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        // ---- views::heap_map (chapter 5) ----
+        case(
+            "a heap picture of a million live blocks stays small",
+            Bounded,
+            || {
+                use support::allocators::{HeapMap, Region, RegionKind};
+                let regions: Vec<Region> = (0..2_000_000usize)
+                    .map(|i| Region {
+                        offset: i * 16,
+                        len: 16,
+                        kind: if i % 2 == 0 {
+                            RegionKind::Data { id: Some(i as u32) }
+                        } else {
+                            RegionKind::Free
+                        },
+                    })
+                    .collect();
+                let map = HeapMap {
+                    allocator: "many".into(),
+                    arena_len: 32_000_000,
+                    regions,
+                };
+                let svg = support::views::heap_map::HeapPicture::new("a million blocks")
+                    .strip("all", map)
+                    .to_svg();
+                bounded(
+                    svg.len() < 1 << 20 && svg.contains("2000000 regions, more than 1000"),
+                    format!("{} bytes of SVG", svg.len()),
+                )
+            },
+        ),
         // ---- collections::hashmap::show_hashbrown (excerpt_in: the same checks as std paths) ----
         case(
             "show_hashbrown(\"/etc/passwd\", ..)",

@@ -42,6 +42,87 @@ pub struct HeapPicture {
 /// The most strips one picture takes (more would not fit a screen).
 pub const MAX_STRIPS: usize = 12;
 
+/// A strip with more regions than this is drawn with runs of regions narrower than a pixel merged
+/// into one rectangle each (a million live blocks would otherwise make an SVG of 150 MB, and no
+/// screen shows a region narrower than a pixel).
+pub const MAX_REGIONS_DRAWN: usize = 1000;
+
+/// One rectangle of a strip: `len` bytes from `offset`, drawn as `kind`; `merged` regions in it
+/// (1 for a region drawn as it is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Drawn {
+    offset: usize,
+    len: usize,
+    kind: RegionKind,
+    merged: usize,
+}
+
+/// What a strip draws for `map` at `bytes_per_px`: every region, or past [`MAX_REGIONS_DRAWN`],
+/// runs of sub-pixel regions merged, each coloured by the kind holding most of its bytes. At most
+/// about two rectangles per pixel column, whatever the number of regions.
+fn drawn(map: &HeapMap, bytes_per_px: f64) -> Vec<Drawn> {
+    if map.regions.len() <= MAX_REGIONS_DRAWN {
+        return map
+            .regions
+            .iter()
+            .map(|r| Drawn {
+                offset: r.offset,
+                len: r.len,
+                kind: r.kind,
+                merged: 1,
+            })
+            .collect();
+    }
+    const KINDS: [RegionKind; 5] = [
+        RegionKind::Data { id: None },
+        RegionKind::Header,
+        RegionKind::Slack,
+        RegionKind::Free,
+        RegionKind::ClassFree,
+    ];
+    let slot = |k: RegionKind| match k {
+        RegionKind::Data { .. } => 0,
+        RegionKind::Header => 1,
+        RegionKind::Slack => 2,
+        RegionKind::Free => 3,
+        RegionKind::ClassFree => 4,
+    };
+    let mut out = Vec::new();
+    let mut bucket: Option<(usize, usize, [usize; 5], usize)> = None; // offset, end, bytes by kind, count
+    let flush = |b: &mut Option<(usize, usize, [usize; 5], usize)>, out: &mut Vec<Drawn>| {
+        if let Some((offset, end, bytes, merged)) = b.take() {
+            let best = (0..5).max_by_key(|&i| bytes[i]).unwrap_or(0);
+            out.push(Drawn {
+                offset,
+                len: end - offset,
+                kind: KINDS[best],
+                merged,
+            });
+        }
+    };
+    for r in &map.regions {
+        if r.len as f64 >= bytes_per_px {
+            flush(&mut bucket, &mut out);
+            out.push(Drawn {
+                offset: r.offset,
+                len: r.len,
+                kind: r.kind,
+                merged: 1,
+            });
+            continue;
+        }
+        let b = bucket.get_or_insert((r.offset, r.offset, [0; 5], 0));
+        b.1 = r.end();
+        b.2[slot(r.kind)] = b.2[slot(r.kind)].saturating_add(r.len);
+        b.3 += 1;
+        if (b.1 - b.0) as f64 >= bytes_per_px {
+            flush(&mut bucket, &mut out);
+        }
+    }
+    flush(&mut bucket, &mut out);
+    out
+}
+
 impl HeapPicture {
     /// An empty picture with this title.
     pub fn new(title: impl Into<String>) -> HeapPicture {
@@ -87,15 +168,26 @@ impl HeapPicture {
             );
             let y = top + 18.0;
             let scale = bar_w / map.arena_len.max(1) as f64;
-            for r in &map.regions {
+            let rects = drawn(map, 1.0 / scale);
+            let merged = map.regions.len() > MAX_REGIONS_DRAWN;
+            for r in &rects {
                 let x = left + r.offset as f64 * scale;
                 let rw = (r.len as f64 * scale).max(0.6);
+                let what = if r.merged > 1 {
+                    format!(
+                        "{} regions merged ({} B, mostly {})",
+                        r.merged,
+                        r.len,
+                        r.kind.name()
+                    )
+                } else {
+                    format!("{} B {}", r.len, r.kind.name())
+                };
                 let _ = write!(
                     s,
-                    r##"<rect x="{x:.2}" y="{y}" width="{rw:.2}" height="{strip_h}" fill="{}" stroke="#ffffff" stroke-width="0.6"><title>{} B {} at offset {}</title></rect>"##,
+                    r##"<rect x="{x:.2}" y="{y}" width="{rw:.2}" height="{strip_h}" fill="{}" stroke="{}" stroke-width="0.6"><title>{what} at offset {}</title></rect>"##,
                     colour(r.kind),
-                    r.len,
-                    r.kind.name(),
+                    if merged { "none" } else { "#ffffff" },
                     r.offset
                 );
                 if let RegionKind::Data { id: Some(id) } = r.kind {
@@ -125,6 +217,14 @@ impl HeapPicture {
                 t.largest_free,
                 if t.class_free > 0 {
                     format!(" · on class lists {} B", t.class_free)
+                } else {
+                    String::new()
+                } + &if merged {
+                    format!(
+                        " · {} regions, more than {MAX_REGIONS_DRAWN}: runs narrower than a pixel drawn as one ({} rectangles)",
+                        map.regions.len(),
+                        rects.len()
+                    )
                 } else {
                     String::new()
                 }
