@@ -243,7 +243,8 @@ unsafe impl<D: Direction> ArenaAllocator for Bump<D> {
 
     #[inline(always)]
     unsafe fn dealloc(&mut self, _ptr: NonNull<u8>, _layout: Layout) -> Result<(), Misuse> {
-        Ok(()) // a bump allocator frees nothing until `reset`
+        // Frees nothing until `reset` (bumpalo's `dealloc` takes back the most recent block).
+        Ok(())
     }
 
     unsafe fn realloc(

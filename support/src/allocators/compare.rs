@@ -244,7 +244,7 @@ pub enum Contender {
     FreeList,
     /// [`SizeClasses`] through [`Local`] (no lock).
     SizeClasses,
-    /// [`SizeClasses`] through [`Locked`] (the spin lock a global allocator needs).
+    /// [`SizeClasses`] through [`Locked`] (a spin lock: `Sync`, as a global allocator must be).
     SizeClassesLocked,
 }
 

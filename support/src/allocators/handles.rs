@@ -5,9 +5,15 @@
 //! it changes its own state: the state needs interior mutability. In one thread an `UnsafeCell` is
 //! enough, and the type is then `!Sync`, so the compiler stops it from being shared across
 //! threads. A `#[global_allocator]` must be `Sync` (any thread may allocate), so [`Locked`] puts
-//! the state behind a lock. It is a spin lock, not `std::sync::Mutex`, because the critical
-//! sections are a few dozen instructions, it is `const`-constructible for a `static`, and it never
-//! allocates (a lock that allocated would re-enter the global allocator it protects).
+//! the state behind a lock. It is a spin lock by choice, for teaching: small enough to read whole,
+//! and using nothing beyond `core` but `thread_local!`, which `GlobalAlloc`'s docs list as never
+//! allocating through the global allocator (a lock that allocated would re-enter the global
+//! allocator it protects). `std::sync::Mutex` would also do on Linux: its `new` is `const` (so it
+//! fits in a `static`) and it is a futex that does not allocate; `GlobalAlloc`'s docs warn that it
+//! may allocate on some platforms. Spinning has its price under contention: a waiting thread keeps
+//! its core busy for the whole critical section (for [`FreeList`](super::FreeList), a walk of the
+//! free list) and, if the holder is descheduled, until it runs again; std's futex `Mutex` spins a
+//! bounded number of times and then sleeps in the kernel.
 //!
 //! A design may run code written elsewhere while it holds the handle's `&mut` (the rules of the
 //! exercises). If that code calls the same handle again, the handle refuses the inner call with

@@ -96,6 +96,10 @@ impl Workload {
     /// with 2/10, a resize with 3/10 (a free or a resize of a random live block; the drivers skip it
     /// when nothing is live). Sizes 16 B-4 KiB log-uniform; alignment 8 or 16 (equally likely), or,
     /// with probability 1/8, one of 16, 32 and 64.
+    ///
+    /// Inspired by talc's heap-efficiency benchmark, not a copy of it: talc 5.0.4's
+    /// (`benches/src/bin/heap_efficiency.rs`) allocates on 5 steps in 10, frees on 1 and reallocates
+    /// on 4, with sizes under 10 000 B and reallocations to under 100 000 B.
     pub fn random_actions(seed: u64) -> Workload {
         Workload {
             seed,

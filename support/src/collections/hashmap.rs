@@ -75,9 +75,9 @@ impl fmt::Display for HashError {
 impl std::error::Error for HashError {}
 
 /// Buckets hashbrown allocates for `cap` entries of `entry_size` bytes (`capacity_to_buckets`):
-/// tables under 15 entries keep one bucket empty (4, 8 or 16 buckets, with a larger minimum for
-/// 1- to 3-byte entries), bigger ones keep 1/8 empty (load factor 7/8), rounded up to a power of
-/// two. 0 entries need no table (0 buckets).
+/// tables for under 15 entries (`cap < 15`) get 4, 8 or 16 buckets (with a larger minimum for 1- to
+/// 3-byte entries), so at least one bucket stays empty; from 15 entries on, `cap * 8 / 7` buckets
+/// rounded up to a power of two (load factor 7/8). 0 entries need no table (0 buckets).
 pub fn capacity_to_buckets(cap: usize, entry_size: usize) -> Result<usize, HashError> {
     if cap == 0 {
         return Ok(0);
@@ -108,7 +108,7 @@ pub fn capacity_to_buckets(cap: usize, entry_size: usize) -> Result<usize, HashE
 }
 
 /// Entries a table of `buckets` buckets holds before it must grow (`bucket_mask_to_capacity`):
-/// `buckets - 1` for tables of up to 8 buckets, 7/8 of the buckets above.
+/// `buckets - 1` for tables of up to 8 buckets, 7/8 of the buckets from 16 buckets on (14 of 16).
 pub fn capacity_of_buckets(buckets: usize) -> usize {
     let mask = buckets.saturating_sub(1);
     if mask < 8 {
