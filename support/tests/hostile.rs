@@ -1110,6 +1110,75 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        // ---- silent answers, now flagged or refused ----
+        case("tick(±inf), tick(NaN)", Bounded, || {
+            let t = [tick(f64::INFINITY), tick(f64::NEG_INFINITY), tick(f64::NAN)];
+            bounded(t == ["∞", "−∞", "NaN"], format!("{t:?}"))
+        }),
+        case("a table with a ragged row says so", Bounded, || {
+            let t = Table::new(["a", "b", "c"])
+                .with_row(["1", "2", "3"])
+                .with_row(["only one"]);
+            let (html, text) = (t.to_html(), t.to_string());
+            bounded(
+                html.contains(
+                    "warning: 1 row(s) do not have one cell per column (3 columns): row 2 has 1",
+                ) && text.contains("row 2 has 1"),
+                text,
+            )
+        }),
+        case(
+            "a drop prediction checked against an empty log",
+            Bounded,
+            || {
+                let rec = RecordingAllocator::new();
+                let v = ch3::check_drop_prediction(&[], &rec);
+                bounded(
+                    !v.passed && v.message.contains("holds no events"),
+                    v.to_string(),
+                )
+            },
+        ),
+        case(
+            "the efficiency of hand-built runs",
+            Error("has no samples"),
+            || {
+                use support::allocators::workload::{Run, Sample};
+                use support::allocators::HeapMap;
+                let map = HeapMap {
+                    allocator: "x".into(),
+                    arena_len: 0,
+                    regions: vec![],
+                };
+                let run = |arena_len, samples: Vec<Sample>| Run {
+                    allocator: "hand-built".into(),
+                    arena_len,
+                    samples,
+                    first_failure: None,
+                    final_map: map.clone(),
+                    problems: vec![],
+                };
+                let totals = HeapMap {
+                    allocator: "x".into(),
+                    arena_len: 64,
+                    regions: vec![],
+                }
+                .totals();
+                let sample = |live_bytes| Sample {
+                    step: 1,
+                    live_bytes,
+                    totals,
+                };
+                let zero = run(0, vec![sample(1)]).efficiency().unwrap_err();
+                let over = run(64, vec![sample(65)]).efficiency().unwrap_err();
+                assert!(
+                    zero.contains("arena of 0 bytes") && over.contains("not a real run"),
+                    "{zero} / {over}"
+                );
+                assert_eq!(run(64, vec![sample(16)]).efficiency(), Ok(0.25));
+                run(64, vec![]).efficiency().map(|e| e.to_string())
+            },
+        ),
         // ---- views::heap_map (chapter 5) ----
         case(
             "a heap picture of a million live blocks stays small",
@@ -1502,6 +1571,7 @@ fn cases() -> Vec<Case> {
             Error("you listed more than happened"),
             || {
                 let rec = RecordingAllocator::new();
+                rec.mark("drop x"); // one event: an empty log is refused on its own (below)
                 let guesses = vec!["drop x"; 100_000];
                 verdict(ch3::check_drop_prediction(&guesses, &rec))
             },

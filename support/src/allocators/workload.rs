@@ -203,8 +203,29 @@ pub struct Run {
 impl Run {
     /// Bytes asked for by live blocks when the run stopped, divided by the arena's length: how
     /// much of the arena the design could hand out before its first failure (heap efficiency).
-    pub fn efficiency(&self) -> f64 {
-        self.samples.last().map_or(0.0, |s| s.live_bytes as f64) / self.arena_len as f64
+    ///
+    /// A run built by hand is checked: one with no samples, an arena of 0 bytes, or more live bytes
+    /// than the arena holds has no efficiency, and the error says which.
+    pub fn efficiency(&self) -> Result<f64, String> {
+        let last = self.samples.last().ok_or_else(|| {
+            format!(
+                "the run of {} has no samples: nothing to measure",
+                self.allocator
+            )
+        })?;
+        if self.arena_len == 0 {
+            return Err(format!(
+                "the run of {} has an arena of 0 bytes",
+                self.allocator
+            ));
+        }
+        if last.live_bytes > self.arena_len {
+            return Err(format!(
+                "the run of {} says {} live bytes in an arena of {} bytes: not a real run",
+                self.allocator, last.live_bytes, self.arena_len
+            ));
+        }
+        Ok(last.live_bytes as f64 / self.arena_len as f64)
     }
 }
 
@@ -374,7 +395,7 @@ pub fn efficiency<A: ArenaAllocator>(
         };
         runs.push(run_until_failure(make(arena), &w, MAX_STEPS, 0)?);
     }
-    let effs: Vec<f64> = runs.iter().map(Run::efficiency).collect();
+    let effs: Vec<f64> = runs.iter().map(Run::efficiency).collect::<Result<_, _>>()?;
     let first = runs.swap_remove(0);
     Ok(Efficiency {
         allocator: first.allocator.clone(),
@@ -419,13 +440,16 @@ pub fn efficiency_table(effs: &[Efficiency]) -> Table {
 
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {:.1} % of {} bytes live at ",
-            self.allocator,
-            100.0 * self.efficiency(),
-            self.arena_len
-        )?;
+        match self.efficiency() {
+            Ok(e) => write!(
+                f,
+                "{}: {:.1} % of {} bytes live at ",
+                self.allocator,
+                100.0 * e,
+                self.arena_len
+            )?,
+            Err(why) => return write!(f, "{why}"),
+        }
         match &self.first_failure {
             Some((s, e)) => write!(f, "the first failure (step {s}: {e})"),
             None => write!(f, "the step limit, no failure"),

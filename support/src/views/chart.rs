@@ -439,6 +439,16 @@ pub fn staircase(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// Formats a tick label compactly: `512`, `64K`, `1.5M`, `2G`, `0.25`, `1e-3`.
 pub fn tick(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        };
+    }
     let a = v.abs();
     let trim = |s: String| {
         if s.contains('.') {

@@ -146,6 +146,28 @@ impl Table {
         (&self.rows[..n], self.rows.len() - n)
     }
 
+    /// A warning when some row does not have one cell per heading (a ragged row would otherwise
+    /// shift its values under the wrong headings without a word): which rows, and their lengths.
+    pub fn ragged_note(&self) -> Option<String> {
+        let n = self.headers.len();
+        let bad: Vec<String> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.len() != n)
+            .take(5)
+            .map(|(i, r)| format!("row {} has {}", i + 1, r.len()))
+            .collect();
+        let total = self.rows.iter().filter(|r| r.len() != n).count();
+        (total > 0).then(|| {
+            format!(
+                "warning: {total} row(s) do not have one cell per column ({n} columns): {}{}",
+                bad.join(", "),
+                if total > bad.len() { ", …" } else { "" }
+            )
+        })
+    }
+
     fn more_rows(hidden: usize) -> Vec<String> {
         vec![format!(
             "… {hidden} more rows not shown (a table shows at most {MAX_ROWS_SHOWN})"
@@ -181,6 +203,13 @@ impl Table {
                 s += &format!("<td style=\"{cell}\">{}</td>", escape(c));
             }
             s += "</tr>";
+        }
+        if let Some(note) = self.ragged_note() {
+            s += &format!(
+                "<tr><td colspan=\"{}\" style=\"{cell};text-align:left;color:#a33\">{}</td></tr>",
+                self.headers.len().max(1),
+                escape(&note)
+            );
         }
         s += "</table>";
         s
@@ -227,6 +256,9 @@ impl fmt::Display for Table {
         }
         if hidden > 0 {
             writeln!(f, "{}", Table::more_rows(hidden)[0])?;
+        }
+        if let Some(note) = self.ragged_note() {
+            writeln!(f, "{note}")?;
         }
         Ok(())
     }
