@@ -29,7 +29,7 @@ use support::allocators::guarded::{checked_heap, GuardedSystem};
 use support::allocators::recording::render::{events_table, sequence_svg, timeline_chart};
 use support::allocators::recording::{Event, EventKind, RecordingAllocator};
 use support::boxes::{box_facts, DropCounter};
-use support::exercise::{ch1, ch2, ch3, ch4};
+use support::exercise::{ch1, ch2, ch3, ch4, ch6};
 use support::growth::lab;
 use support::growth::model::{Op, VecModel};
 use support::growth::simulate::{simulate, try_simulate};
@@ -1177,6 +1177,48 @@ fn cases() -> Vec<Case> {
                 );
                 assert_eq!(run(64, vec![sample(16)]).efficiency(), Ok(0.25));
                 run(64, vec![]).efficiency().map(|e| e.to_string())
+            },
+        ),
+        // ---- learner-sized numbers in chapters 5 and 6: no arithmetic overflow ----
+        case(
+            "Workload with alloc_in_10 = free_in_10 = usize::MAX",
+            Error("at most 10"),
+            || {
+                let w = support::allocators::workload::Workload {
+                    alloc_in_10: usize::MAX,
+                    free_in_10: usize::MAX,
+                    ..support::allocators::workload::Workload::random_actions(1)
+                };
+                w.validate().map(|_| "valid".to_string())
+            },
+        ),
+        case(
+            "ch6::check_hashmap_prediction of usize::MAX everywhere",
+            Bounded,
+            || {
+                let v = ch6::check_hashmap_prediction([usize::MAX; 5], [usize::MAX; 4]);
+                bounded(!v.passed, v.to_string())
+            },
+        ),
+        case(
+            "hashmap::table_picture with too many entries, and of a hand-built layout",
+            Bounded,
+            || {
+                use support::collections::hashmap::{
+                    table_for_capacity, table_picture, TableLayout,
+                };
+                let t = table_for_capacity(20, 16, 8).unwrap().unwrap();
+                let over = table_picture("t", &t, usize::MAX).0;
+                let hand = TableLayout {
+                    entry_size: usize::MAX,
+                    ..t
+                };
+                let huge = table_picture("t", &hand, 3).0;
+                bounded(
+                    over.contains("do not fit a table of 32 buckets, which holds 28")
+                        && huge.contains("a layout built by hand"),
+                    format!("{over} / {huge}"),
+                )
             },
         ),
         // ---- views::heap_map (chapter 5) ----

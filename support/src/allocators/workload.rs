@@ -118,7 +118,7 @@ impl Workload {
                 self.min_size, self.max_size
             ));
         }
-        if self.alloc_in_10 == 0 || self.alloc_in_10 + self.free_in_10 > 10 {
+        if self.alloc_in_10 == 0 || self.alloc_in_10.saturating_add(self.free_in_10) > 10 {
             return Err(format!(
                 "alloc_in_10 ({}) must be at least 1 and alloc_in_10 + free_in_10 ({}) at most 10",
                 self.alloc_in_10, self.free_in_10

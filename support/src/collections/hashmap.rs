@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use crate::infra::std_source::{excerpt_in, SourceError, SourceView};
 
-use crate::views::display::{escape, Html};
-use crate::views::palette;
+use crate::views::display::{callout, escape, Html};
+use crate::views::palette::{self, Tone};
 
 /// hashbrown's `Group::WIDTH`: the control bytes one probe reads at once. 16 with SSE2 on x86 and
 /// x86_64, 8 with NEON on little-endian aarch64, else the generic `usize` word (8 on 64-bit);
@@ -229,10 +229,31 @@ pub fn growth_sequence(
 /// A map's allocation as a proportional bar: entry slots (used and free), padding, control bytes
 /// and the trailing group, each labelled with its bytes (amounts, in the order of the layout; the
 /// used slots themselves are spread over the table by hash).
+///
+/// A `len` above what the table holds (its capacity, 7/8 of the buckets from 16 on), or a layout
+/// whose parts do not add up (one built by hand), is drawn as a message that says so.
 pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
     let width = 760.0;
     let total = t.total_bytes.max(1) as f64;
-    let used = len.min(t.buckets) * t.entry_size;
+    let cap = capacity_of_buckets(t.buckets);
+    if len > cap {
+        return callout(
+            Tone::Warning,
+            &format!(
+                "{title}: {len} entries do not fit a table of {} buckets, which holds {cap}",
+                t.buckets
+            ),
+        );
+    }
+    let Some(used) = len.checked_mul(t.entry_size).filter(|&u| u <= t.data_bytes) else {
+        return callout(
+            Tone::Warning,
+            &format!(
+                "{title}: {len} entries of {} B do not fit the layout's {} data bytes (a layout built by hand?)",
+                t.entry_size, t.data_bytes
+            ),
+        );
+    };
     let parts = [
         (
             "entries in use",
@@ -244,7 +265,7 @@ pub fn table_picture(title: &str, t: &TableLayout, len: usize) -> Html {
             "free slots",
             t.data_bytes - used,
             palette::BLUE.lighten(0.6),
-            format!("{} × {} B", t.buckets - len.min(t.buckets), t.entry_size),
+            format!("{} × {} B", t.buckets - len, t.entry_size),
         ),
         (
             "padding",

@@ -44,7 +44,7 @@ pub fn check_hashmap_prediction(capacities: [usize; 5], reallocated_at: [usize; 
         if p == r {
             continue;
         }
-        let why = if p != 0 && (p + 1).is_power_of_two() && p > 7 {
+        let why = if p > 7 && p.checked_add(1).is_some_and(usize::is_power_of_two) {
             "above 8 buckets one bucket in 8 stays empty: capacity = buckets × 7/8"
         } else if p.is_power_of_two() {
             "a capacity counts entries, not buckets: buckets are a power of two, the capacity is less"
