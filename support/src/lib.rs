@@ -20,7 +20,7 @@
 //! | [`collections`] | chapter 6 | a growth tracer for any collection (chapter 4's `CapacityTrace` uses it); hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
 //! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
-//! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`], [`views::heap_map`] (chapter 5) |
+//! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
 //! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
 //! | [`exercise`] | every chapter | [`exercise::Verdict`] and one module per chapter |
 //!

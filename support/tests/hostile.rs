@@ -1221,7 +1221,7 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
-        // ---- views::heap_map (chapter 5) ----
+        // ---- allocators::heap_map (chapter 5) ----
         case(
             "a heap picture of a million live blocks stays small",
             Bounded,
@@ -1243,7 +1243,7 @@ fn cases() -> Vec<Case> {
                     arena_len: 32_000_000,
                     regions,
                 };
-                let svg = support::views::heap_map::HeapPicture::new("a million blocks")
+                let svg = support::allocators::heap_map::HeapPicture::new("a million blocks")
                     .strip("all", map)
                     .to_svg();
                 bounded(

@@ -9,6 +9,7 @@
 //! | [`arena`], [`design`], [`bump`], [`free_list`], [`size_class`] | chapter 5: [`Arena`], the [`ArenaAllocator`] trait, [`BumpUp`]/[`BumpDown`], [`FreeList`], [`SizeClasses`] |
 //! | [`handles`], [`checked`] | chapter 5: [`Local`] (`Allocator`, `!Sync`), [`Locked`] (`GlobalAlloc` + `Allocator`, spin lock), [`CheckedArena`] (a ledger that refuses misuse) |
 //! | [`conformance`], [`workload`], [`compare`] | chapter 5: one test suite for every allocator, seeded workloads and heap efficiency, the measured comparison |
+//! | [`heap_map`] | chapter 5: heap maps drawn (an arena as a strip of regions) and workload charts; here, beside the [`HeapMap`] and [`workload::Run`] they draw, so that `views` imports nothing from above it |
 //!
 //! ## Chapter 5: allocators built from first principles
 //!
@@ -49,6 +50,7 @@ pub mod design;
 pub mod free_list;
 pub mod guarded;
 pub mod handles;
+pub mod heap_map;
 pub mod recording;
 pub mod size_class;
 pub mod workload;

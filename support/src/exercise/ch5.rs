@@ -9,11 +9,11 @@ use std::fmt;
 use super::Verdict;
 use crate::allocators::conformance::{self, CaseResult, Report};
 use crate::allocators::free_list::Coalesce;
+use crate::allocators::heap_map::HeapPicture;
 use crate::allocators::size_class::{smallest_class, ClassLookup, CLASSES};
 use crate::allocators::{Arena, Bump, CheckedArena, DownBy, FreeList, SizeClasses};
 use crate::infra::programs::catch_panic;
 use crate::views::display::{callout, emit, Html};
-use crate::views::heap_map::HeapPicture;
 use crate::views::palette::Tone;
 
 /// A verdict with the evidence behind it: the conformance report and a heap map, when they help,

@@ -5,9 +5,7 @@
 //! | [`chart`] | line, step and point charts, linear or log axes, as inline SVG (or an SVG file) |
 //! | [`display`] | HTML tables, raw HTML, the coloured callout box, and the `evcxr_display` plumbing |
 //! | [`palette`] | the one colour palette every picture draws from |
-//! | [`heap_map`] | heap maps: an arena drawn as a strip of regions; workload charts (chapter 5) |
 
 pub mod chart;
 pub mod display;
-pub mod heap_map;
 pub mod palette;

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::allocators::workload::Run;
-use crate::allocators::{HeapMap, RegionKind};
+use super::workload::Run;
+use super::{HeapMap, RegionKind};
 use crate::views::chart::Chart;
 use crate::views::display::{emit, escape};
 use crate::views::palette::{self, Rgb};
