@@ -44,6 +44,57 @@ pub fn glibc_version() -> Option<String> {
     }
 }
 
+/// The compiled-crate cache the course's kernel builds through (`course-rustc-cache`, named in the
+/// `init.evcxr` of `config_dir`, the kernel's `EVCXR_CONFIG_DIR`): where it is, how many builds it
+/// holds, and whether this user can add to it. Without it every kernel compiles the support crate
+/// again (about 20 s in its first cell).
+pub fn build_cache_check(config_dir: Option<&std::path::Path>) -> Check {
+    let name = "compiled-crate cache".to_string();
+    let slow = "every kernel compiles the support crate again (about 20 s in its first cell)";
+    let init = config_dir.map(|d| d.join("init.evcxr"));
+    let dir = init
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(":build_env COURSE_RUSTC_CACHE=")
+                    .map(|d| std::path::PathBuf::from(d.trim()))
+            })
+        });
+    let Some(dir) = dir else {
+        return Check {
+            name,
+            value: "not configured".into(),
+            problem: Some(format!(
+                "{slow}: this kernel was not started with the course's kernel spec; run `make setup`, then `make lab`"
+            )),
+        };
+    };
+    let builds = std::fs::read_dir(dir.join("entries"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|k| std::fs::read_dir(k.path()).map_or(0, |v| v.count()))
+        .sum::<usize>();
+    // Can this user add to it? (The folder is created on the first store, so its parent counts then.)
+    let probe_in = if dir.exists() {
+        dir.clone()
+    } else {
+        dir.parent().map_or(dir.clone(), |p| p.to_path_buf())
+    };
+    let probe = probe_in.join(format!(".env-report-probe-{}", std::process::id()));
+    let writable = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    let value = format!("{} ({builds} builds)", dir.display());
+    Check {
+        name,
+        value,
+        problem: (!writable).then(|| {
+            format!("{slow} when its source changed: this user cannot write {}; kernels still reuse what it holds", probe_in.display())
+        }),
+    }
+}
+
 impl EnvReport {
     /// Runs every check (this starts `rustc` and `cargo install --list`; about 0.1 s).
     pub fn collect() -> Self {
@@ -103,6 +154,8 @@ impl EnvReport {
             format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
             None,
         );
+        let config = std::env::var_os("EVCXR_CONFIG_DIR").map(std::path::PathBuf::from);
+        checks.push(build_cache_check(config.as_deref()));
         EnvReport { checks }
     }
 
@@ -146,11 +199,58 @@ mod tests {
                 "rust-src",
                 "C library",
                 "evcxr_jupyter",
-                "support crate"
+                "support crate",
+                "compiled-crate cache"
             ]
         );
         let rustc = &r.checks[0];
         assert!(rustc.value.starts_with("rustc 1."), "{rustc:?}");
         assert_eq!(r.table().rows.len(), names.len());
+    }
+
+    #[test]
+    fn the_cache_row_names_the_folder_or_says_what_is_missing() {
+        let tmp = std::env::temp_dir().join(format!("env-report-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("cache/entries/k1/v1")).unwrap();
+        std::fs::create_dir_all(tmp.join("cache/entries/k1/v2")).unwrap();
+        std::fs::write(
+            tmp.join("init.evcxr"),
+            format!(
+                ":build_env RUSTC_WRAPPER=/x\n:build_env COURSE_RUSTC_CACHE={}\n",
+                tmp.join("cache").display()
+            ),
+        )
+        .unwrap();
+        let c = build_cache_check(Some(&tmp));
+        assert!(
+            c.problem.is_none() && c.value.ends_with("(2 builds)"),
+            "{c:?}"
+        );
+        let none = build_cache_check(None);
+        assert!(
+            none.problem
+                .as_deref()
+                .is_some_and(|p| p.contains("make setup")),
+            "{none:?}"
+        );
+        // A cache path under a regular file can never be created: reported, with the slow path named.
+        std::fs::write(tmp.join("file"), "").unwrap();
+        std::fs::write(
+            tmp.join("init.evcxr"),
+            format!(
+                ":build_env COURSE_RUSTC_CACHE={}\n",
+                tmp.join("file/cache").display()
+            ),
+        )
+        .unwrap();
+        let bad = build_cache_check(Some(&tmp));
+        assert!(
+            bad.problem
+                .as_deref()
+                .is_some_and(|p| p.contains("cannot write")),
+            "{bad:?}"
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 }
