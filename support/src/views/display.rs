@@ -319,8 +319,16 @@ mod tests {
         t.row(0u64..);
         assert_eq!(t.rows.last().unwrap().len(), MAX_CELLS_PER_ROW + 1);
         let html = t.to_html();
-        assert_eq!(html.matches("<tr>").count(), 1 + MAX_ROWS_SHOWN + 1);
+        // header, the rows shown, the "more rows" line, and the warning about the endless row
+        // (1001 cells in a table of 1 column)
+        assert_eq!(html.matches("<tr>").count(), 1 + MAX_ROWS_SHOWN + 1 + 1);
         assert!(html.contains("… 6 more rows not shown"), "tail");
-        assert!(t.to_string().ends_with("(a table shows at most 2000)\n"));
+        let text = t.to_string();
+        assert!(text.contains("(a table shows at most 2000)\n"), "tail");
+        assert!(
+            text.ends_with("row 2006 has 1001\n"),
+            "{}",
+            &text[text.len() - 200..]
+        );
     }
 }
