@@ -1221,6 +1221,30 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        case(
+            "BTreeModel::trace with node sizes of usize::MAX",
+            Bounded,
+            || {
+                let t = support::collections::btree::BTreeModel::trace(
+                    "huge nodes",
+                    0..5000u64,
+                    usize::MAX,
+                    usize::MAX,
+                    5000,
+                );
+                let last = t.samples.last().unwrap();
+                bounded(
+                    t.samples.len() == 5001
+                        && last.live_bytes.is_none()
+                        && t.samples[0].live_bytes == Some(0),
+                    format!(
+                        "{} samples, last live bytes {:?}",
+                        t.samples.len(),
+                        last.live_bytes
+                    ),
+                )
+            },
+        ),
         // ---- allocators::heap_map (chapter 5) ----
         case(
             "a heap picture of a million live blocks stays small",

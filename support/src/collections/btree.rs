@@ -249,7 +249,13 @@ impl BTreeModel {
             addr: None,
             calls: Some(m.leaves + m.internals),
             allocs: Some(m.leaves + m.internals),
-            live_bytes: Some(m.leaves * leaf_bytes + m.internals * internal_bytes),
+            // Node sizes come from the caller: a product past usize::MAX leaves the bytes unknown
+            // (None, so charts leave them out) instead of overflowing.
+            live_bytes: m
+                .leaves
+                .checked_mul(leaf_bytes)
+                .zip(m.internals.checked_mul(internal_bytes))
+                .and_then(|(l, i)| l.checked_add(i)),
             nanos: 0,
         };
         let mut samples = vec![sample(&m, 0)];
