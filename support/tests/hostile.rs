@@ -1245,6 +1245,25 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        case(
+            "tracer::trace of a Traceable whose capacity is below its length",
+            Error("below its length 3"),
+            || {
+                use support::collections::tracer::{trace, Traceable};
+                struct Liar(usize);
+                impl Traceable for Liar {
+                    fn len(&self) -> usize {
+                        self.0
+                    }
+                    fn capacity(&self) -> Option<usize> {
+                        Some(self.0.saturating_sub(1))
+                    }
+                }
+                trace("Liar", 5, None, || Liar(3), |l, _| l.0 += 1)
+                    .map(|t| format!("{} samples", t.samples.len()))
+                    .map_err(|e| e.to_string())
+            },
+        ),
         // ---- allocators::heap_map (chapter 5) ----
         case(
             "a heap picture of a million live blocks stays small",

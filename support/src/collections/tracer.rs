@@ -334,6 +334,20 @@ pub fn trace<C: Traceable>(
     }
     std::hint::black_box(&c);
     drop(c);
+    // A capacity below the length is no capacity (a `Traceable` written elsewhere may report one):
+    // refused, so that no chart draws it as if it were true.
+    if let Some(bad) = samples
+        .iter()
+        .find(|s| s.capacity.is_some_and(|c| c < s.len))
+    {
+        return Err(TraceError(format!(
+            "at step {} {label} reports capacity {} below its length {}: capacity() counts the entries \
+             that fit before the next allocation, so it is never less than len()",
+            bad.step,
+            bad.capacity.unwrap_or(0),
+            bad.len
+        )));
+    }
     Ok(GrowthTrace { label, samples })
 }
 
