@@ -205,14 +205,7 @@ impl Store {
             .iter()
             .find(|p| p.extension().is_some_and(|e| e == "d"))
             .ok_or_else(|| io::Error::other("rustc wrote no dep-info"))?;
-        let manifest = manifest_for(
-            inv,
-            &outputs,
-            &depinfo::parse(&fs::read_to_string(dep_file)?),
-        )?;
-        let text = manifest
-            .to_text()
-            .ok_or_else(|| io::Error::other("a path holds a newline"))?;
+        let deps = depinfo::parse(&fs::read_to_string(dep_file)?);
         ensure_root(&self.root)?;
         let tmp = self
             .root
@@ -220,17 +213,32 @@ impl Store {
             .join(format!("{}-{}", std::process::id(), nanos()));
         fs::create_dir_all(tmp.join("files"))?;
         let written = (|| {
+            // Each output is read once: copied into the entry with the digest of the bytes written,
+            // so the manifest describes exactly what is stored (a write that fails, as on a full
+            // disk, fails the store).
+            let mut manifest = Manifest::default();
             for p in &outputs {
                 let name = p.file_name().unwrap_or_default();
-                if p.extension().is_some_and(|e| e == "d") {
-                    fs::write(
-                        tmp.join("files").join(name),
-                        inv.mask(&fs::read_to_string(p)?),
-                    )?;
+                let dest = tmp.join("files").join(name);
+                let (digest, len) = if p.extension().is_some_and(|e| e == "d") {
+                    let text = inv.mask(&fs::read_to_string(p)?);
+                    fs::write(&dest, &text)?;
+                    (Digest::of(text.as_bytes()), text.len() as u64)
                 } else {
-                    fs::copy(p, tmp.join("files").join(name))?;
-                }
+                    let copied =
+                        copy_digest(&mut fs::File::open(p)?, &mut fs::File::create(&dest)?)?;
+                    // Build scripts are programs: the entry keeps their executable bit.
+                    fs::set_permissions(&dest, fs::metadata(p)?.permissions())?;
+                    copied
+                };
+                manifest
+                    .outputs
+                    .push((digest, len, name.to_string_lossy().into_owned()));
             }
+            add_inputs(&mut manifest, inv, &deps)?;
+            let text = manifest
+                .to_text()
+                .ok_or_else(|| io::Error::other("a path holds a newline"))?;
             fs::write(
                 tmp.join("stdout"),
                 inv.mask(&String::from_utf8_lossy(&compiled.stdout)),
@@ -241,16 +249,6 @@ impl Store {
             )?;
             fs::write(tmp.join("used"), "")?;
             fs::write(tmp.join("manifest"), &text)?;
-            // The stored bytes must be the ones the manifest describes (a file rewritten while we
-            // copied it, or a short write on a full disk, is caught here, not by a later kernel).
-            for (d, len, name) in &manifest.outputs {
-                let stored = tmp.join("files").join(name);
-                if (Digest::of_file(&stored)?, fs::metadata(&stored)?.len()) != (*d, *len) {
-                    return Err(io::Error::other(format!(
-                        "{name} changed while it was stored"
-                    )));
-                }
-            }
             let key_dir = self.key_dir(inv);
             fs::create_dir_all(&key_dir)?;
             let dest = key_dir.join(Digest::of(text.as_bytes()).to_string());
@@ -350,28 +348,9 @@ fn outputs_of(inv: &Invocation, started: SystemTime) -> io::Result<Vec<PathBuf>>
     Ok(out)
 }
 
-/// The manifest of a compile: its outputs, its sources (from dep-info), its `--extern` crates
-/// and the variables it read.
-fn manifest_for(
-    inv: &Invocation,
-    outputs: &[PathBuf],
-    deps: &depinfo::DepInfo,
-) -> io::Result<Manifest> {
-    let mut m = Manifest::default();
-    for p in outputs {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let bytes = if p.extension().is_some_and(|e| e == "d") {
-            inv.mask(&fs::read_to_string(p)?).into_bytes()
-        } else {
-            fs::read(p)?
-        };
-        m.outputs
-            .push((Digest::of(&bytes), bytes.len() as u64, name));
-    }
+/// Adds to `m` what the compile read: its sources (from dep-info), its `--extern` crates, each
+/// with its digest now, and the variables it read.
+fn add_inputs(m: &mut Manifest, inv: &Invocation, deps: &depinfo::DepInfo) -> io::Result<()> {
     let externs = inv
         .args
         .windows(2)
@@ -395,7 +374,7 @@ fn manifest_for(
         .iter()
         .map(|(k, v)| (k.clone(), v.as_deref().map(|v| inv.mask(v))))
         .collect();
-    Ok(m)
+    Ok(())
 }
 
 /// What [`prune`] did.
