@@ -14,12 +14,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEP = ':dep support = { path = "../support" }'
+# The evcxr config set-up writes for the course's kernel (it names the cache folder).
+INIT = ROOT / ".tools" / "evcxr" / "init.evcxr"
 
 
 def cache_dir() -> Path | None:
     """The cache folder named in the generated evcxr config (None when there is none)."""
-    init = ROOT / ".tools" / "evcxr" / "init.evcxr"
-    m = re.search(r"^:build_env COURSE_RUSTC_CACHE=(.+)$", init.read_text(), re.M) if init.exists() else None
+    m = re.search(r"^:build_env COURSE_RUSTC_CACHE=(.+)$", INIT.read_text(), re.M) if INIT.exists() else None
     return Path(m.group(1)) if m else None
 
 

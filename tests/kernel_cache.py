@@ -29,14 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kernel_hostile import NOTEBOOKS, ROOT, STARTUP_TIMEOUT, run_cell  # noqa: E402
 
-INIT = ROOT / ".tools" / "evcxr" / "init.evcxr"
+sys.path.insert(0, str(ROOT / "scripts"))
+from warm_kernel import INIT, cache_dir  # noqa: E402  (set-up's reader of the same config)
 
 
 def cache_log() -> Path:
-    m = re.search(r"^:build_env COURSE_RUSTC_CACHE=(.+)$", INIT.read_text(), re.M)
-    if not m:
+    cache = cache_dir()
+    if cache is None:
         raise SystemExit(f"[cache] error: {INIT} names no cache folder: run `make setup`")
-    return Path(m.group(1)) / "log"
+    return cache / "log"
 
 
 def log_since(offset: int) -> str:
