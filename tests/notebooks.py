@@ -289,6 +289,10 @@ def cell_failures(nb) -> list[str]:
             out.append(f"cell {i} ({first[:60]!r}) errored: {e.get('ename')}: {detail[:2000]}")
         if expected and not errors:
             out.append(f"cell {i} is tagged {EXPECTED_FAIL_TAG} but did not fail")
+        # A cell whose last expression is a loop or a `match` shows a bare `Out[n]: ()` to the reader.
+        if any(o.get("output_type") == "execute_result"
+               and "".join(o.get("data", {}).get("text/plain", "")).strip() == "()" for o in c.outputs):
+            out.append(f"cell {i} shows a bare `()` as its value: end its last loop or match with `;`")
         # Exercises must fail unsolved and pass solved, in the real kernel, every run.
         shown = output_text(c)
         if "exercise-check" in tags(c) and "NOT YET" not in shown:

@@ -134,6 +134,13 @@ class CellFailures(unittest.TestCase):
         self.assertIn("did not say NOT YET", f[0])
         self.assertIn("did not say PASS", f[1])
 
+    def test_a_bare_unit_value_is_flagged(self):
+        value = lambda text: new_output("execute_result", data={"text/plain": text})  # noqa: E731
+        nb = notebook(code("for i in 0..3 { }", outputs=[value("()")]), code("1 + 1", outputs=[value("2")]))
+        f = notebooks.cell_failures(nb)
+        self.assertEqual(len(f), 1, f)
+        self.assertIn("cell 0 shows a bare `()`", f[0])
+
 
 class Pages(unittest.TestCase):
     def test_solutions_are_folded(self):

@@ -15,6 +15,8 @@ use super::{align_up, move_block, Arena, ArenaAllocator, Misuse, Refusal, Region
 
 /// Which way a [`Bump`] moves its cursor, and how it rounds.
 pub trait Direction {
+    /// Whether [`Direction::bump`] runs code written elsewhere (see [`ArenaAllocator::CALLS_OUT`]).
+    const CALLS_OUT: bool;
     /// The allocator's name for this direction.
     fn name(&self) -> &'static str;
     /// Whether the cursor starts at the arena's end (and moves towards the start).
@@ -36,6 +38,7 @@ pub trait Direction {
 pub struct Up;
 
 impl Direction for Up {
+    const CALLS_OUT: bool = false;
     fn name(&self) -> &'static str {
         "bump up"
     }
@@ -66,6 +69,7 @@ impl Direction for Up {
 pub struct Down;
 
 impl Direction for Down {
+    const CALLS_OUT: bool = false;
     fn name(&self) -> &'static str {
         "bump down"
     }
@@ -105,6 +109,7 @@ impl fmt::Debug for DownBy {
 }
 
 impl Direction for DownBy {
+    const CALLS_OUT: bool = true; // the rule may reach back into the handle
     fn name(&self) -> &'static str {
         "bump down (your rule)"
     }
@@ -217,8 +222,11 @@ impl<D: Direction> fmt::Debug for Bump<D> {
 // handed out from since the last reset, because the cursor only moves past what it hands out; each
 // block is aligned and sized as asked (checked by `Direction::bump`, and re-checked for rules
 // written elsewhere). A `DownBy` rule runs inside `alloc`, with `&mut self` lent: the handles refuse
-// any re-entry from it (`Refusal::Reentered`), so it cannot reach this design a second time.
+// any re-entry from it (`Refusal::Reentered`), so it cannot reach this design a second time. `Up` and
+// `Down` run only the arithmetic above, so `CALLS_OUT` is false for them.
 unsafe impl<D: Direction> ArenaAllocator for Bump<D> {
+    const CALLS_OUT: bool = D::CALLS_OUT;
+
     fn name(&self) -> String {
         self.dir.name().to_string()
     }

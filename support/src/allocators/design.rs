@@ -264,7 +264,17 @@ impl HeapMap {
 /// `thread_local!`). The handles, not the designs, make that safe: [`Local`](super::Local) and
 /// [`Locked`](super::Locked) refuse a re-entrant call ([`Refusal::Reentered`]) instead of lending
 /// a second `&mut` or spinning on a lock their own thread holds.
+///
+/// A design whose methods run only its own code sets [`ArenaAllocator::CALLS_OUT`] to `false`, and
+/// the handles then skip the re-entry check (nothing can re-enter): that promise is part of this
+/// trait's safety contract.
 pub unsafe trait ArenaAllocator {
+    /// Whether a method of this design may run code written elsewhere (a rule passed in), which
+    /// could reach back into the handle. `true` unless the implementation promises otherwise; with
+    /// `false`, [`Local`](super::Local) lends `&mut self` without its re-entry flag (two stores per
+    /// call fewer on the hot path).
+    const CALLS_OUT: bool = true;
+
     /// The design's name, for tables and charts.
     fn name(&self) -> String;
 

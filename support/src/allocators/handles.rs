@@ -18,6 +18,9 @@
 //! A design may run code written elsewhere while it holds the handle's `&mut` (the rules of the
 //! exercises). If that code calls the same handle again, the handle refuses the inner call with
 //! [`Refusal::Reentered`]: `Local` keeps a `busy` flag, `Locked` remembers which thread holds it.
+//! A design that runs only its own code ([`ArenaAllocator::CALLS_OUT`] false: [`BumpUp`](super::BumpUp),
+//! [`BumpDown`](super::BumpDown)) cannot be re-entered, and `Local` lends it `&mut` without the
+//! flag: the flag's two stores were a tenth of a bump allocation's time in the benches.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
@@ -216,6 +219,13 @@ impl<A: ArenaAllocator> Handle for Local<A> {
     type Design = A;
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut A) -> R) -> Option<R> {
+        if !A::CALLS_OUT {
+            // SAFETY: `Local` is `!Sync`, so only this thread is here; the design runs no code but
+            // its own (`CALLS_OUT` is false, a promise of its unsafe `ArenaAllocator` impl), so
+            // nothing can call this handle again while this `&mut` lives, and `with` is the only
+            // place that makes one from `&self`. No flag is needed: there is no re-entry to refuse.
+            return Some(f(unsafe { &mut *self.inner.get() }));
+        }
         if self.busy.replace(true) {
             return None; // re-entered from inside a design call: refuse, never a second `&mut`
         }
