@@ -25,16 +25,31 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use support::allocators::always_move::AlwaysMove;
 use support::allocators::as_allocator::AsAllocator;
+use support::allocators::compare::{self, Contender, Test};
+use support::allocators::conformance;
 use support::allocators::guarded::{checked_heap, GuardedSystem};
+use support::allocators::heap_map::{fill_chart, fragmentation_chart, HeapPicture};
 use support::allocators::recording::render::{events_table, sequence_svg, timeline_chart};
 use support::allocators::recording::{Event, EventKind, RecordingAllocator};
+use support::allocators::size_class::smallest_class;
+use support::allocators::workload::{
+    self, efficiency, efficiency_table, run_until_failure, SplitMix64, Workload,
+};
+use support::allocators::{
+    align_up, paint, Arena, ArenaAllocator, Block, Bump, BumpDown, BumpUp, CheckedArena, DownBy,
+    FreeList, HeapMap, Local, Region, RegionKind, SizeClasses, Span,
+};
 use support::boxes::{box_facts, DropCounter};
-use support::exercise::{ch1, ch2, ch3, ch4, ch6};
-use support::growth::lab;
+use support::collections::btree::{self, BTreeModel};
+use support::collections::deque::{self, DequeLab, DequeModel, DequeOp};
+use support::collections::tracer::{self, trace, GrowthTrace, Metric, Traceable};
+use support::collections::{self, hashmap, std_calls, std_trace};
+use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6};
 use support::growth::model::{Op, VecModel};
 use support::growth::simulate::{simulate, try_simulate};
 use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
 use support::growth::trace::CapacityTrace;
+use support::growth::{lab, languages};
 use support::infra::limits;
 use support::infra::programs::{self, read_lines, run_example};
 use support::infra::std_source::{self, SourceError};
@@ -1295,6 +1310,832 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        // ---- allocators::arena, design (chapter 5) ----
+        case(
+            "Arena::new(0)",
+            Error("an arena of 0 bytes can hold nothing"),
+            || {
+                Arena::new(0)
+                    .map(|a| format!("{a:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "Arena::new(usize::MAX)",
+            Error("an arena of 18446744073709551615 bytes is larger than the course's limit"),
+            || {
+                Arena::new(usize::MAX)
+                    .map(|a| format!("{a:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        raw(
+            "Arena::at past the end (refused by panic)",
+            Error("offset 17 is past the arena's 16 bytes"),
+            || {
+                let a = Arena::new(16).map_err(|e| e.to_string())?;
+                refusal(|| a.at(17))
+            },
+        ),
+        raw(
+            "Arena::offset_of null, usize::MAX and usize::MAX bytes",
+            Bounded,
+            || {
+                let a = Arena::new(16).map_err(|e| e.to_string())?;
+                let found = [
+                    a.offset_of(std::ptr::null(), 0),
+                    a.offset_of(std::ptr::without_provenance(usize::MAX), usize::MAX),
+                    a.offset_of(a.at(8).as_ptr(), usize::MAX),
+                ];
+                bounded(found == [None; 3], format!("{found:?}"))
+            },
+        ),
+        case("align_up at usize::MAX, alignment 0 and 3", Bounded, || {
+            let r = [
+                align_up(usize::MAX, 8),
+                align_up(usize::MAX, 0),
+                align_up(5, 0),
+                align_up(5, 3),
+                align_up(usize::MAX - 4095, 4096),
+            ];
+            bounded(r[0].is_none() && r[4].is_some(), format!("{r:?}"))
+        }),
+        case(
+            "paint of unsorted, overlapping spans of usize::MAX bytes",
+            Bounded,
+            || {
+                let region = |offset, len, kind| Region { offset, len, kind };
+                let regions = [
+                    region(0, 64, RegionKind::Slack),
+                    region(64, usize::MAX, RegionKind::Data { id: None }),
+                ];
+                let spans = [
+                    region(usize::MAX, usize::MAX, RegionKind::Data { id: Some(1) }),
+                    region(8, usize::MAX, RegionKind::Data { id: Some(2) }),
+                    region(0, 0, RegionKind::Data { id: Some(3) }),
+                    region(4, 8, RegionKind::Data { id: Some(4) }),
+                ];
+                let out = paint(&regions, &spans, |_| true, |k| k);
+                bounded(
+                    out.len() <= regions.len() + 2 * spans.len(),
+                    format!("{} regions", out.len()),
+                )
+            },
+        ),
+        case(
+            "HeapMap totals and picture of hand-built regions of usize::MAX bytes, out of order",
+            Bounded,
+            || {
+                let regions: Vec<Region> = (0..3000usize)
+                    .map(|i| Region {
+                        offset: if i % 2 == 0 { usize::MAX - i } else { i },
+                        len: if i % 3 == 0 { usize::MAX } else { 1 },
+                        kind: [RegionKind::Free, RegionKind::Data { id: Some(i as u32) }][i % 2],
+                    })
+                    .collect();
+                let map = HeapMap {
+                    allocator: "hand-built".into(),
+                    arena_len: usize::MAX,
+                    regions,
+                };
+                let t = map.totals();
+                let share = t.largest_free_share();
+                let svg = HeapPicture::new("t").strip("s", map.clone()).to_svg();
+                let small = HeapMap {
+                    regions: map.regions[..7].to_vec(),
+                    ..map
+                };
+                let svg2 = HeapPicture::new("t").strip("s", small).to_svg();
+                bounded(
+                    svg.len() + svg2.len() < 1 << 20 && (0.0..=1.0).contains(&share),
+                    format!("{t:?}, {} + {} bytes of SVG", svg.len(), svg2.len()),
+                )
+            },
+        ),
+        case("HeapPicture with 100 strips of empty maps", Bounded, || {
+            let empty = HeapMap {
+                allocator: "x".into(),
+                arena_len: 0,
+                regions: vec![],
+            };
+            let svg = (0..100)
+                .fold(HeapPicture::new("many"), |p, i| {
+                    p.strip(format!("{i}"), empty.clone())
+                })
+                .to_svg();
+            bounded(
+                svg.contains("(88 more strips left out)") && svg.len() < 200_000,
+                format!("{} bytes of SVG", svg.len()),
+            )
+        }),
+        // ---- allocators::checked, free_list, size_class, bump through the ledger ----
+        raw(
+            "CheckedArena::alloc(usize::MAX, 8)",
+            Error("size 18446744073709551615 with alignment 8 exceeds isize::MAX"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                heap.alloc(usize::MAX, 8).map(|b| format!("{b:?}"))
+            },
+        ),
+        raw(
+            "CheckedArena::alloc(8, 0)",
+            Error("alignment 0 is not a power of two"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                heap.alloc(8, 0).map(|b| format!("{b:?}"))
+            },
+        ),
+        raw(
+            "CheckedArena::alloc(8, 1 << 20)",
+            Error("alignment 1048576 is larger than the arena's alignment 4096"),
+            || {
+                let heap = CheckedArena::new(SizeClasses::new(
+                    Arena::new(4096).map_err(|e| e.to_string())?,
+                ));
+                heap.alloc(8, 1 << 20).map(|b| format!("{b:?}"))
+            },
+        ),
+        raw(
+            "every design asked for 1 TiB and for isize::MAX - 4095 bytes",
+            Error(
+                "out of memory: no free block can hold 9223372036854771712 bytes aligned to 4096",
+            ),
+            || {
+                fn ask<A: ArenaAllocator>(design: A) -> Outcome {
+                    let heap = CheckedArena::new(design);
+                    let tib = heap.alloc(1 << 40, 8);
+                    let max = heap.alloc(isize::MAX as usize - 4095, 4096);
+                    match (tib, max) {
+                        (Err(a), Err(b)) if a.contains("1099511627776 bytes") => Err(b),
+                        other => Ok(format!("granted: {other:?}")),
+                    }
+                }
+                let arena = || Arena::new(4096).map_err(|e| e.to_string());
+                for r in [
+                    ask(BumpUp::new(arena()?)),
+                    ask(BumpDown::new(arena()?)),
+                    ask(SizeClasses::new(arena()?)),
+                ] {
+                    r.err().ok_or("granted")?;
+                }
+                ask(FreeList::new(arena()?))
+            },
+        ),
+        raw(
+            "CheckedArena::alloc(0, 4096) and realloc to 0",
+            Bounded,
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let z = heap.alloc(0, 4096)?;
+                let b = heap.alloc(8, 8)?;
+                let gone = heap.realloc(b, 0)?;
+                heap.free(gone)?;
+                bounded(
+                    z.id == 0 && heap.offset(z) == 0 && heap.live_blocks().is_empty(),
+                    format!("{z:?}"),
+                )
+            },
+        ),
+        raw(
+            "CheckedArena: free twice",
+            Error("double free: block #1 was already freed"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let b = heap.alloc(8, 8)?;
+                heap.free(b)?;
+                heap.free(b).map(|()| "freed".into())
+            },
+        ),
+        raw(
+            "CheckedArena: free of a forged block",
+            Error("which this arena never handed out (a foreign pointer)"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let forged = Block {
+                    id: 7,
+                    ptr: NonNull::dangling(),
+                    layout: Layout::new::<u64>(),
+                };
+                heap.free(forged).map(|()| "freed".into())
+            },
+        ),
+        raw(
+            "CheckedArena: realloc to usize::MAX bytes",
+            Error("size 18446744073709551615 exceeds isize::MAX"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let b = heap.alloc(8, 8)?;
+                heap.realloc(b, usize::MAX).map(|b| format!("{b:?}"))
+            },
+        ),
+        raw(
+            "CheckedArena: fill and holds of a freed block, holds of usize::MAX bytes",
+            Error("block #1 is not live"),
+            || {
+                let heap =
+                    CheckedArena::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let b = heap.alloc(8, 8)?;
+                heap.fill(b, 3)?;
+                if !heap.holds(b, 3, usize::MAX)? {
+                    return Ok("lost".into());
+                }
+                heap.free(b)?;
+                heap.holds(b, 3, 8)?;
+                heap.fill(b, 3).map(|()| "filled".into())
+            },
+        ),
+        raw(
+            "FreeList::with_coalesce of a rule that answers usize::MAX spans",
+            Bounded,
+            || {
+                let heap = CheckedArena::new(FreeList::with_coalesce(
+                    Arena::new(4096).map_err(|e| e.to_string())?,
+                    |_, _, _| Span {
+                        start: usize::MAX,
+                        len: usize::MAX,
+                    },
+                ));
+                let blocks = (0..4)
+                    .map(|_| heap.alloc(40, 8))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for b in blocks {
+                    heap.free(b)?;
+                }
+                let again = heap.alloc(40, 8)?;
+                bounded(
+                    heap.problems().is_empty() && heap.offset(again) > 0,
+                    format!("{:?}", heap.heap_map().totals()),
+                )
+            },
+        ),
+        raw(
+            "FreeList::with_coalesce of a rule that panics",
+            Bounded,
+            || {
+                let mut local = Local::new(FreeList::with_coalesce(
+                    Arena::new(4096).map_err(|e| e.to_string())?,
+                    |_, _, _| panic!("the learner's coalescing rule panicked"),
+                ));
+                let l = Layout::new::<[u64; 5]>();
+                let p = local.allocate(l).map_err(|_| "refused")?;
+                // SAFETY: `p` came from `local` with `l`, freed once.
+                unsafe { local.deallocate(p.cast(), l) };
+                let again = local.allocate(l).map_err(|_| "refused after the panic")?;
+                // SAFETY: as above.
+                unsafe { local.deallocate(again.cast(), l) };
+                let errors = local.design().rule_errors();
+                bounded(errors == 2, format!("{errors} rule errors counted"))
+            },
+        ),
+        raw(
+            "SizeClasses::with_lookup of a rule that answers usize::MAX",
+            Error("the rule broke the contract: the class index is past the last class"),
+            || {
+                let heap = CheckedArena::new(SizeClasses::with_lookup(
+                    Arena::new(4096).map_err(|e| e.to_string())?,
+                    |_, _| Some(usize::MAX),
+                ));
+                heap.alloc(8, 8).map(|b| format!("{b:?}"))
+            },
+        ),
+        raw(
+            "SizeClasses::with_lookup of a rule that panics",
+            Error("the rule broke the contract: the class rule panicked"),
+            || {
+                let heap = CheckedArena::new(SizeClasses::with_lookup(
+                    Arena::new(4096).map_err(|e| e.to_string())?,
+                    |_, _| panic!("the learner's class rule panicked"),
+                ));
+                heap.alloc(8, 8).map(|b| format!("{b:?}"))
+            },
+        ),
+        case(
+            "smallest_class(usize::MAX, 1), (0, 0), (1, usize::MAX)",
+            Bounded,
+            || {
+                let c = [
+                    smallest_class(usize::MAX, 1),
+                    smallest_class(0, 0),
+                    smallest_class(1, usize::MAX),
+                ];
+                bounded(c == [None, Some(0), None], format!("{c:?}"))
+            },
+        ),
+        // ---- allocators::workload ----
+        case(
+            "SplitMix64::log_size at usize::MAX, below(0)",
+            Bounded,
+            || {
+                let mut g = SplitMix64::new(u64::MAX);
+                let s = [
+                    g.log_size(usize::MAX, 0),
+                    g.log_size(0, 0),
+                    g.log_size(usize::MAX, usize::MAX),
+                    g.log_size(1 << 63, usize::MAX),
+                    g.below(0),
+                ];
+                bounded(
+                    s[0] == usize::MAX
+                        && s[1] == 1
+                        && s[2] == usize::MAX
+                        && s[3] >= 1 << 63
+                        && s[4] == 0,
+                    format!("{s:?}"),
+                )
+            },
+        ),
+        case(
+            "Workload with min_size 0 and max_size usize::MAX",
+            Error(
+                "sizes must satisfy 1 <= min_size (0) <= max_size (18446744073709551615) <= 1 MiB",
+            ),
+            || {
+                Workload {
+                    min_size: 0,
+                    max_size: usize::MAX,
+                    ..Workload::random_actions(1)
+                }
+                .actions(10)
+                .map(|a| a.len().to_string())
+            },
+        ),
+        case(
+            "Workload::actions(usize::MAX)",
+            Error("18446744073709551615 actions is more than the limit of 2000000"),
+            || {
+                Workload::random_actions(u64::MAX)
+                    .actions(usize::MAX)
+                    .map(|a| a.len().to_string())
+            },
+        ),
+        case("Workload::actions at the limit", Bounded, || {
+            let a = Workload::random_actions(0).actions(workload::MAX_STEPS)?;
+            bounded(
+                a.len() == workload::MAX_STEPS,
+                format!("{} actions", a.len()),
+            )
+        }),
+        case(
+            "run_until_failure max_steps usize::MAX",
+            Error("18446744073709551615 steps is more than the limit of 2000000"),
+            || {
+                let a = Arena::new(4096).map_err(|e| e.to_string())?;
+                run_until_failure(
+                    FreeList::new(a),
+                    &Workload::random_actions(1),
+                    usize::MAX,
+                    1,
+                )
+                .map(|r| r.to_string())
+            },
+        ),
+        case(
+            "run_until_failure on an arena of 8 MiB",
+            Error("the workload's arena length is 8388608, above the limit of 4194304"),
+            || {
+                let a = Arena::new(8 << 20).map_err(|e| e.to_string())?;
+                run_until_failure(FreeList::new(a), &Workload::random_actions(1), 10, 1)
+                    .map(|r| r.to_string())
+            },
+        ),
+        case(
+            "run_until_failure: MAX_STEPS steps that never fail, sampled every step",
+            Bounded,
+            || {
+                let a = Arena::new(limits::MAX_WORKLOAD_ARENA).map_err(|e| e.to_string())?;
+                let w = Workload {
+                    min_size: 1,
+                    max_size: 1,
+                    alloc_in_10: 1,
+                    free_in_10: 9,
+                    ..Workload::random_actions(3)
+                };
+                let r = run_until_failure(FreeList::new(a), &w, workload::MAX_STEPS, 1)?;
+                bounded(
+                    r.samples.len() <= limits::MAX_WORKLOAD_SAMPLES + 1
+                        && r.first_failure.is_none(),
+                    format!("{} samples; {r}", r.samples.len()),
+                )
+            },
+        ),
+        case(
+            "run_until_failure of a design whose rule panics",
+            Error("the design panicked: the learner's rule panicked at size"),
+            || {
+                let a = Arena::new(64 << 10).map_err(|e| e.to_string())?;
+                let design = Bump::with_direction(
+                    a,
+                    DownBy(|cursor, _, size, align| {
+                        assert!(size < 1000, "the learner's rule panicked at size {size}");
+                        Some((cursor - size) & !(align - 1))
+                    }),
+                );
+                let r = run_until_failure(design, &Workload::random_actions(1), 10_000, 10)?;
+                Err(r.to_string())
+            },
+        ),
+        case(
+            "efficiency of 0 seeds",
+            Error("seeds must be 1..=100, not 0"),
+            || {
+                efficiency(FreeList::new, 4096, &Workload::random_actions(1), 0)
+                    .map(|e| format!("{}", e.mean))
+            },
+        ),
+        case(
+            "efficiency over an arena of 0 bytes",
+            Error("an arena of 0 bytes can hold nothing"),
+            || {
+                efficiency(FreeList::new, 0, &Workload::random_actions(1), 1)
+                    .map(|e| format!("{}", e.mean))
+            },
+        ),
+        case(
+            "efficiency over arenas of usize::MAX bytes × 100 seeds",
+            Error("the workload's arena length is 18446744073709551615"),
+            || {
+                efficiency(FreeList::new, usize::MAX, &Workload::random_actions(1), 100)
+                    .map(|e| format!("{}", e.mean))
+            },
+        ),
+        case(
+            "efficiency over 4 MiB × 100 seeds",
+            Error("arena_len × seeds is 419430400, above the limit of 67108864"),
+            || {
+                efficiency(FreeList::new, 4 << 20, &Workload::random_actions(1), 100)
+                    .map(|e| format!("{}", e.mean))
+            },
+        ),
+        case(
+            "efficiency with a make closure that panics",
+            Error("panicked: the learner's closure panicked"),
+            || {
+                efficiency(
+                    |_: Arena| -> FreeList { panic!("the learner's closure panicked") },
+                    4096,
+                    &Workload::random_actions(1),
+                    1,
+                )
+                .map(|e| format!("{}", e.mean))
+            },
+        ),
+        case(
+            "efficiency_table and Display of a hand-built run with a 0-byte arena",
+            Bounded,
+            || {
+                let map = HeapMap {
+                    allocator: "x".into(),
+                    arena_len: 0,
+                    regions: vec![],
+                };
+                let run = workload::Run {
+                    allocator: "hand-built".into(),
+                    arena_len: 0,
+                    samples: vec![],
+                    first_failure: Some((usize::MAX, "x".into())),
+                    final_map: map,
+                    problems: vec![],
+                };
+                let e = workload::Efficiency {
+                    allocator: "hand-built".into(),
+                    mean: f64::NAN,
+                    min: f64::INFINITY,
+                    max: f64::NEG_INFINITY,
+                    first: run.clone(),
+                    seeds: 0,
+                };
+                let t = efficiency_table(&[e]).to_string();
+                bounded(
+                    t.len() < 10_000 && run.to_string().contains("has no samples"),
+                    t,
+                )
+            },
+        ),
+        case(
+            "fill_chart of a run with a 0-byte arena",
+            Error("finite"),
+            || {
+                let map = HeapMap {
+                    allocator: "x".into(),
+                    arena_len: 0,
+                    regions: vec![],
+                };
+                let sample = workload::Sample {
+                    step: 1,
+                    live_bytes: 1,
+                    totals: map.totals(),
+                };
+                let run = workload::Run {
+                    allocator: "hand-built".into(),
+                    arena_len: 0,
+                    samples: vec![sample],
+                    first_failure: None,
+                    final_map: map,
+                    problems: vec![],
+                };
+                chart_err(fill_chart("t", &[run]))
+            },
+        ),
+        case(
+            "fill_chart and fragmentation_chart of no runs",
+            Error("no points"),
+            || {
+                chart_err(fragmentation_chart("t", &[]))?;
+                chart_err(fill_chart("t", &[]))
+            },
+        ),
+        // ---- allocators::compare ----
+        case(
+            "compare::quick n 0",
+            Error("n must be 1..=100000, not 0"),
+            || compare::quick(Contender::System, Test::Pairs, 0, 1).map(|t| t.to_string()),
+        ),
+        case(
+            "compare::quick runs 0",
+            Error("runs must be 1..=1000, not 0"),
+            || compare::quick(Contender::System, Test::Pairs, 10, 0).map(|t| t.to_string()),
+        ),
+        case(
+            "compare::quick runs usize::MAX",
+            Error("runs must be 1..=1000, not 18446744073709551615"),
+            || {
+                compare::quick(Contender::System, Test::Pairs, 10, usize::MAX)
+                    .map(|t| t.to_string())
+            },
+        ),
+        case(
+            "compare::quick n usize::MAX",
+            Error("n × (runs + 1) is 18446744073709551615, above the limit of 2000000"),
+            || {
+                compare::quick(Contender::FreeList, Test::VecPush, usize::MAX, 1)
+                    .map(|t| t.to_string())
+            },
+        ),
+        case(
+            "compare::quick random actions, n 100 000",
+            Error("for random actions, n² × (runs + 1) is 20000000000"),
+            || {
+                compare::quick(Contender::FreeList, Test::RandomActions, 100_000, 1)
+                    .map(|t| t.to_string())
+            },
+        ),
+        case("compare::quick_all of no contenders", Bounded, || {
+            let t = compare::quick_all(&[], Test::SmallAllocs, 10, 1)?;
+            bounded(t.is_empty(), "no timings")
+        }),
+        case(
+            "compare::walk_cost of 17 hole counts",
+            Error("at most 16 hole counts, pairs 1..=10000, runs 1..=1000 (got 17, 1, 1)"),
+            || compare::walk_cost(&[0; 17], 1, 1).map(|w| format!("{w:?}")),
+        ),
+        case(
+            "compare::walk_cost pairs 0, runs usize::MAX",
+            Error("(got 1, 0, 18446744073709551615)"),
+            || compare::walk_cost(&[0], 0, usize::MAX).map(|w| format!("{w:?}")),
+        ),
+        case(
+            "compare::walk_cost of usize::MAX holes",
+            Error("a hole count is 18446744073709551615, above the limit of 100000"),
+            || compare::walk_cost(&[usize::MAX], 1, 1).map(|w| format!("{w:?}")),
+        ),
+        case(
+            "compare::walk_cost above the walk limit",
+            Error("the walk, Σ (holes + 1) × pairs × (runs + 1), is 1600016000000"),
+            || compare::walk_cost(&[100_000; 16], 10_000, 999).map(|w| format!("{w:?}")),
+        ),
+        case("compare::walk_cost of no hole counts", Bounded, || {
+            let w = compare::walk_cost(&[], 1, 1)?;
+            bounded(w.is_empty(), "nothing measured")
+        }),
+        case(
+            "compare::free_list_with_holes(usize::MAX)",
+            Error("18446744073709551615 holes is more than the limit of 100000"),
+            || compare::free_list_with_holes(usize::MAX).map(|l| l.name()),
+        ),
+        case(
+            "compare: the work bodies with n = usize::MAX and sizes of usize::MAX",
+            Bounded,
+            || {
+                let mut keep = Vec::new();
+                let t = Instant::now();
+                let counts = [
+                    compare::same_size_pairs(&System, usize::MAX, usize::MAX),
+                    compare::same_size_pairs(&System, 0, 10),
+                    compare::small_allocs(&System, usize::MAX, &mut keep),
+                    compare::alloc_free_pairs(&System, usize::MAX),
+                ];
+                compare::free_all(&System, &mut keep);
+                let sum = compare::vec_push(&System, usize::MAX);
+                let n = compare::MAX_QUICK_N;
+                bounded(
+                    counts == [0, 10, n, n] && sum == (n as u64 * (n as u64 - 1)) / 2,
+                    format!("{counts:?}, sum {sum}, {:?}", t.elapsed()),
+                )
+            },
+        ),
+        case(
+            "compare::random_actions of hand-built impossible actions",
+            Bounded,
+            || {
+                use support::allocators::workload::Action;
+                let actions = [
+                    Action::Alloc {
+                        size: usize::MAX,
+                        align: 3,
+                    },
+                    Action::Alloc { size: 8, align: 0 },
+                    Action::Alloc { size: 8, align: 8 },
+                    Action::Realloc {
+                        pick: usize::MAX,
+                        size: usize::MAX,
+                    },
+                    Action::Realloc {
+                        pick: 0,
+                        size: 1 << 40,
+                    },
+                    Action::Free { pick: usize::MAX },
+                    Action::Free { pick: 0 },
+                ];
+                let arena = Local::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                let mut live = Vec::new();
+                let ok = compare::random_actions(&arena, &actions, &mut live);
+                bounded(ok == 2 && live.is_empty(), format!("{ok} of 7 succeeded"))
+            },
+        ),
+        case(
+            "compare::median_of no timings; criterion_ns and criterion_table of hostile names",
+            Bounded,
+            || {
+                let m = compare::median_of(&[], Contender::System);
+                let c = [
+                    compare::criterion_ns("../../..", Contender::System, 1.0),
+                    compare::criterion_ns("", Contender::Bumpalo, 0.0),
+                    compare::criterion_ns("no_such_group", Contender::BumpUp, f64::NAN),
+                ];
+                let table = match compare::criterion_table() {
+                    Ok(t) => t.rows.len().to_string(),
+                    Err(e) if e.contains("make bench") => e,
+                    Err(e) => return Err(e),
+                };
+                bounded(m.is_nan() && c == [None; 3], table)
+            },
+        ),
+        // ---- allocators::conformance ----
+        case(
+            "conformance::run on an arena of 0 bytes",
+            Error("the suite needs an arena of at least 64 KiB, not 0 bytes"),
+            || {
+                let r = conformance::run("x", 0, |a| Local::new(FreeList::new(a)));
+                r.failures()
+                    .first()
+                    .map(|c| c.detail.clone())
+                    .map_or(Ok("passed".into()), Err)
+            },
+        ),
+        case(
+            "conformance::run on an arena of usize::MAX bytes",
+            Error("the suite's arena_len is 18446744073709551615, above the limit of 1048576"),
+            || {
+                let r = conformance::run("x", usize::MAX, |a| Local::new(FreeList::new(a)));
+                r.failures()
+                    .first()
+                    .map(|c| c.detail.clone())
+                    .map_or(Ok("passed".into()), Err)
+            },
+        ),
+        case(
+            "conformance::run of an allocator whose every call panics",
+            Bounded,
+            || {
+                struct Boom;
+                // SAFETY: it never hands out a block (every call panics).
+                unsafe impl Allocator for Boom {
+                    fn allocate(
+                        &self,
+                        _: Layout,
+                    ) -> Result<NonNull<[u8]>, support::reexports::allocator_api2::alloc::AllocError>
+                    {
+                        panic!("the learner's allocator panicked")
+                    }
+                    unsafe fn deallocate(&self, _: NonNull<u8>, _: Layout) {
+                        panic!("the learner's allocator panicked")
+                    }
+                }
+                let r = conformance::run("boom", 64 << 10, |_| Boom);
+                bounded(
+                    r.failures().len() == conformance::CASES.len()
+                        && r.cases.iter().all(|c| c.detail.contains("panicked")),
+                    r.to_string(),
+                )
+            },
+        ),
+        case(
+            "conformance::run with a make closure that panics",
+            Bounded,
+            || {
+                let r = conformance::run("boom", 64 << 10, |_| -> Local<FreeList> {
+                    panic!("the learner's closure panicked")
+                });
+                bounded(
+                    r.failures().len() == conformance::CASES.len()
+                        && r.cases
+                            .iter()
+                            .all(|c| c.detail.contains("the learner's closure panicked")),
+                    r.to_string(),
+                )
+            },
+        ),
+        case(
+            "conformance::rejoin on an arena of usize::MAX bytes",
+            Error("rejoin's arena_len is 18446744073709551615, above the limit of 1048576"),
+            || {
+                let c = conformance::rejoin("x", usize::MAX, |a| Local::new(FreeList::new(a)));
+                if c.passed {
+                    Ok(c.detail)
+                } else {
+                    Err(c.detail)
+                }
+            },
+        ),
+        case(
+            "conformance::rejoin on an arena of 0 bytes",
+            Error("an arena of 0 bytes can hold nothing"),
+            || {
+                let c = conformance::rejoin("x", 0, |a| Local::new(FreeList::new(a)));
+                if c.passed {
+                    Ok(c.detail)
+                } else {
+                    Err(c.detail)
+                }
+            },
+        ),
+        case(
+            "conformance::rejoin with a make closure that panics",
+            Error("panicked: the learner's closure panicked"),
+            || {
+                let c = conformance::rejoin("x", 64 << 10, |_| -> Local<FreeList> {
+                    panic!("the learner's closure panicked")
+                });
+                if c.passed {
+                    Ok(c.detail)
+                } else {
+                    Err(c.detail)
+                }
+            },
+        ),
+        raw(
+            "conformance::run_actions of impossible layouts",
+            Error("step 1: no layout has 8 bytes aligned to 0"),
+            || {
+                use support::allocators::workload::Action;
+                let actions = [
+                    Action::Alloc {
+                        size: 1 << 40,
+                        align: 8,
+                    },
+                    Action::Alloc { size: 8, align: 0 },
+                ];
+                let arena = Local::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                conformance::run_actions(&arena, &actions).map(|n| format!("{n} refusals"))
+            },
+        ),
+        raw(
+            "conformance::run_actions resizing to usize::MAX bytes",
+            Error("step 1: no layout has 18446744073709551615 bytes aligned to 8"),
+            || {
+                use support::allocators::workload::Action;
+                let actions = [
+                    Action::Alloc { size: 8, align: 8 },
+                    Action::Realloc {
+                        pick: 0,
+                        size: usize::MAX,
+                    },
+                ];
+                let arena = Local::new(FreeList::new(Arena::new(4096).map_err(|e| e.to_string())?));
+                conformance::run_actions(&arena, &actions).map(|n| format!("{n} refusals"))
+            },
+        ),
+        case(
+            "conformance::matrix of no reports; Report::case of an unknown name",
+            Bounded,
+            || {
+                let t = conformance::matrix(&[]);
+                let r = conformance::Report {
+                    allocator: "x".into(),
+                    cases: vec![],
+                };
+                bounded(
+                    t.rows.len() == conformance::CASES.len() && r.case("").is_none() && r.passed(),
+                    t.to_string(),
+                )
+            },
+        ),
         // ---- collections::hashmap::show_hashbrown (excerpt_in: the same checks as std paths) ----
         case(
             "show_hashbrown(\"/etc/passwd\", ..)",
@@ -1334,6 +2175,405 @@ fn cases() -> Vec<Case> {
         case("show_hashbrown(path, \"\")", Error("no item given"), || {
             source(support::collections::hashmap::show_hashbrown("src/raw/mod.rs", "").0)
         }),
+        // ---- collections::tracer (chapter 6) ----
+        case(
+            "tracer::trace of usize::MAX steps",
+            Error("18446744073709551615 steps asked, at most 500000"),
+            || {
+                trace("x", usize::MAX, None, Vec::<u8>::new, |v, _| v.push(1))
+                    .map(|t| t.label)
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "tracer::trace with a step closure that panics",
+            Error("the step closure panicked at step 4 (index 3): the learner's step panicked"),
+            || {
+                trace("x", 10, None, Vec::<u8>::new, |v, i| {
+                    assert!(i < 3, "the learner's step panicked");
+                    v.push(1)
+                })
+                .map(|t| t.label)
+                .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "tracer::trace with a make closure that panics",
+            Error("the make closure panicked: the learner's make panicked"),
+            || {
+                trace(
+                    "x",
+                    10,
+                    None,
+                    || -> Vec<u8> { panic!("the learner's make panicked") },
+                    |v, _| v.push(1),
+                )
+                .map(|t| t.label)
+                .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "tracer::trace of a Traceable whose len() panics",
+            Error("panicked: the learner's len panicked"),
+            || {
+                struct Bomb;
+                impl Traceable for Bomb {
+                    fn len(&self) -> usize {
+                        panic!("the learner's len panicked")
+                    }
+                }
+                trace("Bomb", 3, None, || Bomb, |_, _| {})
+                    .map(|t| t.label)
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case("tracer::trace at the limit, charted", Bounded, || {
+            let t = trace(
+                "Vec<u8>",
+                tracer::MAX_STEPS,
+                None,
+                Vec::<u8>::new,
+                |v, i| v.push(i as u8),
+            )
+            .map_err(|e| e.to_string())?;
+            let sizes = [
+                t.chart(Metric::Capacity).to_svg().map(|s| s.len()),
+                t.chart(Metric::BytesPerEntry).to_svg().map(|s| s.len()),
+                t.step_time_chart("t").to_svg().map(|s| s.len()),
+            ];
+            bounded(
+                sizes[0].as_ref().is_ok_and(|&n| n < 16 << 20)
+                    && sizes[1]
+                        .as_ref()
+                        .is_err_and(|e| e.to_string().contains("no points"))
+                    && sizes[2].as_ref().is_ok_and(|&n| n < 1 << 20),
+                format!("{sizes:?}"),
+            )
+        }),
+        case(
+            "a GrowthTrace built by hand with no samples",
+            Bounded,
+            || {
+                let t = GrowthTrace {
+                    label: "empty".into(),
+                    samples: vec![],
+                };
+                let out = (
+                    t.last().len,
+                    t.bytes_per_entry(),
+                    t.slowest_and_median(),
+                    t.slowest_steps(usize::MAX).len(),
+                    t.capacities(),
+                    t.regrowth_lengths(),
+                    t.to_lines(),
+                );
+                bounded(
+                    out.0 == 0 && out.1.is_none() && out.2.is_none(),
+                    format!("{out:?}"),
+                )
+            },
+        ),
+        case(
+            "tracer::fastest_of no runs",
+            Error("no runs to combine"),
+            || {
+                tracer::fastest_of(&[])
+                    .map(|t| t.label)
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case("tracer::compare of no traces", Error("no points"), || {
+            chart_err(tracer::compare("t", &[], Metric::LiveBytes))
+        }),
+        case(
+            "GrowthTrace::parse_lines with a sample of usize::MAX + 1",
+            Error("step=18446744073709551616"),
+            || {
+                GrowthTrace::parse_lines(
+                    "trace label=x\nsample step=18446744073709551616 len=0 nanos=0\n",
+                )
+                .map(|t| format!("{t:?}"))
+            },
+        ),
+        case(
+            "GrowthTrace::parse_lines of a trace line without a label",
+            Error("no `label=` in `trace`"),
+            || GrowthTrace::parse_lines("\0\n= = =\ntrace\n").map(|t| format!("{t:?}")),
+        ),
+        case("GrowthTrace::parse_lines of hostile text", Bounded, || {
+            let t = GrowthTrace::parse_lines("\0\n= = =\n trace label= \nnoise step=x\n")?;
+            bounded(t.len() <= 1, format!("{t:?}"))
+        }),
+        // ---- collections (std's collections in a child process) ----
+        case(
+            "std_trace of an unknown collection",
+            Error("unknown collection \"linked-list; rm -rf /\""),
+            || std_trace("linked-list; rm -rf /", 10).map(|t| t.label),
+        ),
+        case(
+            "std_trace of usize::MAX steps",
+            Error("18446744073709551615 steps asked, at most 500000"),
+            || std_trace("hashmap", usize::MAX).map(|t| t.label),
+        ),
+        case(
+            "std_calls of an unknown scenario (refused before spawning)",
+            Error("unknown scenario \"no\\0such\""),
+            || {
+                let t = Instant::now();
+                let r = std_calls(&["string-push", "no\0such"]).map(|c| c.len().to_string());
+                if t.elapsed() > Duration::from_millis(200) {
+                    return Ok(format!("spawned: {r:?}"));
+                }
+                r
+            },
+        ),
+        case(
+            "std_calls of 100 000 names (refused before spawning)",
+            Error("names is 100000, above the limit of 64"),
+            || std_calls(&vec!["string-push"; 100_000]).map(|c| c.len().to_string()),
+        ),
+        case(
+            "parse_calls of a call before any scenario",
+            Error("before any scenario"),
+            || {
+                collections::parse_calls("call kind=Alloc old_size=0 size=8 align=1")
+                    .map(|c| format!("{c:?}"))
+            },
+        ),
+        case(
+            "calls_table of nothing; StdCall of usize::MAX; scrambled_key(usize::MAX)",
+            Bounded,
+            || {
+                let t = collections::calls_table(&[]);
+                let c = collections::StdCall {
+                    kind: EventKind::ShrinkMoved,
+                    old_size: usize::MAX,
+                    size: usize::MAX,
+                    align: usize::MAX,
+                };
+                let k = collections::scrambled_key(usize::MAX);
+                bounded(
+                    t.rows.is_empty() && c.describe().len() < 100,
+                    format!("{} {k}", c.describe()),
+                )
+            },
+        ),
+        // ---- collections::deque ----
+        case(
+            "DequeLab::with_capacity(usize::MAX)",
+            Error("capacity 18446744073709551615 asked; the model draws at most 4096 slots"),
+            || {
+                DequeLab::with_capacity(usize::MAX)
+                    .map(|l| format!("{l:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "DequeLab reserve(usize::MAX)",
+            Error("reserve(18446744073709551615) with len 1: capacity overflow"),
+            || {
+                let mut lab = DequeLab::with_capacity(2).map_err(|e| e.to_string())?;
+                lab.run(&[DequeOp::PushBack(1), DequeOp::Reserve(usize::MAX)])
+                    .map(|l| format!("{:?}", l.model()))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "DequeLab pushed past the model's capacity",
+            Error("capacity 8192 asked; the model draws at most 4096 slots"),
+            || {
+                let mut lab = DequeLab::with_capacity(0).map_err(|e| e.to_string())?;
+                let ops: Vec<DequeOp> = (0..5000).map(DequeOp::PushBack).collect();
+                lab.run(&ops)
+                    .map(|l| format!("{}", l.model().len()))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "DequeLab run of 10^7 operations",
+            Error("10000000 operations"),
+            || {
+                let mut lab = DequeLab::with_capacity(4).map_err(|e| e.to_string())?;
+                let ops = vec![DequeOp::PopFront; 10_000_000];
+                lab.run(&ops)
+                    .map(|l| format!("{}", l.log().len()))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "DequeModel of capacity 0: pops, make_contiguous, pictures",
+            Bounded,
+            || {
+                let mut m = DequeModel::with_capacity(0).map_err(|e| e.to_string())?;
+                for op in [
+                    DequeOp::PopBack,
+                    DequeOp::PopFront,
+                    DequeOp::MakeContiguous,
+                    DequeOp::Clear,
+                ] {
+                    m.apply(op).map_err(|e| e.to_string())?;
+                }
+                let empty = m.picture("").0;
+                let full = DequeModel::with_capacity(deque::MAX_MODEL_CAPACITY)
+                    .map_err(|e| e.to_string())?
+                    .picture(&"<title>".repeat(1000))
+                    .0;
+                bounded(
+                    m.capacity() == 0
+                        && m.as_slices() == (vec![], vec![])
+                        && full.len() < 2_000_000,
+                    format!("{} + {} bytes", empty.len(), full.len()),
+                )
+            },
+        ),
+        // ---- collections::hashmap ----
+        case(
+            "capacity_to_buckets(usize::MAX)",
+            Error("capacity overflow: 18446744073709551615 entries"),
+            || {
+                hashmap::capacity_to_buckets(usize::MAX, 16)
+                    .map(|b| b.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "table_layout of 0 buckets",
+            Error("0 buckets: a table has a power of two"),
+            || {
+                hashmap::table_layout(0, 16, 8)
+                    .map(|t| format!("{t:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "table_layout alignment 0",
+            Error("entry size 16 and alignment 0 are not a Rust type's layout"),
+            || {
+                hashmap::table_layout(4, 16, 0)
+                    .map(|t| format!("{t:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "table_layout entry size usize::MAX",
+            Error("capacity overflow: 2 buckets"),
+            || {
+                hashmap::table_layout(2, usize::MAX, 1)
+                    .map(|t| format!("{t:?}"))
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "growth_sequence(usize::MAX) ends in an error",
+            Error("capacity overflow"),
+            || {
+                hashmap::growth_sequence(usize::MAX, 0, 1)
+                    .map(|g| g.len().to_string())
+                    .map_err(|e| e.to_string())
+            },
+        ),
+        case(
+            "capacity_of_buckets(0, usize::MAX); table_for_capacity(0)",
+            Bounded,
+            || {
+                let c = (
+                    hashmap::capacity_of_buckets(0),
+                    hashmap::capacity_of_buckets(usize::MAX),
+                    hashmap::table_for_capacity(0, 16, 8),
+                );
+                bounded(c.0 == 0 && c.2 == Ok(None), format!("{c:?}"))
+            },
+        ),
+        // ---- collections::btree, string ----
+        case(
+            "BTreeModel::trace of an endless stream of scrambled keys",
+            Bounded,
+            || {
+                let t = BTreeModel::trace(
+                    "endless",
+                    (0usize..).map(collections::scrambled_key),
+                    192,
+                    288,
+                    usize::MAX,
+                );
+                bounded(
+                    t.samples.len() == tracer::MAX_STEPS + 1,
+                    format!("{} samples", t.samples.len()),
+                )
+            },
+        ),
+        case(
+            "splitpoint(usize::MAX); node_layouts of zero-sized keys and values",
+            Bounded,
+            || {
+                let (leaf, internal) = btree::node_layouts::<(), ()>();
+                bounded(
+                    btree::splitpoint(usize::MAX).is_none() && leaf.size() < internal.size(),
+                    format!("{leaf:?} {internal:?}"),
+                )
+            },
+        ),
+        case(
+            "string::sizes_table; SizeTable of a ZST and of nothing",
+            Bounded,
+            || {
+                let t = support::collections::string::sizes_table();
+                let z = support::layout::SizeTable::new().row::<()>("()").table();
+                let e = support::layout::SizeTable::new().table();
+                bounded(
+                    t.rows.len() == 8 && z.rows[0][3] == "0" && e.rows.is_empty(),
+                    format!("{:?}", z.rows),
+                )
+            },
+        ),
+        // ---- growth::languages (chapter 6) ----
+        case(
+            "languages::capacity_sequence of usize::MAX pushes",
+            Error(
+                "18446744073709551615 pushes of 8-byte elements asked: more than isize::MAX bytes",
+            ),
+            || languages::capacity_sequence(&StdGrowth, 8, usize::MAX).map(|c| c.len().to_string()),
+        ),
+        case(
+            "languages::capacity_sequence of a strategy that returns 0",
+            Error("always 0 returned 0 when 1 elements must fit"),
+            || languages::capacity_sequence(&Fixed(0), 8, 10).map(|c| c.len().to_string()),
+        ),
+        case(
+            "languages::capacity_sequence(Additive(1), 8, 10^9)",
+            Error("needs more than 1000000 growths for 1000000000 pushes"),
+            || {
+                languages::capacity_sequence(&Additive(1), 8, 1_000_000_000)
+                    .map(|c| c.len().to_string())
+            },
+        ),
+        case(
+            "languages::block_bytes of elements of usize::MAX bytes",
+            Error("more than isize::MAX bytes"),
+            || {
+                languages::block_bytes(&languages::Folly, usize::MAX, 2)
+                    .map(|c| c.len().to_string())
+            },
+        ),
+        case(
+            "languages: every rule at usize::MAX; freed_before_each_growth of extremes",
+            Bounded,
+            || {
+                let caps: Vec<usize> = languages::all()
+                    .iter()
+                    .map(|g| g.next_capacity(usize::MAX, usize::MAX, usize::MAX))
+                    .collect();
+                let f = languages::freed_before_each_growth(&[usize::MAX; 4]);
+                let none = (
+                    languages::freed_before_each_growth(&[]),
+                    languages::first_reuse(&[]),
+                );
+                bounded(
+                    caps.iter().all(|&c| c == usize::MAX) && f.len() == 3 && none == (vec![], None),
+                    format!("{caps:?} {f:?} {}", languages::sources_table().rows.len()),
+                )
+            },
+        ),
         // ---- infra::std_source ----
         case(
             "std_source::show(\"/etc/passwd\", ..)",
@@ -1693,6 +2933,88 @@ fn cases() -> Vec<Case> {
             "ch4::check_capacity_prediction of usize::MAX",
             Error("not 18446744073709551615;"),
             || verdict(ch4::check_capacity_prediction([usize::MAX; 5])),
+        ),
+        case(
+            "ch5::check_bump_down of a rule that panics",
+            Error("panicked (the learner's rule panicked)"),
+            || {
+                verdict(
+                    ch5::check_bump_down(|_, _, _, _| panic!("the learner's rule panicked"))
+                        .verdict,
+                )
+            },
+        ),
+        case(
+            "ch5::check_bump_down of a rule that answers usize::MAX",
+            Error("NOT YET"),
+            || verdict(ch5::check_bump_down(|_, _, _, _| Some(usize::MAX)).verdict),
+        ),
+        case(
+            "ch5::check_coalesce of a rule that panics",
+            Error("your rule panicked (the learner's rule panicked)"),
+            || {
+                verdict(
+                    ch5::check_coalesce(|_, _, _| panic!("the learner's rule panicked")).verdict,
+                )
+            },
+        ),
+        case(
+            "ch5::check_coalesce of a rule that answers spans of usize::MAX",
+            Error("NOT YET"),
+            || {
+                verdict(
+                    ch5::check_coalesce(|_, _, _| Span {
+                        start: usize::MAX,
+                        len: usize::MAX,
+                    })
+                    .verdict,
+                )
+            },
+        ),
+        case(
+            "ch5::check_class_lookup of a rule that panics",
+            Error("your lookup panicked (the learner's lookup panicked)"),
+            || {
+                verdict(
+                    ch5::check_class_lookup(|_, _| panic!("the learner's lookup panicked")).verdict,
+                )
+            },
+        ),
+        case(
+            "ch5::check_class_lookup of a rule that answers usize::MAX",
+            Error("index 18446744073709551615 (there are 8 classes)"),
+            || verdict(ch5::check_class_lookup(|_, _| Some(usize::MAX)).verdict),
+        ),
+        case(
+            "ch6::check_with_capacity of a sizer that panics",
+            Error("your sizing closure panicked (the learner's sizer panicked)"),
+            || {
+                verdict(ch6::check_with_capacity(|_| {
+                    panic!("the learner's sizer panicked")
+                }))
+            },
+        ),
+        case(
+            "ch6::check_with_capacity of usize::MAX",
+            Error("for n = 1 you asked with_capacity(18446744073709551615)"),
+            || verdict(ch6::check_with_capacity(|_| usize::MAX)),
+        ),
+        case(
+            "ch6::check_with_capacity of 0",
+            Error("the table was allocated"),
+            || verdict(ch6::check_with_capacity(|_| 0)),
+        ),
+        case(
+            "ch6::check_deque_prediction of a million elements and of nothing",
+            Error("(a): the elements front to back are not right"),
+            || {
+                let big = vec![u32::MAX; 1_000_000];
+                let v = ch6::check_deque_prediction([(&big, &big), (&big, &[]), (&[], &big)]);
+                if v.passed || v.message.len() > 1000 {
+                    return Ok(v.to_string());
+                }
+                verdict(ch6::check_deque_prediction([(&[], &[]); 3]))
+            },
         ),
         // ---- infra::limits ----
         case(

@@ -100,14 +100,17 @@ impl Arena {
         self.start_addr() + self.len
     }
 
-    /// A pointer `offset` bytes into the arena (`offset <= len`), with the arena's provenance.
+    /// A pointer `offset` bytes into the arena, with the arena's provenance.
+    ///
+    /// # Panics
+    /// If `offset > len` ("offset 17 is past the arena's 16 bytes"): such a pointer would be out of
+    /// bounds, which a safe function must never make. The check is one comparison, which the
+    /// designs' own bounds checks usually let the compiler drop.
     #[inline]
     pub fn at(&self, offset: usize) -> NonNull<u8> {
-        debug_assert!(
-            offset <= self.len,
-            "offset {offset} is past the arena's {} bytes",
-            self.len
-        );
+        if offset > self.len {
+            past_the_end(offset, self.len);
+        }
         // SAFETY: `offset <= len`, so the result is inside the block or one past its end, and not null.
         unsafe { self.base.add(offset) }
     }
@@ -118,6 +121,14 @@ impl Arena {
         let off = (ptr as usize).checked_sub(self.start_addr())?;
         (off.checked_add(size)? <= self.len).then_some(off)
     }
+}
+
+/// The panic of [`Arena::at`], out of line so that the check costs one comparison.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn past_the_end(offset: usize, len: usize) -> ! {
+    panic!("offset {offset} is past the arena's {len} bytes")
 }
 
 impl Drop for Arena {

@@ -115,7 +115,7 @@ type CaseFn<A> = fn(&A, usize) -> Result<String, String>;
 
 /// Runs every case on a fresh allocator made by `make` from a fresh arena of `arena_len` bytes
 /// (at least 64 KiB, so every case fits, and at most [`limits::MAX_SUITE_ARENA`]). A panic inside a
-/// case is caught and reported as a failure.
+/// case, or inside `make`, is caught and reported as a failure.
 pub fn run<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A) -> Report {
     let mut report = Report {
         allocator: name.to_string(),
@@ -144,8 +144,11 @@ pub fn run<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A
                 Err(e) => Err(e.to_string()),
                 Ok(arena) => {
                     let len = arena.len();
-                    let a = make(arena);
-                    catch_panic(|| f(&a, len)).unwrap_or_else(|msg| Err(format!("panicked: {msg}")))
+                    match catch_panic(|| make(arena)) {
+                        Ok(a) => catch_panic(|| f(&a, len))
+                            .unwrap_or_else(|msg| Err(format!("panicked: {msg}"))),
+                        Err(msg) => Err(format!("making the allocator panicked: {msg}")),
+                    }
                 }
             }
         };
@@ -166,7 +169,8 @@ struct Held {
 }
 
 fn take<A: Allocator>(a: &A, size: usize, align: usize, byte: u8) -> Result<Held, String> {
-    let layout = Layout::from_size_align(size, align).map_err(|e| e.to_string())?;
+    let layout = Layout::from_size_align(size, align)
+        .map_err(|e| format!("no layout has {size} bytes aligned to {align} ({e})"))?;
     let p = a
         .allocate(layout)
         .map_err(|_| format!("refused {size} bytes aligned to {align}"))?;
@@ -419,10 +423,11 @@ fn reuse<A: Allocator>(a: &A, len: usize) -> Result<String, String> {
 /// quarter never touched). A free list that coalesces can; one that does not, a bump allocator, and
 /// size classes (whose slabs stay with their class) cannot. `arena_len` at most
 /// [`limits::MAX_SUITE_ARENA`] (freeing the blocks is quadratic on a free list that does not coalesce).
+/// A panic inside `make` or the allocator is caught and reported as a failure.
 pub fn rejoin<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -> A) -> CaseResult {
     let arena = limits::at_most("rejoin's arena_len", arena_len, limits::MAX_SUITE_ARENA)
         .and_then(|_| Arena::new(arena_len).map_err(|e| e.to_string()));
-    let result = arena.and_then(|arena| {
+    let body = |arena: Arena| {
         let len = arena.len();
         let a = make(arena);
         let n = len * 3 / 4 / 64;
@@ -451,6 +456,9 @@ pub fn rejoin<A: Allocator>(name: &str, arena_len: usize, make: impl Fn(Arena) -
             "{name}: after {n} blocks of 64 bytes were all freed, one block of {} bytes fits",
             len / 2
         ))
+    };
+    let result = arena.and_then(|arena| {
+        catch_panic(|| body(arena)).unwrap_or_else(|msg| Err(format!("{name}: panicked: {msg}")))
     });
     CaseResult {
         case: "freed memory rejoins",
@@ -523,8 +531,10 @@ pub fn run_actions<A: Allocator>(a: &A, actions: &[Action]) -> Result<usize, Str
                 Action::Realloc { pick, size } if !live.is_empty() => {
                     let i = pick % live.len();
                     let old = &live[i];
-                    let new = Layout::from_size_align(size, old.layout.align())
-                        .map_err(|e| e.to_string())?;
+                    let align = old.layout.align();
+                    let new = Layout::from_size_align(size, align).map_err(|e| {
+                        format!("step {step}: no layout has {size} bytes aligned to {align} ({e})")
+                    })?;
                     // SAFETY: `old` is a live block of `a`; grow or shrink as the sizes say.
                     let r = unsafe {
                         if size >= old.layout.size() {

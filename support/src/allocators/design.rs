@@ -187,7 +187,7 @@ impl HeapMap {
                         && last.end() == r.offset
                         && matches!(r.kind, RegionKind::Slack | RegionKind::Header) =>
                 {
-                    last.len += r.len
+                    last.len = last.len.saturating_add(r.len)
                 }
                 _ => merged.push(r),
             }
@@ -217,7 +217,8 @@ impl HeapMap {
                 .map_or(self.arena_len == 0, |r| r.end() == self.arena_len)
     }
 
-    /// Where the bytes are.
+    /// Where the bytes are. The sums saturate at `usize::MAX` (a map built by hand may claim more
+    /// bytes than any arena holds).
     pub fn totals(&self) -> HeapTotals {
         let mut t = HeapTotals {
             data: 0,
@@ -229,16 +230,17 @@ impl HeapMap {
             free_blocks: 0,
         };
         for r in &self.regions {
-            match r.kind {
-                RegionKind::Data { .. } => t.data += r.len,
-                RegionKind::Header => t.header += r.len,
-                RegionKind::Slack => t.slack += r.len,
-                RegionKind::ClassFree => t.class_free += r.len,
-                RegionKind::Free => {
-                    t.free += r.len;
-                    t.free_blocks += 1;
-                    t.largest_free = t.largest_free.max(r.len);
-                }
+            let sum = match r.kind {
+                RegionKind::Data { .. } => &mut t.data,
+                RegionKind::Header => &mut t.header,
+                RegionKind::Slack => &mut t.slack,
+                RegionKind::ClassFree => &mut t.class_free,
+                RegionKind::Free => &mut t.free,
+            };
+            *sum = sum.saturating_add(r.len);
+            if r.kind == RegionKind::Free {
+                t.free_blocks += 1;
+                t.largest_free = t.largest_free.max(r.len);
             }
         }
         t

@@ -76,6 +76,9 @@ pub struct FreeList {
     head: usize,
     /// The coalescing rule (checked before use: a wrong answer is counted and not applied).
     coalesce: Coalesce,
+    /// True for a rule written elsewhere ([`FreeList::with_coalesce`]): its panics are caught and
+    /// counted as wrong answers (the course's own rules run without the catch).
+    learner_rule: bool,
     /// How many times the coalescing rule answered with a span it may not merge.
     rule_errors: usize,
     /// How many free blocks the last `alloc` walked past (for the cost curve).
@@ -87,24 +90,27 @@ pub struct FreeList {
 impl FreeList {
     /// A free list over `arena`, which starts as one free block; coalesces neighbours on free.
     pub fn new(arena: Arena) -> FreeList {
-        FreeList::make(arena, coalesce_neighbours, "free list")
+        FreeList::make(arena, coalesce_neighbours, false, "free list")
     }
 
     /// A free list that never coalesces ([`keep_apart`]): to show what coalescing buys.
     pub fn without_coalescing(arena: Arena) -> FreeList {
-        FreeList::make(arena, keep_apart, "free list (no coalescing)")
+        FreeList::make(arena, keep_apart, false, "free list (no coalescing)")
     }
 
-    /// A free list with a coalescing rule written elsewhere (an exercise).
+    /// A free list with a coalescing rule written elsewhere (an exercise). A wrong answer of the
+    /// rule, and a panic inside it, is counted ([`FreeList::rule_errors`]) and the freed block is
+    /// kept apart instead (the free still succeeds; the panic does not reach the caller).
     pub fn with_coalesce(arena: Arena, coalesce: Coalesce) -> FreeList {
-        FreeList::make(arena, coalesce, "free list (your coalescing)")
+        FreeList::make(arena, coalesce, true, "free list (your coalescing)")
     }
 
-    fn make(arena: Arena, coalesce: Coalesce, name: &'static str) -> FreeList {
+    fn make(arena: Arena, coalesce: Coalesce, learner_rule: bool, name: &'static str) -> FreeList {
         let mut f = FreeList {
             arena,
             head: NIL,
             coalesce,
+            learner_rule,
             rule_errors: 0,
             last_walk: 0,
             name,
@@ -131,7 +137,7 @@ impl FreeList {
         self.free_iter().collect()
     }
 
-    /// How many times the coalescing rule gave an answer that was refused.
+    /// How many times the coalescing rule gave an answer that was refused, or panicked.
     pub fn rule_errors(&self) -> usize {
         self.rule_errors
     }
@@ -210,7 +216,17 @@ impl FreeList {
         {
             return Err(Misuse::DoubleFree);
         }
-        let merged = (self.coalesce)(left, freed, right);
+        let merged = if self.learner_rule {
+            // Nothing has been written yet: a panic leaves the list as it was, and the block is
+            // kept apart below (a panic counts as a wrong answer).
+            let rule = self.coalesce;
+            std::panic::catch_unwind(move || rule(left, freed, right)).unwrap_or(Span {
+                start: usize::MAX,
+                len: 0,
+            })
+        } else {
+            (self.coalesce)(left, freed, right)
+        };
         let with_left = left.filter(|l| l.end() == freed.start && merged.start == l.start);
         let with_right = right.filter(|r| r.start == freed.end() && merged.end() == r.end());
         let allowed_start = with_left.map_or(freed.start, |l| l.start);

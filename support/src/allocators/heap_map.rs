@@ -94,7 +94,8 @@ fn drawn(map: &HeapMap, bytes_per_px: f64) -> Vec<Drawn> {
             let best = (0..5).max_by_key(|&i| bytes[i]).unwrap_or(0);
             out.push(Drawn {
                 offset,
-                len: end - offset,
+                // saturating: the regions of a map built by hand may be out of order
+                len: end.saturating_sub(offset),
                 kind: KINDS[best],
                 merged,
             });
@@ -114,8 +115,8 @@ fn drawn(map: &HeapMap, bytes_per_px: f64) -> Vec<Drawn> {
         let b = bucket.get_or_insert((r.offset, r.offset, [0; 5], 0));
         b.1 = r.end();
         b.2[slot(r.kind)] = b.2[slot(r.kind)].saturating_add(r.len);
-        b.3 += 1;
-        if (b.1 - b.0) as f64 >= bytes_per_px {
+        b.3 = b.3.saturating_add(1);
+        if b.1.saturating_sub(b.0) as f64 >= bytes_per_px {
             flush(&mut bucket, &mut out);
         }
     }

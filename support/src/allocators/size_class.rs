@@ -40,6 +40,9 @@ pub struct SizeClasses {
     heads: [usize; CLASSES.len()],
     /// The class rule (checked before use: a wrong answer is refused).
     lookup: ClassLookup,
+    /// True for a rule written elsewhere ([`SizeClasses::with_lookup`]): its panics are caught and
+    /// refused as [`Refusal::RuleBroken`] (the course's own rule runs without the catch).
+    learner_rule: bool,
     /// Slabs taken from the fallback so far.
     slabs: usize,
     /// The name, which says whose class rule is used.
@@ -49,20 +52,27 @@ pub struct SizeClasses {
 impl SizeClasses {
     /// Size classes over `arena` with [`smallest_class`].
     pub fn new(arena: Arena) -> SizeClasses {
-        SizeClasses::make(arena, smallest_class, "size classes")
+        SizeClasses::make(arena, smallest_class, false, "size classes")
     }
 
-    /// Size classes with another class rule (e.g. one written in an exercise).
+    /// Size classes with another class rule (e.g. one written in an exercise). A wrong answer of
+    /// the rule, and a panic inside it, refuses the request ([`Refusal::RuleBroken`]).
     pub fn with_lookup(arena: Arena, lookup: ClassLookup) -> SizeClasses {
-        SizeClasses::make(arena, lookup, "size classes (your lookup)")
+        SizeClasses::make(arena, lookup, true, "size classes (your lookup)")
     }
 
-    fn make(arena: Arena, lookup: ClassLookup, name: &'static str) -> SizeClasses {
+    fn make(
+        arena: Arena,
+        lookup: ClassLookup,
+        learner_rule: bool,
+        name: &'static str,
+    ) -> SizeClasses {
         SizeClasses {
             name,
             fallback: FreeList::new(arena),
             heads: [NIL; CLASSES.len()],
             lookup,
+            learner_rule,
             slabs: 0,
         }
     }
@@ -81,7 +91,17 @@ impl SizeClasses {
     /// answer would break the contract.
     #[inline]
     fn class_of(&self, layout: Layout) -> Result<Option<usize>, Refusal> {
-        match (self.lookup)(layout.size(), layout.align()) {
+        let (size, align, rule) = (layout.size(), layout.align(), self.lookup);
+        let answer = if self.learner_rule {
+            std::panic::catch_unwind(move || rule(size, align)).map_err(|_| {
+                Refusal::RuleBroken {
+                    reason: "the class rule panicked",
+                }
+            })?
+        } else {
+            rule(size, align)
+        };
+        match answer {
             None => Ok(None),
             Some(i) if i >= CLASSES.len() => Err(Refusal::RuleBroken {
                 reason: "the class index is past the last class",

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::{Arena, ArenaAllocator, Block, CheckedArena, HeapMap, HeapTotals};
 use crate::infra::limits;
+use crate::infra::programs::catch_panic;
 use crate::views::display::Table;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): 64 bits of state, one add and three xor-shift-multiplies
@@ -44,8 +45,12 @@ impl SplitMix64 {
         let (a, b) = (lo.ilog2(), hi.ilog2());
         let e = a + self.below((b - a + 1) as usize) as u32;
         let from = (1usize << e).max(lo);
-        let to = (1usize << e).saturating_mul(2).saturating_sub(1).min(hi);
-        from + self.below(to - from + 1)
+        // The last size of bucket `e`: 2^(e+1) - 1, which is usize::MAX for e = 63 (no overflow).
+        let to = ((1usize << e) - 1)
+            .saturating_mul(2)
+            .saturating_add(1)
+            .min(hi);
+        from + self.below((to - from).saturating_add(1))
     }
 }
 
@@ -231,6 +236,7 @@ impl Run {
 
 /// Runs `w` on `design` behind a ledger until the first refusal (or `max_steps`), sampling the heap
 /// every `sample_every` steps (0: only at the end). Every step checks nothing was overwritten.
+/// A panic inside the design (a rule written elsewhere) ends the run as its first failure.
 ///
 /// Bounded: `max_steps` at most [`MAX_STEPS`], the design's arena at most
 /// [`limits::MAX_WORKLOAD_ARENA`], and at most [`limits::MAX_WORKLOAD_SAMPLES`] samples kept
@@ -267,51 +273,58 @@ pub fn run_until_failure<A: ArenaAllocator>(
         totals: heap.heap_map().totals(),
     };
     let mut step = 0;
-    while step < max_steps {
-        if sample_every > 0 && step % sample_every == 0 {
-            if samples.len() == limits::MAX_WORKLOAD_SAMPLES {
-                // Full: keep the samples at multiples of twice the interval (the first is step 0).
-                let mut i = 0;
-                samples.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                sample_every *= 2;
+    // A rule written elsewhere (inside the design) may panic: the run stops there, and the panic
+    // is its first failure (the ledger's borrows were given back while unwinding).
+    let ran = catch_panic(|| {
+        while step < max_steps {
+            if sample_every > 0 && step % sample_every == 0 {
+                if samples.len() == limits::MAX_WORKLOAD_SAMPLES {
+                    // Full: keep the samples at multiples of twice the interval (the first is step 0).
+                    let mut i = 0;
+                    samples.retain(|_| {
+                        i += 1;
+                        i % 2 == 1
+                    });
+                    sample_every *= 2;
+                }
+                if step % sample_every == 0 {
+                    samples.push(sample(step, &heap));
+                }
             }
-            if step % sample_every == 0 {
-                samples.push(sample(step, &heap));
+            step += 1;
+            let tag = (step % 251) as u8 + 1;
+            let result = match gen.next_action() {
+                Action::Alloc { size, align } => heap.alloc(size, align).and_then(|b| {
+                    heap.fill(b, tag)?;
+                    live.push((b, tag));
+                    Ok(())
+                }),
+                Action::Free { pick } if !live.is_empty() => {
+                    let (b, t) = live.swap_remove(pick % live.len());
+                    check_tag(&heap, b, t, b.layout.size()).and_then(|_| heap.free(b))
+                }
+                Action::Realloc { pick, size } if !live.is_empty() => {
+                    let i = pick % live.len();
+                    let (b, t) = live[i];
+                    check_tag(&heap, b, t, b.layout.size())
+                        .and_then(|_| heap.realloc(b, size))
+                        .and_then(|nb| {
+                            check_tag(&heap, nb, t, size.min(b.layout.size()))?;
+                            heap.fill(nb, tag)?;
+                            live[i] = (nb, tag);
+                            Ok(())
+                        })
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                first_failure = Some((step, e));
+                break;
             }
         }
-        step += 1;
-        let tag = (step % 251) as u8 + 1;
-        let result = match gen.next_action() {
-            Action::Alloc { size, align } => heap.alloc(size, align).and_then(|b| {
-                heap.fill(b, tag)?;
-                live.push((b, tag));
-                Ok(())
-            }),
-            Action::Free { pick } if !live.is_empty() => {
-                let (b, t) = live.swap_remove(pick % live.len());
-                check_tag(&heap, b, t, b.layout.size()).and_then(|_| heap.free(b))
-            }
-            Action::Realloc { pick, size } if !live.is_empty() => {
-                let i = pick % live.len();
-                let (b, t) = live[i];
-                check_tag(&heap, b, t, b.layout.size())
-                    .and_then(|_| heap.realloc(b, size))
-                    .and_then(|nb| {
-                        check_tag(&heap, nb, t, size.min(b.layout.size()))?;
-                        heap.fill(nb, tag)?;
-                        live[i] = (nb, tag);
-                        Ok(())
-                    })
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            first_failure = Some((step, e));
-            break;
-        }
+    });
+    if let Err(msg) = ran {
+        first_failure = Some((step, format!("the design panicked: {msg}")));
     }
     samples.push(sample(step, &heap));
     let final_map = heap.heap_map();
@@ -366,7 +379,7 @@ pub const MAX_SEEDS: usize = 100;
 /// Runs `w` with seeds `w.seed`, `w.seed + 1`, … (`seeds` of them, at most [`MAX_SEEDS`]) on a fresh
 /// design made by `make` over an arena of `arena_len` bytes, each until its first failure.
 /// Bounded: `arena_len` at most [`limits::MAX_WORKLOAD_ARENA`], `arena_len × seeds` at most
-/// [`limits::MAX_WORKLOAD_BYTES`].
+/// [`limits::MAX_WORKLOAD_BYTES`]. A panic inside `make` is an error that says so.
 pub fn efficiency<A: ArenaAllocator>(
     make: impl Fn(Arena) -> A,
     arena_len: usize,
@@ -393,7 +406,9 @@ pub fn efficiency<A: ArenaAllocator>(
             seed: w.seed.wrapping_add(k),
             ..*w
         };
-        runs.push(run_until_failure(make(arena), &w, MAX_STEPS, 0)?);
+        let design =
+            catch_panic(|| make(arena)).map_err(|msg| format!("make(arena) panicked: {msg}"))?;
+        runs.push(run_until_failure(design, &w, MAX_STEPS, 0)?);
     }
     let effs: Vec<f64> = runs.iter().map(Run::efficiency).collect::<Result<_, _>>()?;
     let first = runs.swap_remove(0);

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::growth::model::min_non_zero_cap;
+use crate::infra::limits::MAX_DEQUE_OPS;
 use crate::views::display::{escape, Html};
 use crate::views::palette;
 
@@ -365,8 +366,27 @@ impl DequeLab {
         Ok(lab)
     }
 
-    /// Applies `op` to both and checks they still agree; refused ops change neither.
+    /// Operations applied so far (the log's first line is the construction).
+    fn applied(&self) -> usize {
+        self.log.len().saturating_sub(1)
+    }
+
+    /// Refuses `more` operations if they would take the lab past [`MAX_DEQUE_OPS`].
+    fn room_for(&self, more: usize) -> Result<(), DequeError> {
+        if more > MAX_DEQUE_OPS - self.applied().min(MAX_DEQUE_OPS) {
+            return Err(DequeError(format!(
+                "{more} operations asked of a lab that has applied {}: at most {MAX_DEQUE_OPS} per lab \
+                 (support::infra::limits); make a new lab",
+                self.applied()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies `op` to both and checks they still agree; refused ops change neither. Refused past
+    /// [`MAX_DEQUE_OPS`] operations over the lab's life.
     pub fn apply(&mut self, op: DequeOp) -> Result<&mut Self, DequeError> {
+        self.room_for(1)?;
         self.model.capacity_after(op)?;
         match op {
             DequeOp::PushBack(x) => self.real.push_back(x),
@@ -389,8 +409,10 @@ impl DequeLab {
         Ok(self)
     }
 
-    /// Applies each op in turn.
+    /// Applies each op in turn (refused before the first if they would take the lab past
+    /// [`MAX_DEQUE_OPS`] operations).
     pub fn run(&mut self, ops: &[DequeOp]) -> Result<&mut Self, DequeError> {
+        self.room_for(ops.len())?;
         for &op in ops {
             self.apply(op)?;
         }

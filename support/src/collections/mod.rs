@@ -23,6 +23,7 @@ pub mod tracer;
 pub use hashbrown;
 
 use crate::allocators::recording::EventKind;
+use crate::infra::limits;
 use crate::infra::programs::{run_example, Line};
 use crate::views::display::Table;
 use tracer::{GrowthTrace, MAX_STEPS};
@@ -272,8 +273,21 @@ pub fn parse_calls(stdout: &str) -> Result<Vec<ScenarioCalls>, String> {
 }
 
 /// Runs named scenarios of the `collections_trace` example (every one when `names` is empty) and
-/// returns the allocator calls each made.
+/// returns the allocator calls each made. Refused before the example starts: a name missing from
+/// [`STD_SCENARIOS`], or more than [`limits::MAX_CHILD_REQUESTS`] names.
 pub fn std_calls(names: &[&str]) -> Result<Vec<ScenarioCalls>, String> {
+    limits::at_most(
+        "the number of scenario names",
+        names.len(),
+        limits::MAX_CHILD_REQUESTS,
+    )?;
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !STD_SCENARIOS.iter().any(|(k, _)| k == *n))
+    {
+        let known: Vec<&str> = STD_SCENARIOS.iter().map(|(k, _)| *k).collect();
+        return Err(format!("unknown scenario {bad:?}; choose from {known:?}"));
+    }
     let mut args = vec!["calls"];
     args.extend_from_slice(names);
     let out = run_example("collections_trace", &args, &[]);

@@ -28,7 +28,7 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::allocators::recording::RecordingAllocator;
-use crate::infra::programs::Line;
+use crate::infra::programs::{catch_panic, Line};
 use crate::views::chart::Chart;
 
 /// The most steps one trace records (each step keeps one [`Sample`] of about 120 bytes): the
@@ -281,11 +281,22 @@ fn slowest_per_run(points: &[(usize, u64)]) -> (Vec<(usize, u64)>, usize) {
     (kept, per)
 }
 
+/// Which part of a trace is running: code written elsewhere, or the tracer's reads of it.
+#[derive(Clone, Copy)]
+enum Phase {
+    Make,
+    Step,
+    Read,
+    Drop,
+}
+
 /// Makes a collection with `make`, runs `step(&mut c, i)` for `i` in `0..steps`, and samples after
 /// construction and after every step. With `counter`, the allocator calls and live bytes are
 /// counted from just before `make` runs (the tracer's own buffer is allocated before that).
 ///
-/// Refuses more than [`MAX_STEPS`] steps before allocating anything.
+/// Refuses more than [`MAX_STEPS`] steps before allocating anything. A panic inside `make`, `step`
+/// or the collection's [`Traceable`] methods (code written elsewhere) ends the trace with an error
+/// that says which one panicked, at which step, and its message.
 pub fn trace<C: Traceable>(
     label: &str,
     steps: usize,
@@ -322,18 +333,41 @@ pub fn trace<C: Traceable>(
             nanos,
         }
     };
-    let t0 = Instant::now();
-    let mut c = make();
-    let made = t0.elapsed().as_nanos() as u64;
-    samples.push(read(&c, 0, made));
-    for i in 0..steps {
-        let t = Instant::now();
-        step(&mut c, i);
-        let nanos = t.elapsed().as_nanos() as u64;
-        samples.push(read(&c, i + 1, nanos));
+    // Where the code written elsewhere is, for the message if it panics: which closure, which step.
+    let mut at = (Phase::Make, 0);
+    // One catch around the whole run (it allocates nothing, so a watched global allocator sees
+    // only the collection's calls).
+    let ran = catch_panic(|| {
+        let t0 = Instant::now();
+        let mut c = make();
+        let made = t0.elapsed().as_nanos() as u64;
+        at.0 = Phase::Read;
+        samples.push(read(&c, 0, made));
+        for i in 0..steps {
+            at = (Phase::Step, i);
+            let t = Instant::now();
+            step(&mut c, i);
+            let nanos = t.elapsed().as_nanos() as u64;
+            at.0 = Phase::Read;
+            samples.push(read(&c, i + 1, nanos));
+        }
+        std::hint::black_box(&c);
+        at.0 = Phase::Drop;
+        drop(c);
+    });
+    if let Err(msg) = ran {
+        let (phase, i) = at;
+        let wherein = match phase {
+            Phase::Make => "the make closure panicked".to_string(),
+            Phase::Step => format!("the step closure panicked at step {} (index {i})", i + 1),
+            Phase::Read => format!(
+                "reading {label} (len, capacity or buffer_addr) after step {} panicked",
+                samples.len()
+            ),
+            Phase::Drop => format!("dropping {label} panicked"),
+        };
+        return Err(TraceError(format!("{wherein}: {msg}")));
     }
-    std::hint::black_box(&c);
-    drop(c);
     // A capacity below the length is no capacity (a `Traceable` written elsewhere may report one):
     // refused, so that no chart draws it as if it were true.
     if let Some(bad) = samples
@@ -400,9 +434,21 @@ impl GrowthTrace {
             .collect()
     }
 
-    /// The last sample (the state after the last step).
+    /// The last sample (the state after the last step). A trace made by [`trace`] always holds
+    /// sample 0; one built by hand with no samples answers a sample of nothing (step 0, length 0,
+    /// every measurement unknown).
     pub fn last(&self) -> &Sample {
-        self.samples.last().expect("a trace always holds sample 0")
+        static NOTHING: Sample = Sample {
+            step: 0,
+            len: 0,
+            capacity: None,
+            addr: None,
+            calls: None,
+            allocs: None,
+            live_bytes: None,
+            nanos: 0,
+        };
+        self.samples.last().unwrap_or(&NOTHING)
     }
 
     /// Live bytes per entry after the last step, if an allocator was watched and the length is not 0.
@@ -444,14 +490,20 @@ impl GrowthTrace {
     }
 
     /// `metric` against the length, as one titled chart (capacity charts also draw the length).
+    ///
+    /// The length is the diagonal `y = x`: every point of it lies on that line and the path through
+    /// them is continuous, so it is drawn from its two ends (the smallest and largest length), the
+    /// same picture as one point per sample, and a trace at [`MAX_STEPS`] stays within the chart's
+    /// point limit.
     pub fn chart(&self, metric: Metric) -> Chart {
         let mut c = compare(
             format!("{}: {} vs length", self.label, metric.label()),
             &[self],
             metric,
         );
-        if metric == Metric::Capacity {
-            c = c.line("length", self.samples.iter().map(|s| (s.len, s.len)));
+        let lens = self.samples.iter().map(|s| s.len);
+        if let (Metric::Capacity, Some(lo), Some(hi)) = (metric, lens.clone().min(), lens.max()) {
+            c = c.line("length", [(lo, lo), (hi, hi)]);
         }
         c
     }

@@ -14,7 +14,7 @@
 //! | [`MAX_HELD_BYTES`] | 256 MiB | `system::address_trailing_zeros` (size × samples held at once), `CapacityTrace::try_record` (2 × n × element size) |
 //! | [`MAX_CHILD_BYTES`] | 128 MiB | `growth::lab::trace`, `growth::lab::realloc_cost`, `system::libc_calls` |
 //! | [`MAX_CHILD_RUNS`] | 100 | `growth::lab::realloc_cost` |
-//! | [`MAX_CHILD_REQUESTS`] | 64 | `system::libc_calls` |
+//! | [`MAX_CHILD_REQUESTS`] | 64 | `system::libc_calls`, `collections::std_calls` (scenario names) |
 //! | [`MAX_BYTE_MAP_BYTES`] | 4 096 | byte maps of `layout::LayoutReport` (larger structs are summarised) |
 //! | [`MAX_CHART_POINTS`] | 1 000 000 | `views::chart::Chart` (points over all series) |
 //! | [`CHART_SIDE`] | 100 ..= 10 000 px | `views::chart::Chart::size` |
@@ -30,6 +30,7 @@
 //! | [`LEARNER_CODE_SECONDS`] | 20 s | `infra::isolate` runs of the checks of chapters 5 and 6 (learner code in a child) |
 //! | [`LEARNER_CODE_EXTRA_BYTES`] | 2 GiB | the address space a check's child may add to the kernel's |
 //! | [`MAX_WORKLOAD_SAMPLES`] | 10 000 | `allocators::workload::run_until_failure` (kept samples: the interval doubles when full) |
+//! | [`MAX_DEQUE_OPS`] | 10 000 | `collections::deque::DequeLab` (operations over a lab's life: each is logged and compared) |
 //!
 //! Three limits live next to the code they bound: [`crate::growth::simulate::MAX_REALLOCATIONS`]
 //! (10 000 000: the simulation loops once per reallocation, not per push, so `n = 10^12` under
@@ -58,7 +59,8 @@ pub const MAX_CHILD_BYTES: usize = 128 << 20;
 /// Most repetitions of one child-process measurement (at the size limit, 100 runs of every
 /// `realloc` size take about 15 s).
 pub const MAX_CHILD_RUNS: usize = 100;
-/// Most requests one run of the `libc_calls` program observes.
+/// Most requests one run of the `libc_calls` program observes; also the most scenario names one
+/// run of the `collections_trace` example takes.
 pub const MAX_CHILD_REQUESTS: usize = 64;
 /// Structs up to this many bytes get a byte map (one square per byte); larger ones a summary.
 pub const MAX_BYTE_MAP_BYTES: usize = 4096;
@@ -92,6 +94,10 @@ pub const MAX_WORKLOAD_ARENA: usize = 4 << 20;
 pub const MAX_WORKLOAD_BYTES: usize = 64 << 20;
 /// Most heap samples one workload run keeps (each builds a heap map).
 pub const MAX_WORKLOAD_SAMPLES: usize = 10_000;
+/// Most operations one [`crate::collections::deque::DequeLab`] applies over its life: each is kept
+/// in the lab's log and followed by a comparison of the whole deque with the model (up to 4096
+/// elements), so 10 000 operations take about a second in a debug build.
+pub const MAX_DEQUE_OPS: usize = 10_000;
 
 /// `Ok` if `value <= limit`, else the message "`what` is `value`, above the limit of `limit`".
 pub fn at_most<T: PartialOrd + Display>(what: &str, value: T, limit: T) -> Result<(), String> {
