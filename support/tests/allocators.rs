@@ -668,3 +668,106 @@ fn a_rule_that_calls_back_into_its_own_checked_arena_is_refused_as_reentered() {
     );
     assert!(heap.refusals().contains(&Refusal::Reentered));
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "panics caught with the hook swapped, and a seeded workload: checked natively"
+)]
+fn code_written_elsewhere_that_panics_is_reported_never_propagated() {
+    use support::allocators::compare;
+    use support::allocators::workload::{efficiency, SplitMix64};
+    use support::allocators::{Bump, DownBy, Refusal};
+    use support::reexports::allocator_api2::alloc::Allocator;
+    // A coalescing rule that panics: counted as a wrong answer, the block kept apart.
+    let mut fl = Local::new(FreeList::with_coalesce(arena(4096), |_, _, _| {
+        panic!("rule")
+    }));
+    let l = Layout::new::<[u64; 4]>();
+    let p = fl.allocate(l).unwrap();
+    // SAFETY: `p` came from `fl` with `l`, freed once.
+    unsafe { fl.deallocate(p.cast(), l) };
+    assert_eq!(fl.design().rule_errors(), 1);
+    assert!(fl.allocate(l).is_ok(), "the list survives the panic");
+    // A class rule that panics: the request is refused, the arena goes on.
+    let heap = CheckedArena::new(SizeClasses::with_lookup(arena(4096), |_, _| {
+        panic!("lookup")
+    }));
+    assert!(heap
+        .alloc(8, 8)
+        .unwrap_err()
+        .contains("the class rule panicked"));
+    assert!(matches!(heap.refusals()[0], Refusal::RuleBroken { .. }));
+    // A design that panics mid-workload: the run's first failure.
+    let bomb = Bump::with_direction(arena(4096), DownBy(|_, _, _, _| panic!("bump rule")));
+    let run = run_until_failure(bomb, &Workload::random_actions(1), 100, 1).unwrap();
+    let (step, why) = run.first_failure.unwrap();
+    assert!(
+        step >= 1 && why.contains("the design panicked: bump rule"),
+        "{why}"
+    );
+    // Closures that make the allocator.
+    let e = efficiency(
+        |_: Arena| -> FreeList { panic!("make") },
+        4096,
+        &Workload::random_actions(1),
+        1,
+    );
+    assert!(e.unwrap_err().contains("make(arena) panicked: make"));
+    let r = conformance::run("x", LEN, |_| -> Local<FreeList> { panic!("make") });
+    assert!(r
+        .cases
+        .iter()
+        .all(|c| c.detail.contains("making the allocator panicked: make")));
+    let c = conformance::rejoin("x", LEN, |_| -> Local<FreeList> { panic!("make") });
+    assert!(!c.passed && c.detail.contains("x: panicked: make"), "{c:?}");
+    // Numbers at the edges: no overflow, impossible layouts skipped.
+    let mut g = SplitMix64::new(7);
+    assert_eq!(g.log_size(usize::MAX, 0), usize::MAX);
+    assert!(g.log_size(1 << 63, usize::MAX) >= 1 << 63);
+    let local = Local::new(FreeList::new(arena(4096)));
+    assert_eq!(compare::same_size_pairs(&local, usize::MAX, 10), 0);
+    let actions = [
+        Action::Alloc { size: 8, align: 0 },
+        Action::Alloc { size: 8, align: 8 },
+        Action::Realloc {
+            pick: 0,
+            size: usize::MAX,
+        },
+    ];
+    assert_eq!(
+        compare::random_actions(&local, &actions, &mut Vec::new()),
+        1
+    );
+    assert!(run_actions(&local, &actions)
+        .unwrap_err()
+        .contains("step 0: no layout has 8 bytes aligned to 0"));
+}
+
+#[test]
+#[should_panic(expected = "offset 4097 is past the arena's 4096 bytes")]
+fn a_pointer_past_the_arena_is_refused_in_every_build() {
+    let _ = arena(4096).at(4097);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "pure computation, no raw memory: too slow under Miri")]
+fn heap_maps_built_by_hand_saturate_and_draw_bounded() {
+    use support::allocators::heap_map::HeapPicture;
+    use support::allocators::Region;
+    let regions: Vec<Region> = (0..2000usize)
+        .map(|i| Region {
+            offset: if i % 2 == 0 { usize::MAX - i } else { i },
+            len: usize::MAX,
+            kind: RegionKind::Free,
+        })
+        .collect();
+    let map = HeapMap {
+        allocator: "hand-built".into(),
+        arena_len: 64,
+        regions,
+    };
+    let t = map.totals();
+    assert_eq!((t.free, t.free_blocks), (usize::MAX, 2000));
+    assert!(HeapPicture::new("t").strip("s", map).to_svg().len() < 1 << 20);
+}

@@ -122,3 +122,15 @@ fn lookups_that_waste_misalign_or_panic_are_not_yet() {
     let o = check_class_lookup(table);
     assert!(o.verdict.passed, "{}", o.verdict);
 }
+
+#[test]
+fn a_coalescing_rule_that_panics_is_named() {
+    let _one = serial();
+    let v = check_coalesce(|_, _, _| panic!("no neighbours here")).verdict;
+    assert!(
+        !v.passed
+            && v.message
+                .contains("your rule panicked (no neighbours here)"),
+        "{v}"
+    );
+}

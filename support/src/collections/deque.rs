@@ -585,6 +585,12 @@ mod tests {
         assert_eq!(empty.model().capacity(), 4);
         let pic = lab.picture().0;
         assert!(pic.contains("capacity 2"));
+        let mut long = DequeLab::with_capacity(1).unwrap();
+        let e = long.run(&vec![PopFront; MAX_DEQUE_OPS + 1]).unwrap_err();
+        assert!(e.0.contains("10001 operations asked"), "{e}");
+        assert_eq!(long.log().len(), 1, "refused before the first");
+        long.run(&vec![PopFront; MAX_DEQUE_OPS]).unwrap();
+        assert!(long.apply(PopBack).unwrap_err().0.contains("at most 10000"));
         let mut w = DequeLab::with_capacity(3).unwrap();
         w.run(&[PushBack(1), PushFront(2)]).unwrap();
         assert!(w.picture().0.contains("wraps to slot 0"));

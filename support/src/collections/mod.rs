@@ -423,6 +423,13 @@ mod tests {
         assert!(std_trace("hashmap", usize::MAX)
             .unwrap_err()
             .contains("at most"));
+        // Refused before the example starts.
+        assert!(std_calls(&["string-push", "nope"])
+            .unwrap_err()
+            .contains("unknown scenario \"nope\""));
+        assert!(std_calls(&["string-push"; 65])
+            .unwrap_err()
+            .contains("is 65, above the limit of 64"));
         let keys: std::collections::HashSet<u64> = (0..10_000).map(scrambled_key).collect();
         assert_eq!(keys.len(), 10_000);
     }

@@ -887,6 +887,39 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "panics caught with the hook swapped: checked natively")]
+    fn code_written_elsewhere_that_panics_is_an_error_naming_it() {
+        let e = trace("v", 10, None, Vec::<u8>::new, |v, i| {
+            assert!(i != 6, "seven is too many");
+            v.push(1)
+        })
+        .unwrap_err();
+        assert!(
+            e.0.contains("the step closure panicked at step 7 (index 6): seven is too many"),
+            "{e}"
+        );
+        let e = trace("v", 1, None, || -> Vec<u8> { panic!("no") }, |_, _| {}).unwrap_err();
+        assert!(e.0.contains("the make closure panicked: no"), "{e}");
+        struct Liar;
+        impl Traceable for Liar {
+            fn len(&self) -> usize {
+                panic!("len")
+            }
+        }
+        let e = trace("Liar", 1, None, || Liar, |_, _| {}).unwrap_err();
+        assert!(e.0.contains("reading Liar"), "{e}");
+        let empty = GrowthTrace {
+            label: "by hand".into(),
+            samples: vec![],
+        };
+        assert_eq!((empty.last().len, empty.bytes_per_entry()), (0, None));
+        // The capacity chart draws the length from its two ends: within the point limit at MAX_STEPS.
+        let t = trace("v", 3, None, Vec::<u8>::new, |v, _| v.push(1)).unwrap();
+        let c = t.chart(Metric::Capacity);
+        assert_eq!(c.series_list()[1].points, [(0.0, 0.0), (3.0, 3.0)]);
+    }
+
+    #[test]
     fn a_step_that_clears_the_watched_recorder_does_not_panic() {
         let rec = RecordingAllocator::new();
         let t = trace(
