@@ -3,7 +3,9 @@ the learner's first chapter finds it built. Prints one line: the time, and wheth
 compiled or already in the cache (read from the cache's log). Exits non-zero, with the reason on
 its last line, when the kernel cannot start or the cell fails.
 
-Run with JUPYTER_PATH pointing at the course's .venv/share/jupyter (scripts/setup.sh does)."""
+Run with JUPYTER_PATH pointing at the course's .venv/share/jupyter (scripts/setup.sh does). The shared
+install (scripts/setup_shared.sh) runs it with COURSE_RUSTC_CACHE naming the shared cache and
+`--notebooks DIR` naming the shared copy of the chapters."""
 from __future__ import annotations
 
 import os
@@ -19,19 +21,24 @@ INIT = ROOT / ".tools" / "evcxr" / "init.evcxr"
 
 
 def cache_dir() -> Path | None:
-    """The cache folder named in the generated evcxr config (None when there is none)."""
+    """The cache folder: COURSE_RUSTC_CACHE when set, else the one named in the generated evcxr config
+    (None when there is none)."""
+    if os.environ.get("COURSE_RUSTC_CACHE"):
+        return Path(os.environ["COURSE_RUSTC_CACHE"])
     m = re.search(r"^:build_env COURSE_RUSTC_CACHE=(.+)$", INIT.read_text(), re.M) if INIT.exists() else None
     return Path(m.group(1)) if m else None
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     from jupyter_client.manager import start_new_kernel
+
+    notebooks = Path(argv[argv.index("--notebooks") + 1]) if "--notebooks" in argv else ROOT / "notebooks"
 
     cache = cache_dir()
     log = cache / "log" if cache else None
     before = log.stat().st_size if log and log.exists() else 0
     start = time.monotonic()
-    km, kc = start_new_kernel(kernel_name="rust", startup_timeout=300, cwd=str(ROOT / "notebooks"))
+    km, kc = start_new_kernel(kernel_name="rust", startup_timeout=300, cwd=str(notebooks))
     try:
         reply = kc.execute_interactive(DEP, timeout=900, output_hook=lambda m: None)
         if reply["content"]["status"] != "ok":
@@ -56,4 +63,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("RUST_BACKTRACE", "0")
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -107,8 +107,13 @@ pub fn support_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The workspace's target folder, shared with `cargo test` and `make bench`.
+/// The folder the example programs are built in: `COURSE_TARGET_DIR` when set (on a shared server the
+/// course folder is read-only and each learner builds in their own), else the workspace's target
+/// folder, shared with `cargo test` and `make bench`.
 pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COURSE_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     support_dir()
         .parent()
         .map(Path::to_path_buf)

@@ -1,0 +1,186 @@
+"""`make hub`: the course served to a room of learners from this machine (run as root).
+
+  hub/run.py start --class class.txt [--teacher NAME] [--ip ADDR] [--port N] [--background]
+      makes a Unix user for each learner on the class list and for the teacher (the hub's admin),
+      prints each new user's generated password once, and starts JupyterHub; prints the address.
+  hub/run.py stop                   stops the hub, its proxy and every learner's server
+  hub/run.py password NAME          a new password for NAME, printed once
+  hub/run.py update                 the course's current chapters into content.git; prints the link
+                                    that merges them into each learner's home (edits are kept)
+The shared install (scripts/setup_shared.sh) must have run: `make hub` runs it first.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import course_hub  # noqa: E402
+
+PREFIX = course_hub.PREFIX
+STATE = Path(os.environ.get("COURSE_HUB_STATE", PREFIX / "hub-state"))
+
+
+def state_dir() -> Path:
+    STATE.mkdir(parents=True, exist_ok=True)
+    os.chmod(STATE, 0o700)
+    for name in ("proxy_token", "service_token"):
+        f = STATE / name
+        if not f.exists():
+            f.write_text(secrets.token_hex(32))
+            os.chmod(f, 0o600)
+    return STATE
+
+
+def hub_env(args) -> dict[str, str]:
+    st = state_dir()
+    return {
+        **os.environ,
+        "COURSE_PREFIX": str(PREFIX),
+        "COURSE_HUB_STATE": str(st),
+        "COURSE_HUB_IP": args.ip,
+        "COURSE_HUB_PORT": str(args.port),
+        "COURSE_CLASS": str(Path(args.class_list).resolve()),
+        "COURSE_TEACHER": args.teacher,
+        # The proxy keeps running across a hub restart; the hub finds it again with the same token.
+        "CONFIGPROXY_AUTH_TOKEN": (st / "proxy_token").read_text().strip(),
+        "PATH": f"{PREFIX}/venv/bin:{PREFIX}/node/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+
+
+def pull_link(base: str) -> str:
+    """The nbgitpuller link that merges the course's latest chapters into a learner's home."""
+    from urllib.parse import urlencode
+    q = urlencode({"repo": f"file://{PREFIX}/content.git", "branch": "main", "targetpath": course_hub.CONTENT_DIR,
+                   "urlpath": f"lab/tree/{course_hub.CONTENT_DIR}/notebooks/00-start-here.ipynb"})
+    return f"{base}/hub/user-redirect/git-pull?{q}"
+
+
+def wait_up(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return True
+        except Exception:
+            time.sleep(0.3)
+    return False
+
+
+def cmd_start(args) -> int:
+    if os.geteuid() != 0:
+        print("[hub] error: run as root (each learner is a Unix user the hub starts servers as)", file=sys.stderr)
+        return 1
+    if not (PREFIX / "venv/bin/jupyterhub").exists():
+        print(f"[hub] error: no shared install in {PREFIX}: run scripts/setup_shared.sh (make hub does)", file=sys.stderr)
+        return 1
+    try:
+        learners = course_hub.read_class_list(Path(args.class_list))
+    except (OSError, course_hub.ClassListError) as e:
+        print(f"[hub] error: {e}", file=sys.stderr)
+        return 1
+    if course_hub.cgroup_version() is None:
+        print("[hub] warning: no cgroups here: learners' memory and processes are NOT bounded", file=sys.stderr)
+    new = []
+    for name in [args.teacher, *learners]:
+        pw = course_hub.ensure_learner(name)
+        if pw:
+            new.append((name, pw))
+    if new:
+        print("[hub] new accounts (passwords shown once; `hub/run.py password NAME` makes a new one):")
+        for name, pw in new:
+            print(f"  {name:<24} {pw}{'   (teacher, admin)' if name == args.teacher else ''}")
+    env = hub_env(args)
+    base = f"http://{'localhost' if args.ip in ('127.0.0.1', '0.0.0.0') else args.ip}:{args.port}"
+    cmd = [str(PREFIX / "venv/bin/jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")]
+    if args.background:
+        log = open(STATE / "hub.log", "ab")
+        p = subprocess.Popen(cmd, env=env, cwd=STATE, stdout=log, stderr=log, start_new_session=True)
+        if not wait_up(f"http://127.0.0.1:{args.port}/hub/api/", 60):
+            print(f"[hub] error: the hub did not answer within 60 s: see {STATE / 'hub.log'}", file=sys.stderr)
+            return 1
+        print(f"[hub] running (pid {p.pid}) at {base}/ for {len(learners)} learners; log: {STATE / 'hub.log'}")
+    else:
+        print(f"[hub] starting at {base}/ for {len(learners)} learners; each logs in with their name and password.")
+        print(f"[hub] course updates: `hub/run.py update`, then share {pull_link(base)}")
+        os.execve(cmd[0], cmd, env)
+    return 0
+
+
+def cmd_stop(args) -> int:
+    pid_file = STATE / "jupyterhub.pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+    except (OSError, ValueError):
+        pass
+    stopped = 0
+    # Learners' servers and the proxy outlive the hub on purpose (a hub restart keeps them): stop them too.
+    for name in _users_with_cgroups():
+        stopped += course_hub.kill_cgroup(name)
+    subprocess.run(["pkill", "-f", f"{PREFIX}/node/node_modules/.bin/configurable-http-proxy"], capture_output=True)
+    subprocess.run(["pkill", "-f", "node_modules/configurable-http-proxy"], capture_output=True)
+    print(f"[hub] stopped ({stopped} learner processes ended)")
+    return 0
+
+
+def _users_with_cgroups() -> list[str]:
+    names = set()
+    for d in course_hub.cgroup_dirs("x"):
+        parent = d.parent
+        if parent.is_dir():
+            names |= {p.name for p in parent.iterdir() if p.is_dir()}
+    return sorted(names)
+
+
+def cmd_password(args) -> int:
+    if not course_hub.user_exists(args.name):
+        print(f"[hub] error: no user {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"  {args.name:<24} {course_hub.set_password(args.name)}")
+    return 0
+
+
+def cmd_update(args) -> int:
+    r = subprocess.run([str(HERE.parent / "scripts/setup_shared.sh")])
+    if r.returncode != 0:
+        return r.returncode
+    print(f"[hub] learners bring the new chapters in (their edits kept) by opening:\n  {pull_link(args.base)}")
+    print("[hub] (every learner's server also merges them when it starts)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("start")
+    s.add_argument("--class", dest="class_list", required=True, help="file of learner names, one per line")
+    s.add_argument("--teacher", default="teacher")
+    s.add_argument("--ip", default="127.0.0.1", help="address learners connect to (0.0.0.0: every interface)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--background", action="store_true")
+    s.set_defaults(fn=cmd_start)
+    sub.add_parser("stop").set_defaults(fn=cmd_stop)
+    p = sub.add_parser("password")
+    p.add_argument("name")
+    p.set_defaults(fn=cmd_password)
+    u = sub.add_parser("update")
+    u.add_argument("--base", default="http://localhost:8000")
+    u.set_defaults(fn=cmd_update)
+    args = ap.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

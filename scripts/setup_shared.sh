@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The course installed once for every user of a machine (a JupyterHub server, `make hub`, or the
+# learners' container image, hub/Dockerfile): read-only, root-owned, under $COURSE_PREFIX
+# (default /opt/rust-alloc-course). Idempotent: a second run only checks, in seconds.
+#
+#   python/           the Python set-up uses, copied (hard links) when other users cannot reach it
+#   venv/             JupyterLab, JupyterHub, nbgitpuller: requirements.txt + hub/requirements.txt
+#   node/             configurable-http-proxy (npm, pinned in hub/package.json)
+#   rust/rustup/      RUSTUP_HOME: the stable toolchain with rust-src, the nightly one with miri
+#   rust/cargo/bin/   rustup and its proxies (cargo, rustc, ...)
+#   bin/              evcxr_jupyter, course-rustc-cache
+#   course/           the course at this commit (support crate, notebooks, Cargo.lock)
+#   vendor/           every crate the course uses, so learners' builds run offline and share paths
+#   content.git       what each learner's home receives by nbgitpuller: notebooks + a `support` link
+#   evcxr/            the kernel's init.evcxr (compiled crates come from cache/rustc)
+#   cache/rustc/      crates compiled once for everyone (read-only to learners)
+#
+# Run as root (it needs to write $COURSE_PREFIX). Set-up of the single-user course must have run
+# (scripts/setup.sh): this script copies what it installed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+P="${COURSE_PREFIX:-/opt/rust-alloc-course}"
+CACHE_MAX_MIB=2048
+cd "$ROOT"
+
+step_start=0
+step() { step_start=$(date +%s); printf '[shared] %-62s' "$1"; }
+ok() { echo "ok ($(( $(date +%s) - step_start ))s)${1:+ $1}"; }
+fail() { echo "FAILED"; echo "[shared] error: $1" >&2; exit 1; }
+# Whether an unprivileged user can read (and enter) a path.
+others_can_reach() { runuser -u nobody -- test -r "$1" -a -x "$1" 2>/dev/null; }
+# Copy a tree, as hard links when it is on the same file system (seconds, no space), else bytes.
+copy_tree() { rm -rf "$2.new"; cp -al "$1" "$2.new" 2>/dev/null || { rm -rf "$2.new"; cp -a "$1" "$2.new"; }; rm -rf "$2"; mv "$2.new" "$2"; }
+
+[ "$(id -u)" = 0 ] || fail "run as root: the shared install writes $P and is read by every learner's user."
+command -v runuser >/dev/null || fail "runuser not found (util-linux)."
+mkdir -p "$P"
+chmod 755 "$P"
+umask 022
+
+step "Python for every user"
+base="$("${PYTHON:-python3}" -c 'import sys; print(sys.base_prefix)')"
+ver="$("${PYTHON:-python3}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if others_can_reach "$base/bin/python$ver"; then PYBIN="$base/bin/python$ver"; ok "$PYBIN (readable by every user)"
+elif [ -x "$P/python/bin/python$ver" ] && [ "$(cat "$P/python/.from" 2>/dev/null)" = "$base" ]; then PYBIN="$P/python/bin/python$ver"; ok "already copied"
+else
+  copy_tree "$base" "$P/python"; PYBIN="$P/python/bin/python$ver"
+  # A Python built with --enable-shared finds libpython by its RUNPATH, which names the original
+  # folder: point it at the copy's own lib/ (the binary is copied first, never patched through a link).
+  if readelf -d "$PYBIN" 2>/dev/null | grep -q 'R.*PATH.*'"$base"; then
+    command -v patchelf >/dev/null || { apt-get install -y -qq patchelf >/dev/null 2>&1; } || fail "patchelf is needed: apt-get install patchelf"
+    cp --remove-destination "$base/bin/python$ver" "$PYBIN" && patchelf --set-rpath '$ORIGIN/../lib' "$PYBIN"
+  fi
+  echo "$base" > "$P/python/.from"
+  runuser -u nobody -- "$PYBIN" -c 'import ssl, sqlite3' 2>/dev/null || fail "$PYBIN does not run for other users."
+  ok "copied from $base (it is not readable by other users)"
+fi
+
+step "Python environment venv/ (both pinned requirement files)"
+want="$(cat requirements.txt hub/requirements.txt | sha256sum | cut -d' ' -f1)"
+if [ -x "$P/venv/bin/jupyterhub" ] && [ "$(cat "$P/venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
+else
+  [ -x "$P/venv/bin/python" ] || "$PYBIN" -m venv "$P/venv" || fail "could not create $P/venv."
+  "$P/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r hub/requirements.txt \
+    || fail "pip install failed: check network access to PyPI, then rerun."
+  echo "$want" > "$P/venv/.requirements.sha256"
+  ok "installed"
+fi
+
+step "configurable-http-proxy (npm, hub/package.json)"
+want="$(sha256sum hub/package.json hub/package-lock.json | sha256sum | cut -d' ' -f1)"
+if [ -x "$P/node/node_modules/.bin/configurable-http-proxy" ] && [ "$(cat "$P/node/.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
+else
+  command -v npm >/dev/null || fail "npm not found: install Node.js 18+ (Debian: apt-get install nodejs npm)."
+  mkdir -p "$P/node" && cp hub/package.json hub/package-lock.json "$P/node/"
+  (cd "$P/node" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) || fail "npm ci in $P/node failed: check access to the npm registry."
+  echo "$want" > "$P/node/.sha256"
+  ok "installed"
+fi
+
+step "Rust toolchains for every user (rust/)"
+for tc in stable nightly; do
+  src="$(rustup run "$tc" rustc --print sysroot 2>/dev/null)" || fail "no $tc toolchain: run scripts/setup.sh first."
+  name="$(basename "$src")"
+  dst="$P/rust/rustup/toolchains/$name"
+  stamp="$(rustup run "$tc" rustc -vV | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$dst/.course-stamp" 2>/dev/null)" != "$stamp" ]; then
+    mkdir -p "$P/rust/rustup/toolchains"; copy_tree "$src" "$dst"; echo "$stamp" > "$dst/.course-stamp"
+  fi
+  [ "$tc" = stable ] && default="$name"
+done
+printf 'version = "12"\ndefault_toolchain = "%s"\nprofile = "minimal"\nauto_self_update = "disable"\n\n[overrides]\n' "$default" \
+  > "$P/rust/rustup/settings.toml"
+mkdir -p "$P/rust/cargo/bin" "$P/rust/rustup/update-hashes" "$P/rust/rustup/tmp" "$P/rust/rustup/downloads"
+cmp -s "$(command -v rustup)" "$P/rust/cargo/bin/rustup" || cp "$(readlink -f "$(command -v rustup)")" "$P/rust/cargo/bin/rustup"
+for proxy in cargo rustc rustdoc cargo-miri rustfmt cargo-fmt cargo-clippy clippy-driver rust-gdb; do
+  ln -sf rustup "$P/rust/cargo/bin/$proxy"
+done
+check="$(runuser -u nobody -- env -i PATH="$P/rust/cargo/bin:/usr/bin:/bin" RUSTUP_HOME="$P/rust/rustup" HOME=/tmp rustc --version 2>&1)" \
+  || fail "rustc does not run as an unprivileged user: $check"
+ok "$check; nightly for Miri"
+
+step "evcxr_jupyter and course-rustc-cache (bin/)"
+mkdir -p "$P/bin"
+for exe in "$(command -v evcxr_jupyter)" "$ROOT/.tools/evcxr/course-rustc-cache"; do
+  [ -x "$exe" ] || fail "$exe missing: run scripts/setup.sh first."
+  cmp -s "$exe" "$P/bin/$(basename "$exe")" || cp "$exe" "$P/bin/"
+done
+ok
+
+step "the course at this commit (course/), crates vendored (vendor/)"
+rev="$(git rev-parse HEAD 2>/dev/null || echo unversioned)"
+dirty="$( { git diff HEAD -- support Cargo.toml Cargo.lock notebooks tools 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$P/course/.course-rev" 2>/dev/null)" = "$rev $dirty" ]; then ok "already at ${rev:0:10}"
+else
+  rm -rf "$P/course.new" && mkdir -p "$P/course.new"
+  # The work tree as it is (tracked files, with uncommitted edits), never target/ or build outputs.
+  git ls-files -z -- Cargo.toml Cargo.lock support tools notebooks README.md | tar --null -T - -cf - | tar -C "$P/course.new" -xf -
+  (cd "$P/course.new" && cargo vendor --locked --versioned-dirs --quiet "$P/vendor.new" >/dev/null) || fail "cargo vendor failed."
+  rm -rf "$P/vendor" "$P/course" && mv "$P/vendor.new" "$P/vendor" && mv "$P/course.new" "$P/course"
+  echo "$rev $dirty" > "$P/course/.course-rev"
+  ok "${rev:0:10}, $(ls "$P/vendor" | wc -l) crates"
+fi
+# Learners' cargo reads crates from vendor/ (written into each home's ~/.cargo/config.toml).
+printf '[source.crates-io]\nreplace-with = "course-vendor"\n\n[source.course-vendor]\ndirectory = "%s"\n\n[net]\noffline = true\n' \
+  "$P/vendor" > "$P/cargo-config.toml"
+
+step "content.git: the chapters learners pull (nbgitpuller)"
+# One commit per change of the notebooks: nbgitpuller merges it into each home and keeps edits.
+work="$(mktemp -d)"
+if [ -d "$P/content.git" ]; then git clone -q "$P/content.git" "$work/c"; else git init -q -b main "$work/c"; fi
+rm -rf "$work/c/notebooks" && cp -r "$P/course/notebooks" "$work/c/notebooks"
+ln -sfn "$P/course/support" "$work/c/support"
+cat > "$work/c/README.md" <<EOF
+# Rust Allocation from First Principles
+
+Open \`notebooks/00-start-here.ipynb\`. Your edits are yours: the course's updates arrive by the
+teacher's link and never overwrite a notebook you changed (nbgitpuller merges them).
+\`support\` is the course's support crate, shared read-only by everyone on this server.
+EOF
+(cd "$work/c" && git add -A && if git diff --cached --quiet; then echo same; else
+  git -c user.name=course -c user.email=course@localhost commit -qm "course at ${rev:0:10}" && echo new; fi) > "$work/said"
+if [ ! -d "$P/content.git" ]; then git clone -q --bare "$work/c" "$P/content.git"
+else (cd "$work/c" && git push -q origin main); fi
+said="$(cat "$work/said")"; rm -rf "$work"
+git -C "$P/content.git" config uploadpack.allowAnySHA1InWant true
+ok "$([ "$said" = new ] && echo "new commit" || echo "unchanged")"
+
+step "kernel spec and init.evcxr for every user"
+mkdir -p "$P/evcxr" "$P/cache/rustc"
+{ echo ":build_env RUSTC_WRAPPER=$P/bin/course-rustc-cache"
+  echo ":build_env COURSE_RUSTC_CACHE_SHARED=$P/cache/rustc"; } > "$P/evcxr/init.evcxr"
+kdir="$P/venv/share/jupyter/kernels/rust"
+mkdir -p "$kdir"
+cp "$ROOT/.venv/share/jupyter/kernels/rust/"* "$kdir/"
+"$P/venv/bin/python" - "$kdir/kernel.json" "$P" <<'PY'
+import json, sys
+path, prefix = sys.argv[1:]
+json.dump({
+    "argv": [f"{prefix}/bin/evcxr_jupyter", "--control_file", "{connection_file}"],
+    "display_name": "Rust (allocation course)",
+    "language": "rust",
+    "interrupt_mode": "message",
+    "env": {"EVCXR_CONFIG_DIR": f"{prefix}/evcxr"},
+}, open(path, "w"), indent=1)
+PY
+ok
+
+step "crates compiled once for everyone (cache/rustc)"
+# A kernel as `nobody`-like learner would run it, but writing the shared cache: root warms it.
+stamp="$( { cat "$P/course/.course-rev"; cat "$P/rust/rustup/toolchains/"*/.course-stamp; sha256sum "$P/bin/"*; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$P/cache/rustc/warm.stamp" 2>/dev/null)" = "$stamp" ]; then ok "already warm"
+else
+  mkdir -p "$P/cache/cargo-home" && cp "$P/cargo-config.toml" "$P/cache/cargo-home/config.toml"
+  said="$(env PATH="$P/rust/cargo/bin:$P/bin:$P/venv/bin:/usr/bin:/bin" RUSTUP_HOME="$P/rust/rustup" \
+          CARGO_HOME="$P/cache/cargo-home" COURSE_RUSTC_CACHE="$P/cache/rustc" JUPYTER_PATH="$P/venv/share/jupyter" \
+          "$P/venv/bin/python" "$ROOT/scripts/warm_kernel.py" --notebooks "$P/course/notebooks" 2>"$P/cache/warm.log")" \
+    || fail "warming the shared cache failed: see $P/cache/warm.log"
+  "$P/bin/course-rustc-cache" --prune "$P/cache/rustc" "$CACHE_MAX_MIB" >/dev/null 2>&1 || true
+  echo "$stamp" > "$P/cache/rustc/warm.stamp"
+  ok "${said##*$'\n'}"
+fi
+chmod -R a+rX "$P/cache/rustc" "$P/content.git" "$P/evcxr"

@@ -1,0 +1,159 @@
+"""A learner as a program: logs in to the course's JupyterHub through its login page, starts their
+server, opens a chapter and runs its cells through the kernel's websocket, as JupyterLab would.
+Used by tests/hub_test.py (security, restarts, bounds) and tests/hub_load.py (many learners)."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+import websocket
+
+
+class HubError(RuntimeError):
+    pass
+
+
+@dataclass
+class Learner:
+    base: str  # e.g. http://127.0.0.1:8000
+    name: str
+    password: str
+    session: requests.Session = field(default_factory=requests.Session)
+    token: str | None = None
+
+    # ---- the hub ---------------------------------------------------------------------------------
+    def login(self) -> None:
+        """The login form, as a browser sends it; then an API token of the learner's own."""
+        s = self.session
+        s.get(f"{self.base}/hub/login", timeout=30)
+        xsrf = s.cookies.get("_xsrf", "")
+        r = s.post(f"{self.base}/hub/login", data={"username": self.name, "password": self.password, "_xsrf": xsrf},
+                   allow_redirects=False, timeout=60)
+        if r.status_code not in (302, 303) or "login" in r.headers.get("Location", "/hub/login").split("?")[0][-6:]:
+            raise HubError(f"{self.name}: login refused ({r.status_code})")
+        r = s.post(f"{self.base}/hub/api/users/{self.name}/tokens", json={"note": "course client", "expires_in": 3600},
+                   headers={"X-XSRFToken": s.cookies.get("_xsrf", "")}, timeout=30)
+        if r.status_code != 201:
+            raise HubError(f"{self.name}: no token ({r.status_code} {r.text[:200]})")
+        self.token = r.json()["token"]
+
+    def headers(self) -> dict:
+        return {"Authorization": f"token {self.token}"}
+
+    def start_server(self, timeout: float = 180) -> None:
+        r = requests.post(f"{self.base}/hub/api/users/{self.name}/server", headers=self.headers(), timeout=60)
+        if r.status_code not in (201, 202, 400):  # 400: already running
+            raise HubError(f"{self.name}: server not started ({r.status_code} {r.text[:300]})")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            u = requests.get(f"{self.base}/hub/api/users/{self.name}", headers=self.headers(), timeout=30).json()
+            srv = u.get("servers", {}).get("", {})
+            if srv.get("ready"):
+                return
+            if not u.get("pending") and not srv:
+                raise HubError(f"{self.name}: the server stopped while starting")
+            time.sleep(0.5)
+        raise HubError(f"{self.name}: the server was not ready after {timeout:.0f} s")
+
+    def stop_server(self) -> None:
+        requests.delete(f"{self.base}/hub/api/users/{self.name}/server", headers=self.headers(), timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            u = requests.get(f"{self.base}/hub/api/users/{self.name}", headers=self.headers(), timeout=30).json()
+            if not u.get("servers") and not u.get("pending"):
+                return
+            time.sleep(0.5)
+
+    # ---- the learner's server ----------------------------------------------------------------------
+    def api(self, method: str, path: str, user: str | None = None, **kw) -> requests.Response:
+        """A request to a server's Jupyter API (the learner's own unless `user` names another)."""
+        return requests.request(method, f"{self.base}/user/{user or self.name}/api/{path}", headers=self.headers(),
+                                timeout=60, **kw)
+
+    def notebook(self, path: str) -> dict:
+        r = self.api("GET", f"contents/{path}")
+        if r.status_code != 200:
+            raise HubError(f"{self.name}: cannot open {path} ({r.status_code})")
+        return r.json()["content"]
+
+    def open_kernel(self, path: str) -> "Kernel":
+        r = self.api("POST", "sessions", json={"path": path, "type": "notebook", "kernel": {"name": "rust"}})
+        if r.status_code != 201:
+            raise HubError(f"{self.name}: no kernel ({r.status_code} {r.text[:300]})")
+        kid = r.json()["kernel"]["id"]
+        url = f"{self.base.replace('http', 'ws', 1)}/user/{self.name}/api/kernels/{kid}/channels"
+        return Kernel(websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=600), kid)
+
+
+@dataclass
+class Kernel:
+    ws: websocket.WebSocket
+    id: str
+
+    def request(self, msg_type: str, content: dict, channel: str = "shell") -> str:
+        mid = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": mid, "msg_type": msg_type, "username": "", "session": "hubclient",
+                       "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": channel, "buffers": [],
+        }))
+        return mid
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        mid = self.request("kernel_info_request", {})
+        self._collect(mid, timeout, reply="kernel_info_reply")
+
+    def execute(self, code: str, timeout: float = 600) -> tuple[str, list[dict]]:
+        """Runs one cell; returns (status, outputs as Jupyter messages' contents with their type)."""
+        mid = self.request("execute_request", {"code": code, "silent": False, "store_history": True,
+                                               "user_expressions": {}, "allow_stdin": False})
+        return self._collect(mid, timeout)
+
+    def _collect(self, mid: str, timeout: float, reply: str = "execute_reply"):
+        outputs, status, idle, got_reply = [], None, False, False
+        deadline = time.monotonic() + timeout
+        while not (idle and got_reply):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HubError(f"no {reply} within {timeout:.0f} s")
+            self.ws.settimeout(left)
+            m = json.loads(self.ws.recv())
+            if m.get("parent_header", {}).get("msg_id") != mid:
+                continue
+            t = m["header"]["msg_type"]
+            if t == reply:
+                got_reply, status = True, m["content"].get("status", "ok")
+            elif t == "status" and m["content"].get("execution_state") == "idle":
+                idle = True
+            elif t in ("stream", "display_data", "execute_result", "error"):
+                outputs.append({"type": t, **m["content"]})
+        return status, outputs
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def has_chart(outputs: list[dict]) -> bool:
+    for o in outputs:
+        data = o.get("data", {})
+        if "image/svg+xml" in data or "<svg" in data.get("text/html", ""):
+            return True
+    return False
+
+
+def output_text(outputs: list[dict]) -> str:
+    parts = []
+    for o in outputs:
+        if o["type"] == "stream":
+            parts.append(o.get("text", ""))
+        elif o["type"] == "error":
+            parts.append(f"{o.get('ename')}: {o.get('evalue')}")
+        else:
+            parts.append(o.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
