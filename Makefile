@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lab bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
+.PHONY: help setup run test lab hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
 	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -16,6 +16,10 @@ help:
 	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution,"
 	@echo "              hostile inputs in a live kernel, slides, and a headless-Chromium test of the pages"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
+	@echo "make hub CLASS=class.txt [TEACHER=name HUB_IP=0.0.0.0 HUB_PORT=8000] - the course for a room, on this"
+	@echo "              machine (root): one Unix user per learner, passwords printed once; make hub-stop ends it"
+	@echo "make hub-update - bring the course's current chapters to every learner (their edits kept)"
+	@echo "make hub-load LEARNERS=20 WINDOW=120 - load test of a hub of its own (figures, not a pass/fail test)"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
 	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
 	@echo "              make reset restores every chapter"
@@ -28,7 +32,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -82,6 +86,34 @@ update: setup
 # Rewrites the notebooks in the form JupyterLab saves and the git filter commits (content unchanged).
 normalize: setup
 	@$(PY) tests/notebooks.py normalize
+
+# A room of learners: the shared read-only install under /opt/rust-alloc-course (COURSE_PREFIX), then
+# JupyterHub from the class list. Needs root (learners are Unix users, bounded by cgroups).
+HUB_IP ?= 127.0.0.1
+HUB_PORT ?= 8000
+TEACHER ?= teacher
+LEARNERS ?= 20
+WINDOW ?= 120
+
+hub-setup: setup
+	@scripts/setup_shared.sh
+
+hub: hub-setup
+	@test -n "$(CLASS)" || { echo "usage: make hub CLASS=class.txt (one learner name per line)"; exit 2; }
+	@$(PY) hub/run.py start --class "$(CLASS)" --teacher "$(TEACHER)" --ip "$(HUB_IP)" --port "$(HUB_PORT)" $(HUB_ARGS)
+
+hub-stop:
+	@$(PY) hub/run.py stop
+
+hub-update: setup
+	@$(PY) hub/run.py update --base "http://$(HUB_IP):$(HUB_PORT)"
+
+# Security, isolation, bounds, restarts and a three-learner load test, on a hub of its own (root only).
+hub-test: hub-setup
+	@echo "[test] the course on JupyterHub (tests/hub_test.py)"; $(PY) tests/hub_test.py
+
+hub-load: hub-setup
+	@$(PY) tests/hub_load.py --learners $(LEARNERS) --window $(WINDOW)
 
 lab: setup
 	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 PREFIX = Path(os.environ.get("COURSE_PREFIX", "/opt/rust-alloc-course"))
 CONTENT_DIR = "rust-alloc-course"  # in each home
+# The git repository learners' homes merge from (scripts/setup_shared.sh commits the chapters into it).
+CONTENT_REPO = Path(os.environ.get("COURSE_CONTENT_REPO", PREFIX / "content.git"))
 CGROUP_ROOT = Path(os.environ.get("COURSE_CGROUP_ROOT", "/sys/fs/cgroup"))
 CGROUP_NAME = "rust-alloc-course"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
@@ -117,7 +119,7 @@ def prepare_home(name: str) -> None:
         _write_owned(cargo, (PREFIX / "cargo-config.toml").read_text(), pw)
     gitconfig = home / ".gitconfig"
     if not gitconfig.exists():
-        _write_owned(gitconfig, f"[safe]\n\tdirectory = {PREFIX / 'content.git'}\n"
+        _write_owned(gitconfig, f"[safe]\n\tdirectory = {CONTENT_REPO}\n"
                      "[user]\n\tname = learner\n\temail = learner@localhost\n", pw)
 
 
@@ -142,7 +144,7 @@ def pull_course(name: str) -> str:
     pw = pwd.getpwnam(name)
     target = Path(pw.pw_dir) / CONTENT_DIR
     r = subprocess.run(
-        [shutil.which("runuser") or "/usr/sbin/runuser", "-u", name, "--", f"{PREFIX}/venv/bin/gitpuller", f"file://{PREFIX}/content.git", "main",
+        [shutil.which("runuser") or "/usr/sbin/runuser", "-u", name, "--", f"{PREFIX}/venv/bin/gitpuller", f"file://{CONTENT_REPO}", "main",
          str(target)],
         capture_output=True, text=True, timeout=120, cwd="/", env={**learner_env(name), "HOME": pw.pw_dir},
     )

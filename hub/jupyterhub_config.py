@@ -31,6 +31,7 @@ c.ConfigurableHTTPProxy.command = [str(prefix / "node/node_modules/.bin/configur
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 # Learners' servers keep running when the hub restarts (and the proxy with them): the hub finds them
 # again from its database. `make hub-stop` stops everything.
 c.JupyterHub.cleanup_servers = False

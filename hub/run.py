@@ -59,7 +59,7 @@ def hub_env(args) -> dict[str, str]:
 def pull_link(base: str) -> str:
     """The nbgitpuller link that merges the course's latest chapters into a learner's home."""
     from urllib.parse import urlencode
-    q = urlencode({"repo": f"file://{PREFIX}/content.git", "branch": "main", "targetpath": course_hub.CONTENT_DIR,
+    q = urlencode({"repo": f"file://{course_hub.CONTENT_REPO}", "branch": "main", "targetpath": course_hub.CONTENT_DIR,
                    "urlpath": f"lab/tree/{course_hub.CONTENT_DIR}/notebooks/00-start-here.ipynb"})
     return f"{base}/hub/user-redirect/git-pull?{q}"
 
@@ -99,12 +99,14 @@ def cmd_start(args) -> int:
         for name, pw in new:
             print(f"  {name:<24} {pw}{'   (teacher, admin)' if name == args.teacher else ''}")
     env = hub_env(args)
+    (STATE / "class.txt").write_text("\n".join([args.teacher, *learners]) + "\n")
     base = f"http://{'localhost' if args.ip in ('127.0.0.1', '0.0.0.0') else args.ip}:{args.port}"
     cmd = [str(PREFIX / "venv/bin/jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")]
     if args.background:
         log = open(STATE / "hub.log", "ab")
         p = subprocess.Popen(cmd, env=env, cwd=STATE, stdout=log, stderr=log, start_new_session=True)
-        if not wait_up(f"http://127.0.0.1:{args.port}/hub/api/", 60):
+        ip = "127.0.0.1" if args.ip == "0.0.0.0" else args.ip
+        if not wait_up(f"http://{ip}:{args.port}/hub/api/", 60):
             print(f"[hub] error: the hub did not answer within 60 s: see {STATE / 'hub.log'}", file=sys.stderr)
             return 1
         print(f"[hub] running (pid {p.pid}) at {base}/ for {len(learners)} learners; log: {STATE / 'hub.log'}")
@@ -116,32 +118,26 @@ def cmd_start(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    pid_file = STATE / "jupyterhub.pid"
-    try:
-        pid = int(pid_file.read_text())
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-    except (OSError, ValueError):
-        pass
+    """Stops this hub (its state folder's pid files), its proxy, and its learners' processes."""
+    for pid_file in ("jupyterhub.pid", "jupyterhub-proxy.pid"):
+        try:
+            pid = int((STATE / pid_file).read_text())
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+        except (OSError, ValueError):
+            pass
     stopped = 0
-    # Learners' servers and the proxy outlive the hub on purpose (a hub restart keeps them): stop them too.
-    for name in _users_with_cgroups():
+    # Learners' servers outlive the hub on purpose (a hub restart keeps them): stop them too.
+    try:
+        names = course_hub.read_class_list(STATE / "class.txt")
+    except (OSError, course_hub.ClassListError):
+        names = []
+    for name in names:
         stopped += course_hub.kill_cgroup(name)
-    subprocess.run(["pkill", "-f", f"{PREFIX}/node/node_modules/.bin/configurable-http-proxy"], capture_output=True)
-    subprocess.run(["pkill", "-f", "node_modules/configurable-http-proxy"], capture_output=True)
     print(f"[hub] stopped ({stopped} learner processes ended)")
     return 0
-
-
-def _users_with_cgroups() -> list[str]:
-    names = set()
-    for d in course_hub.cgroup_dirs("x"):
-        parent = d.parent
-        if parent.is_dir():
-            names |= {p.name for p in parent.iterdir() if p.is_dir()}
-    return sorted(names)
 
 
 def cmd_password(args) -> int:

@@ -83,9 +83,13 @@ class Learner:
         r = self.api("POST", "sessions", json={"path": path, "type": "notebook", "kernel": {"name": "rust"}})
         if r.status_code != 201:
             raise HubError(f"{self.name}: no kernel ({r.status_code} {r.text[:300]})")
-        kid = r.json()["kernel"]["id"]
-        url = f"{self.base.replace('http', 'ws', 1)}/user/{self.name}/api/kernels/{kid}/channels"
-        return Kernel(websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=600), kid)
+        return self.connect(r.json()["kernel"]["id"])
+
+    def connect(self, kernel_id: str) -> "Kernel":
+        """A websocket to a running kernel (JupyterLab reconnects the same way after a lost connection)."""
+        url = f"{self.base.replace('http', 'ws', 1)}/user/{self.name}/api/kernels/{kernel_id}/channels"
+        ws = websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=600)
+        return Kernel(ws, kernel_id)
 
 
 @dataclass
