@@ -19,6 +19,7 @@ pub mod ch3;
 pub mod ch4;
 pub mod ch5;
 pub mod ch6;
+pub mod ch7;
 
 /// The outcome of an exercise check.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,339 @@
+//! Checks for chapter 7 (`Rc`, `Arc`, `Weak`). Prediction checks say which predictions are wrong
+//! and which rule decides, never the right events; the cycle check runs the learner's code in a
+//! forked copy of the kernel ([`super::run_check`]).
+
+use std::rc::Rc;
+
+use super::Verdict;
+use crate::allocators::recording::EventKind;
+use crate::boxes::DropCounter;
+use crate::infra::limits::at_most;
+use crate::shared::inner::{drop_and_watch, AfterDrop};
+use crate::shared::trace::{weak_exercise_events, RcEvent};
+
+/// Most events one list of a prediction may hold (the true lists have at most three).
+pub const MAX_PREDICTED_EVENTS: usize = 64;
+
+/// One predicted or recorded event, as the learner writes it: lower case, single spaces.
+fn word(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// An event of the child program as a word: `drop root`, `alloc leaf`, `dealloc root`.
+fn event_word(e: &RcEvent) -> String {
+    match e.kind {
+        EventKind::Mark => word(&e.label),
+        EventKind::Alloc | EventKind::AllocZeroed => word(&format!("alloc {}", e.label)),
+        EventKind::Dealloc => word(&format!("dealloc {}", e.label)),
+        k => word(&format!("{} {}", k.name(), e.label)),
+    }
+}
+
+/// The events of exercise 7.1 after `drop(root)` and after `drop(leaf)`, as words, measured by the
+/// `rc_trace` program (std's `Rc` under a recording global allocator).
+pub fn exercise_7_1_truth() -> Result<(Vec<String>, Vec<String>), String> {
+    let events = weak_exercise_events()?;
+    let at = |label: &str| {
+        events
+            .iter()
+            .position(|e| e.kind == EventKind::Mark && e.label == label)
+            .ok_or_else(|| format!("rc_trace exercise-weak printed no mark `{label}`"))
+    };
+    let (root, leaf) = (at("drop(root)")?, at("drop(leaf)")?);
+    if leaf < root {
+        return Err("rc_trace exercise-weak printed its marks out of order".into());
+    }
+    let words = |evs: &[RcEvent]| evs.iter().map(event_word).collect::<Vec<_>>();
+    Ok((words(&events[root + 1..leaf]), words(&events[leaf + 1..])))
+}
+
+/// The rules a NOT YET of exercise 7.1 states.
+const WEAK_RULES: &str = "The rules: dropping an Rc lowers its block's strong count; at 0 the value is \
+    dropped (a struct's fields in declaration order: an Rc field lowers the strong count of the block it \
+    points at, a Weak field lowers that block's weak count), then the strong pointers give back the one \
+    weak reference they hold together; a block is freed when its weak count reaches 0, and not before.";
+
+/// Says where `predicted` first differs from `actual`, without naming the right event.
+fn compare_list(which: &str, predicted: &[String], actual: &[String]) -> Option<String> {
+    if predicted == actual {
+        return None;
+    }
+    let common = predicted.len().min(actual.len());
+    let first = (0..common)
+        .find(|&i| predicted[i] != actual[i])
+        .unwrap_or(common);
+    Some(if first < common {
+        format!(
+            "after {which}: event {} (`{}`) is not what happened{}",
+            first + 1,
+            predicted[first],
+            if first == 0 {
+                String::new()
+            } else {
+                format!(" (the {first} before it match)")
+            }
+        )
+    } else if predicted.len() < actual.len() {
+        if predicted.is_empty() {
+            format!("after {which}: you listed nothing, but something happened")
+        } else {
+            format!(
+                "after {which}: your {} events match, but more happened after them",
+                predicted.len()
+            )
+        }
+    } else {
+        format!(
+            "after {which}: the first {} events match, but you listed more than happened",
+            actual.len()
+        )
+    })
+}
+
+/// Exercise 7.1: the events of `drop(root)` and of `drop(leaf)` in the structure of the chapter
+/// (a root that holds its leaf by `Rc`, a leaf that holds its root by `Weak`), each event written
+/// `drop NAME` (the value's `Drop` ran), `alloc NAME` or `dealloc NAME` (NAME = `root` or `leaf`,
+/// the block). Case and extra spaces do not matter. Lists longer than [`MAX_PREDICTED_EVENTS`]
+/// are refused.
+pub fn check_weak_prediction(after_drop_root: &[&str], after_drop_leaf: &[&str]) -> Verdict {
+    let ex = "7.1 predict the events of Weak links";
+    for (which, list) in [
+        ("events after drop(root)", after_drop_root),
+        ("events after drop(leaf)", after_drop_leaf),
+    ] {
+        if let Err(e) = at_most(which, list.len(), MAX_PREDICTED_EVENTS) {
+            return Verdict::not_yet(ex, e);
+        }
+    }
+    let (root, leaf) = match exercise_7_1_truth() {
+        Ok(t) => t,
+        Err(e) => return Verdict::not_yet(ex, format!("the measurement did not run: {e}")),
+    };
+    let p_root: Vec<String> = after_drop_root.iter().map(|s| word(s)).collect();
+    let p_leaf: Vec<String> = after_drop_leaf.iter().map(|s| word(s)).collect();
+    let wrong: Vec<String> = [
+        compare_list("drop(root)", &p_root, &root),
+        compare_list("drop(leaf)", &p_leaf, &leaf),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if wrong.is_empty() {
+        Verdict::pass(
+            ex,
+            format!(
+                "drop(root): {}; drop(leaf): {} — as std's Rc did under the recording allocator",
+                root.join(", "),
+                leaf.join(", ")
+            ),
+        )
+    } else {
+        Verdict::not_yet(ex, format!("{}. {WEAK_RULES}", wrong.join("; ")))
+    }
+}
+
+/// The number of nodes exercise 7.2's structure has.
+pub const EXERCISE_7_2_NODES: usize = 3;
+
+/// Most handles exercise 7.2's check watches.
+pub const MAX_WATCHED_HANDLES: usize = 1000;
+
+/// Exercise 7.2: `build` makes the chapter's pages (each with a `DropToken` from the counter it is
+/// given) and returns a handle to each. The check watches every block those handles point at,
+/// drops the handles, and passes when all [`EXERCISE_7_2_NODES`] pages were dropped and every
+/// watched block's bytes came back ([`drop_and_watch`]). The learner's code runs in a forked copy of
+/// the kernel: a panic, a loop or a stack overflow there is a NOT YET. More than
+/// [`MAX_WATCHED_HANDLES`] handles are refused.
+pub fn check_cycle_broken<P>(build: impl FnOnce(&DropCounter) -> Vec<Rc<P>>) -> Verdict {
+    let ex = "7.2 find and break the leaking cycle";
+    super::run_check(ex, "your build function", || {
+        let counter = DropCounter::new();
+        let handles = build(&counter);
+        if let Err(e) = at_most("handles returned", handles.len(), MAX_WATCHED_HANDLES) {
+            return (Verdict::not_yet(ex, e), String::new());
+        }
+        let after = drop_and_watch(handles);
+        (judge_leak(ex, counter.count(), &after), String::new())
+    })
+    .0
+}
+
+fn judge_leak(ex: &str, drops: usize, after: &AfterDrop) -> Verdict {
+    let heap = if after.blocks_left == 0 {
+        format!(
+            "all {} watched blocks ({} bytes) were freed: live bytes are back to 0",
+            after.blocks, after.bytes
+        )
+    } else {
+        format!(
+            "{} of the {} watched blocks ({} of {} bytes) are still allocated",
+            after.blocks_left, after.blocks, after.bytes_left, after.bytes
+        )
+    };
+    let n = EXERCISE_7_2_NODES;
+    if after.blocks == 0 {
+        return Verdict::not_yet(
+            ex,
+            "your build function returned no handles: return one Rc per page",
+        );
+    }
+    if drops == n && after.blocks_left == 0 {
+        return Verdict::pass(ex, format!("all {n} pages were dropped and {heap}"));
+    }
+    let why = if drops == 0 {
+        "no page was dropped after every handle was: each is still held by a strong pointer in a \
+         cycle. Find the link that points back (towards the page that owns this one) and make it a \
+         Weak (Rc::downgrade to store it, upgrade to follow it)"
+            .to_string()
+    } else if drops < n {
+        format!(
+            "{} of {n} pages were dropped: some are still held by a cycle of strong links, or the \
+             structure has fewer pages than the exercise's",
+            drops
+        )
+    } else if drops > n {
+        format!("{drops} pages were dropped: the exercise's structure has {n}")
+    } else {
+        "every page was dropped, but memory stayed allocated: is a Weak or a block kept somewhere \
+         (mem::forget, a static)?"
+            .to_string()
+    };
+    Verdict::not_yet(ex, format!("{why}; {heap}"))
+}
+
+/// What exercise 7.3 runs: at each of five steps, `Rc::make_mut(&mut a)` on an `Rc<[u64; 4]>`;
+/// `true` where it moved `a` to a new block (its address changed).
+///
+/// ```text
+/// let mut a = Rc::new([1u64; 4]);
+/// Rc::make_mut(&mut a)[0] = 2;      // step 1
+/// let b = Rc::clone(&a);
+/// Rc::make_mut(&mut a)[0] = 3;      // step 2
+/// Rc::make_mut(&mut a)[0] = 4;      // step 3
+/// let w = Rc::downgrade(&a);
+/// Rc::make_mut(&mut a)[0] = 5;      // step 4
+/// drop(b);
+/// Rc::make_mut(&mut a)[0] = 6;      // step 5
+/// ```
+pub fn exercise_7_3_truth() -> [bool; 5] {
+    let mut moved = [false; 5];
+    let mut a = Rc::new([1u64; 4]);
+    let mut step = |a: &mut Rc<[u64; 4]>, i: usize, v: u64| {
+        let before = Rc::as_ptr(a);
+        Rc::make_mut(a)[0] = v;
+        moved[i] = Rc::as_ptr(a) != before;
+    };
+    step(&mut a, 0, 2);
+    let b = Rc::clone(&a);
+    step(&mut a, 1, 3);
+    step(&mut a, 2, 4);
+    let w = Rc::downgrade(&a);
+    step(&mut a, 3, 5);
+    drop(b);
+    step(&mut a, 4, 6);
+    debug_assert!(
+        w.upgrade().is_none() && a[0] == 6,
+        "the Weak was left on the old block: upgrade {:?}, a[0] = {}",
+        w.upgrade(),
+        a[0]
+    );
+    moved
+}
+
+/// Exercise 7.3: for each step, does `make_mut` allocate a new block?
+pub fn check_make_mut_prediction(predicted: [bool; 5]) -> Verdict {
+    let ex = "7.3 predict when make_mut allocates";
+    let truth = exercise_7_3_truth();
+    let wrong: Vec<String> = predicted
+        .iter()
+        .zip(&truth)
+        .enumerate()
+        .filter(|(_, (p, t))| p != t)
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    if wrong.is_empty() {
+        return Verdict::pass(
+            ex,
+            format!(
+                "make_mut allocated at steps {:?} (the Rc's address changed there and nowhere else)",
+                (1..=5).filter(|&i| truth[i - 1]).collect::<Vec<_>>()
+            ),
+        );
+    }
+    Verdict::not_yet(
+        ex,
+        format!(
+            "step(s) {} are wrong. The rule (rc.rs, make_mut): if another Rc shares the block, the value \
+             is cloned into a new block; else if only Weaks share it, the value is moved into a new block \
+             (the Weaks keep the old one, and can no longer upgrade); else the value is changed in place. \
+             Count, at each step, the Rcs and Weaks pointing at the block `a` points at then.",
+            wrong.join(", ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn make_mut_truth_and_checks() {
+        let t = exercise_7_3_truth();
+        assert_eq!(t.iter().filter(|&&m| m).count(), 2);
+        assert!(check_make_mut_prediction(t).passed);
+        let mut wrong = t;
+        wrong[0] = !wrong[0];
+        let v = check_make_mut_prediction(wrong);
+        assert!(
+            !v.passed && v.message.starts_with("step(s) 1 are wrong"),
+            "{v}"
+        );
+        assert!(!check_make_mut_prediction([false; 5]).passed);
+    }
+
+    #[test]
+    fn lists_are_compared_without_giving_the_answer() {
+        let a = vec!["drop x".to_string(), "dealloc x".to_string()];
+        assert_eq!(compare_list("d", &a, &a), None);
+        let m = compare_list("d", &["dealloc x".to_string()], &a).unwrap();
+        assert!(
+            m.contains("event 1 (`dealloc x`)") && !m.contains("drop x"),
+            "{m}"
+        );
+        assert!(compare_list("d", &[], &a)
+            .unwrap()
+            .contains("listed nothing"));
+        assert!(compare_list("d", &a[..1], &a)
+            .unwrap()
+            .contains("more happened"));
+        let longer = [a.clone(), a.clone()].concat();
+        assert!(compare_list("d", &longer, &a)
+            .unwrap()
+            .contains("more than happened"));
+        assert_eq!(word("  Drop   ROOT "), "drop root");
+        let v = check_weak_prediction(&["x"; 65], &[]);
+        assert!(!v.passed && v.message.contains("limit"), "{v}");
+    }
+
+    #[test]
+    fn leak_verdicts_name_the_cause() {
+        let ex = "7.2";
+        let after = |blocks_left| AfterDrop {
+            blocks: 3,
+            bytes: 144,
+            blocks_left,
+            bytes_left: 48 * blocks_left,
+        };
+        assert!(judge_leak(ex, 3, &after(0)).passed);
+        assert!(judge_leak(ex, 3, &after(1))
+            .message
+            .contains("memory stayed allocated"));
+        assert!(judge_leak(ex, 4, &after(0)).message.contains("4 pages"));
+        assert!(judge_leak(ex, 0, &after(3))
+            .message
+            .contains("144 of 144 bytes"));
+    }
+}
