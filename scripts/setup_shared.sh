@@ -16,7 +16,8 @@
 #   cache/rustc/      crates compiled once for everyone (read-only to learners)
 #
 # Run as root (it needs to write $COURSE_PREFIX). Set-up of the single-user course must have run
-# (scripts/setup.sh): this script copies what it installed.
+# (scripts/setup.sh): this script copies what it installed. COURSE_SHARED_PROXY=0 skips the hub's
+# proxy (a learners' image for Zero to JupyterHub, whose hub runs in its own pod).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,7 +50,7 @@ else
   # A Python built with --enable-shared finds libpython by its RUNPATH, which names the original
   # folder: point it at the copy's own lib/ (the binary is copied first, never patched through a link).
   if readelf -d "$PYBIN" 2>/dev/null | grep -q 'R.*PATH.*'"$base"; then
-    command -v patchelf >/dev/null || { apt-get install -y -qq patchelf >/dev/null 2>&1; } || fail "patchelf is needed: apt-get install patchelf"
+    command -v patchelf >/dev/null || { apt-get install -y -qq patchelf || { apt-get update -qq && apt-get install -y -qq patchelf; }; } >/dev/null 2>&1 || fail "patchelf is needed: apt-get install patchelf"
     cp --remove-destination "$base/bin/python$ver" "$PYBIN" && patchelf --set-rpath '$ORIGIN/../lib' "$PYBIN"
   fi
   echo "$base" > "$P/python/.from"
@@ -69,6 +70,8 @@ else
 fi
 
 step "configurable-http-proxy (npm, hub/package.json)"
+if [ "${COURSE_SHARED_PROXY:-1}" = 0 ]; then ok "skipped (COURSE_SHARED_PROXY=0: a learners' image, the hub runs elsewhere)"
+else
 want="$(sha256sum hub/package.json hub/package-lock.json | sha256sum | cut -d' ' -f1)"
 if [ -x "$P/node/node_modules/.bin/configurable-http-proxy" ] && [ "$(cat "$P/node/.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
 else
@@ -78,17 +81,20 @@ else
   echo "$want" > "$P/node/.sha256"
   ok "installed"
 fi
+fi
 
 step "Rust toolchains for every user (rust/)"
-for tc in stable nightly; do
-  src="$(rustup run "$tc" rustc --print sysroot 2>/dev/null)" || fail "no $tc toolchain: run scripts/setup.sh first."
+# The default toolchain (what `rustc` runs) and the nightly one (Miri).
+for tc in default nightly; do
+  if [ "$tc" = default ]; then src="$(rustc --print sysroot)"; else
+    src="$(rustup run nightly rustc --print sysroot 2>/dev/null)" || fail "no nightly toolchain: run scripts/setup.sh first."; fi
   name="$(basename "$src")"
   dst="$P/rust/rustup/toolchains/$name"
-  stamp="$(rustup run "$tc" rustc -vV | sha256sum | cut -d' ' -f1)"
+  stamp="$("$src/bin/rustc" -vV | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$dst/.course-stamp" 2>/dev/null)" != "$stamp" ]; then
     mkdir -p "$P/rust/rustup/toolchains"; copy_tree "$src" "$dst"; echo "$stamp" > "$dst/.course-stamp"
   fi
-  [ "$tc" = stable ] && default="$name"
+  [ "$tc" = default ] && default="$name"
 done
 printf 'version = "12"\ndefault_toolchain = "%s"\nprofile = "minimal"\nauto_self_update = "disable"\n\n[overrides]\n' "$default" \
   > "$P/rust/rustup/settings.toml"
