@@ -133,8 +133,10 @@ def learner_env(name: str) -> dict[str, str]:
         # The learner's own compiled crates; the shared ones come from init.evcxr's COURSE_RUSTC_CACHE_SHARED.
         "COURSE_RUSTC_CACHE": f"{home}/.cache/course-rustc",
         "COURSE_RUSTC_CACHE_SHARED": f"{PREFIX}/cache/rustc",
-        # The example programs build here (the shared course folder is read-only).
-        "COURSE_TARGET_DIR": f"{home}/.cache/course-target",
+        # The example programs build here (the shared course folder is read-only), through the course's
+        # rustc wrapper, so their crates come compiled from the shared cache too.
+        "COURSE_TARGET_DIR": f"{home}/.cache/course/target",
+        "COURSE_RUSTC_WRAPPER": f"{PREFIX}/bin/course-rustc-cache",
         "JUPYTER_PATH": f"{PREFIX}/venv/share/jupyter",
     }
 

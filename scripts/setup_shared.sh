@@ -183,6 +183,15 @@ else
           CARGO_HOME="$P/cache/cargo-home" COURSE_RUSTC_CACHE="$P/cache/rustc" JUPYTER_PATH="$P/venv/share/jupyter" \
           "$P/venv/bin/python" "$ROOT/scripts/warm_kernel.py" --notebooks "$P/course/notebooks" 2>"$P/cache/warm.log")" \
     || fail "warming the shared cache failed: see $P/cache/warm.log"
+  # The example programs chapters 2-5 run (`cargo run --release --example`), as a learner's build would.
+  rm -rf "$P/cache/warm-examples"
+  env PATH="$P/rust/cargo/bin:/usr/bin:/bin" RUSTUP_HOME="$P/rust/rustup" CARGO_HOME="$P/cache/cargo-home" \
+      RUSTC_WRAPPER="$P/bin/course-rustc-cache" COURSE_RUSTC_CACHE="$P/cache/rustc" \
+      cargo build --release --quiet --examples --manifest-path "$P/course/support/Cargo.toml" \
+      --target-dir "$P/cache/warm-examples/target" 2>>"$P/cache/warm.log" \
+    || fail "building the example programs failed: see $P/cache/warm.log"
+  rm -rf "$P/cache/warm-examples"
+  said="$said; example programs compiled"
   "$P/bin/course-rustc-cache" --prune "$P/cache/rustc" "$CACHE_MAX_MIB" >/dev/null 2>&1 || true
   echo "$stamp" > "$P/cache/rustc/warm.stamp"
   ok "${said##*$'\n'}"

@@ -181,6 +181,11 @@ println!("read={{read:?}} write={{write:?}} runtime={{runtime:?}} signal={{signa
     check("from a Rust cell, A cannot write into B's home", "write=Err(PermissionDenied)" in text)
     check("from a Rust cell, A cannot open B's kernel connection files", "runtime=Err(PermissionDenied)" in text)
     check("from a Rust cell, A cannot signal B's processes", "signal=-1 errno=Some(1)" in text)
+    status, text = run_cell(ka, 'println!("example ok: {}", support::infra::programs::run_example("alloc_trace", &["box"], &[]).success);')
+    own = Path(f"/home/{a}/.cache/course-rustc/entries")
+    stored = len(list(own.iterdir())) if own.is_dir() else 0
+    check("A's kernel runs an example program, compiled once for everyone (nothing compiled for A)",
+          "example ok: true" in text and stored == 0, f"{text.strip()[:120]}; {stored} crates compiled for A")
     r = la.api("GET", f"contents/{course_hub.CONTENT_DIR}", user=b)
     r2 = la.api("GET", "kernels", user=b)
     check("A's token does not open B's server", r.status_code in (403, 404) and r2.status_code in (403, 404),

@@ -155,6 +155,11 @@ fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> 
     ] {
         cmd.env_remove(var);
     }
+    // On a shared server every learner builds the examples in their own folder; the course's rustc
+    // wrapper (named by the server's environment) serves them compiled once for everyone.
+    if let Some(wrapper) = std::env::var_os("COURSE_RUSTC_WRAPPER").filter(|w| !w.is_empty()) {
+        cmd.env("RUSTC_WRAPPER", wrapper);
+    }
     for (k, v) in envs {
         cmd.env(k, v);
     }

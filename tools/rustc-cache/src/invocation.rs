@@ -22,6 +22,10 @@ pub struct Invocation {
     pub crate_name: String,
     /// `--out-dir`: where rustc writes the crate's files.
     pub out_dir: PathBuf,
+    /// The folder rustc runs in, when the source path is relative to it (a member of the workspace
+    /// cargo builds, e.g. the support crate's example programs built by `cargo run --example`):
+    /// part of the key, since the same relative paths name other files in another folder.
+    pub cwd: Option<String>,
     /// `-C extra-filename=`: the suffix every output file of this unit carries.
     pub extra_filename: String,
     /// The kernel's target folder (the nearest ancestor of `out_dir` named `target`).
@@ -37,7 +41,7 @@ pub enum Pass {
     Stdin,
     /// evcxr's cell crate: never cached.
     Cell,
-    /// A workspace member of the folder cargo runs in (its source path is relative).
+    /// The source path is relative and the folder rustc runs in cannot be named (gone, or not UTF-8).
     LocalSource,
     /// No `-C extra-filename=`, so the outputs cannot be told apart.
     NoExtraFilename,
@@ -94,12 +98,15 @@ impl Invocation {
         if crate_name == EVCXR_CELL_CRATE {
             return Err(Pass::Cell);
         }
-        if !source
-            .as_deref()
-            .is_some_and(|s| Path::new(s).is_absolute())
-        {
-            return Err(Pass::LocalSource);
-        }
+        let cwd = match source.as_deref() {
+            Some(s) if Path::new(s).is_absolute() => None,
+            _ => Some(
+                std::env::current_dir()
+                    .ok()
+                    .and_then(|d| d.to_str().map(str::to_owned))
+                    .ok_or(Pass::LocalSource)?,
+            ),
+        };
         let extra_filename = extra
             .filter(|e| !e.is_empty())
             .ok_or(Pass::NoExtraFilename)?;
@@ -113,6 +120,7 @@ impl Invocation {
             args,
             crate_name,
             out_dir,
+            cwd,
             extra_filename,
             target_root,
         })
@@ -140,6 +148,10 @@ impl Invocation {
         d.add_str(&self.rustc);
         for a in &self.args {
             d.add_str(&self.mask(a));
+        }
+        if let Some(cwd) = &self.cwd {
+            d.add_str("--course-cwd");
+            d.add_str(cwd);
         }
         d.finish()
     }
@@ -191,14 +203,18 @@ mod tests {
     }
 
     #[test]
-    fn cells_local_sources_queries_and_stdin_pass_through() {
+    fn cells_queries_and_stdin_pass_through_and_local_sources_key_their_folder() {
         let cell = SUPPORT.replace("--crate-name support", "--crate-name ctx");
         assert_eq!(Invocation::parse("rustc", &args(&cell)), Err(Pass::Cell));
+        // A relative source (a workspace member) is cached with the folder rustc runs in as part
+        // of its key.
         let local = SUPPORT.replace("/work/main/support/src/lib.rs", "src/lib.rs");
-        assert_eq!(
-            Invocation::parse("rustc", &args(&local)),
-            Err(Pass::LocalSource)
-        );
+        let inv = Invocation::parse("rustc", &args(&local)).unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(inv.cwd.as_deref(), here.to_str());
+        let absolute = Invocation::parse("rustc", &args(SUPPORT)).unwrap();
+        assert_eq!(absolute.cwd, None);
+        assert_ne!(inv.key(), absolute.key());
         assert_eq!(
             Invocation::parse("rustc", &args("-vV")),
             Err(Pass::NoOutDir)

@@ -9,9 +9,9 @@
 //! evcxr config), answers a rustc command line from the cache when an entry for the same command
 //! line (the kernel's folder masked) was built from the same source files, `--extern` crates and
 //! environment variables, all checked by digest at every lookup; otherwise it compiles and stores
-//! the result. It never caches evcxr's cell crate, nor a crate whose source path is relative (the
-//! members of the folder cargo runs in), and any failure of the cache itself means "compile as
-//! if there were no cache".
+//! the result. It never caches evcxr's cell crate; a crate whose source path is relative (a member
+//! of the workspace cargo builds) is keyed with the folder rustc runs in. Any failure of the cache
+//! itself means "compile as if there were no cache".
 #![warn(missing_docs)]
 
 pub mod depinfo;
