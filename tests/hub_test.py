@@ -276,16 +276,8 @@ def nothing_lost(hub: TestHub, kernels: dict) -> None:
     check("after a hub restart, A's edit is there",
           "My own notes" in "".join(saved["content"]["cells"][0]["source"]))
 
-    # The course changes: a new chapter and a changed one arrive; A's server restarts and merges them.
-    work = Path(tempfile.mkdtemp())
-    subprocess.run(["git", "clone", "-q", str(hub.content), str(work / "c")], check=True)
-    (work / "c/notebooks/99-update-test.md").write_text("# A chapter added by the teacher\n")
-    subprocess.run(["git", "-C", str(work / "c"), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(work / "c"), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
-                    "update"], check=True)
-    subprocess.run(["git", "-C", str(work / "c"), "push", "-q", "origin", "main"], check=True)
-    shutil.rmtree(work)
-    subprocess.run(["chmod", "-R", "a+rX", str(hub.content)], check=True)
+    # The course changes: a new chapter arrives; A's server restarts and merges it.
+    push_update(hub, "99-update-test.md")
     ka.close()
     la.stop_server()
     la.start_server()
@@ -293,6 +285,30 @@ def nothing_lost(hub: TestHub, kernels: dict) -> None:
     saved = la.api("GET", f"contents/{path}").json()
     check("a server restart merges the course's update into A's home", new.status_code == 200, str(new.status_code))
     check("... and keeps A's edited notebook", "My own notes" in "".join(saved["content"]["cells"][0]["source"]))
+
+    # A second update, brought in by the teacher's nbgitpuller link while A's server runs (the API the
+    # link's page calls, with A's own token).
+    push_update(hub, "99-second-update.md")
+    query = {"repo": f"file://{hub.content}", "branch": "main", "targetpath": course_hub.CONTENT_DIR}
+    r = requests.get(f"{hub.base}/user/{a}/git-pull/api", params=query, headers=la.headers(), timeout=120)
+    new = la.api("GET", f"contents/{course_hub.CONTENT_DIR}/notebooks/99-second-update.md")
+    saved = la.api("GET", f"contents/{path}").json()
+    check("the nbgitpuller link merges an update into a running server", "finished" in r.text
+          and new.status_code == 200, f"{r.status_code} {r.text[-200:]!r}")
+    check("... and keeps A's edited notebook again", "My own notes" in "".join(saved["content"]["cells"][0]["source"]))
+
+
+def push_update(hub: TestHub, filename: str) -> None:
+    """The teacher's update: a new file in the course's content repository (the test's copy)."""
+    work = Path(tempfile.mkdtemp())
+    subprocess.run(["git", "clone", "-q", str(hub.content), str(work / "c")], check=True)
+    (work / "c/notebooks" / filename).write_text("# A chapter added by the teacher\n")
+    subprocess.run(["git", "-C", str(work / "c"), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(work / "c"), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
+                    "update"], check=True)
+    subprocess.run(["git", "-C", str(work / "c"), "push", "-q", "origin", "main"], check=True)
+    shutil.rmtree(work)
+    subprocess.run(["chmod", "-R", "a+rX", str(hub.content)], check=True)
 
 
 def main() -> int:
