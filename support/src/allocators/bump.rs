@@ -98,7 +98,8 @@ impl Direction for Down {
 /// the new block's address (which is also the new cursor), or `None` when it does not fit.
 ///
 /// The allocator checks every answer before using it — inside `start..cursor`, aligned, room for
-/// `size` bytes below the old cursor — and refuses a wrong one with [`Refusal::RuleBroken`].
+/// `size` bytes below the old cursor — and refuses a wrong one, or a rule that panics, with
+/// [`Refusal::RuleBroken`].
 #[derive(Clone, Copy)]
 pub struct DownBy(pub fn(usize, usize, usize, usize) -> Option<usize>);
 
@@ -124,7 +125,14 @@ impl Direction for DownBy {
         size: usize,
         align: usize,
     ) -> Result<(usize, usize), Refusal> {
-        let Some(block) = (self.0)(cursor, start, size, align) else {
+        let rule = self.0;
+        // A rule written elsewhere may panic: that is a broken rule, not a panic through `alloc`.
+        let answer = std::panic::catch_unwind(move || rule(cursor, start, size, align)).map_err(
+            |_| Refusal::RuleBroken {
+                reason: "the rule panicked",
+            },
+        )?;
+        let Some(block) = answer else {
             return Err(Refusal::OutOfMemory { size, align });
         };
         let reason = if block < start {
