@@ -289,11 +289,12 @@ fn rules_written_elsewhere_are_checked_before_use() {
         .contains("past the old cursor"));
     assert!(matches!(heap.refusals()[0], Refusal::RuleBroken { .. }));
     // A rule that panics is a broken rule, used directly through `Local` too (no panic escapes).
-    let panics: fn(usize, usize, usize, usize) -> Option<usize> = |_, _, _, _| panic!("learner bug");
+    let panics: fn(usize, usize, usize, usize) -> Option<usize> =
+        |_, _, _, _| panic!("learner bug");
     let local = support::allocators::Local::new(Bump::with_direction(arena(4096), DownBy(panics)));
     let layout = std::alloc::Layout::from_size_align(8, 8).unwrap();
     use allocator_api2::alloc::Allocator;
-    assert!((&local).allocate(layout).is_err());
+    assert!(local.allocate(layout).is_err());
     assert_eq!(
         local.last_refusal(),
         Some(Refusal::RuleBroken {

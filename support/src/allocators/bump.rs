@@ -127,11 +127,12 @@ impl Direction for DownBy {
     ) -> Result<(usize, usize), Refusal> {
         let rule = self.0;
         // A rule written elsewhere may panic: that is a broken rule, not a panic through `alloc`.
-        let answer = std::panic::catch_unwind(move || rule(cursor, start, size, align)).map_err(
-            |_| Refusal::RuleBroken {
-                reason: "the rule panicked",
-            },
-        )?;
+        let answer =
+            std::panic::catch_unwind(move || rule(cursor, start, size, align)).map_err(|_| {
+                Refusal::RuleBroken {
+                    reason: "the rule panicked",
+                }
+            })?;
         let Some(block) = answer else {
             return Err(Refusal::OutOfMemory { size, align });
         };
