@@ -44,7 +44,7 @@ use support::collections::btree::{self, BTreeModel};
 use support::collections::deque::{self, DequeLab, DequeModel, DequeOp};
 use support::collections::tracer::{self, trace, GrowthTrace, Metric, Traceable};
 use support::collections::{self, hashmap, std_calls, std_trace};
-use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6};
+use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6, ch7};
 use support::growth::model::{Op, VecModel};
 use support::growth::simulate::{simulate, try_simulate};
 use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
@@ -58,6 +58,8 @@ use support::layout::{byte_map_svg, repr_c_layout, Field, LayoutReport};
 use support::reexports::allocator_api2::alloc::{Allocator, Global};
 use support::reexports::allocator_api2::boxed::Box as ABox;
 use support::reexports::allocator_api2::vec::Vec as AVec;
+use support::shared::structures::{self as trees, Way};
+use support::shared::{cost as rc_cost, inner as rc_inner, trace as rc_trace};
 use support::system;
 use support::views::chart::{staircase, tick, Chart};
 use support::views::display::{callout, protocol_safe, Html, Table};
@@ -3016,6 +3018,261 @@ fn cases() -> Vec<Case> {
                 verdict(ch6::check_deque_prediction([(&[], &[]); 3]))
             },
         ),
+        // ---- shared (chapter 7) ----
+        raw(
+            "shared::inspect_rc / inspect_arc of a zero-sized, a 4096-aligned and a dyn value",
+            Bounded,
+            || {
+                #[repr(align(4096))]
+                struct Page4k(#[allow(dead_code)] u8);
+                let z = std::rc::Rc::new(());
+                let p = std::rc::Rc::new(Page4k(1));
+                let d: std::sync::Arc<dyn std::fmt::Debug + Send + Sync> = std::sync::Arc::new(7u8);
+                let (rz, rp, rd) = (
+                    rc_inner::inspect_rc(&z),
+                    rc_inner::inspect_rc(&p),
+                    rc_inner::inspect_arc(&d),
+                );
+                bounded(
+                    rz.counts_agree()
+                        && rp.counts_agree()
+                        && rd.counts_agree()
+                        && rp.block_addr % 4096 == 0
+                        && rp.layout.block_size == 8192,
+                    format!("{rz}; {rp}; {rd}"),
+                )
+            },
+        ),
+        case(
+            "shared::inner_layout_for a value of isize::MAX bytes",
+            Error("does not fit in one block with its counts"),
+            || {
+                let l = std::alloc::Layout::from_size_align(isize::MAX as usize, 1).unwrap();
+                rc_inner::inner_layout_for(l).map(|l| format!("{l:?}"))
+            },
+        ),
+        raw(
+            "shared::drop_and_watch of 10 000 handles to one block, and of none",
+            Bounded,
+            || {
+                let one = std::rc::Rc::new(5u64);
+                let many = vec![one; 10_000];
+                let a = rc_inner::drop_and_watch(many);
+                let none = rc_inner::drop_and_watch(Vec::<std::rc::Rc<u8>>::new());
+                bounded(
+                    a.blocks == 1 && a.blocks_left == 0 && none.blocks == 0,
+                    format!("{a:?} {none:?}"),
+                )
+            },
+        ),
+        case(
+            "shared::layouts_table / live_table of nothing",
+            Bounded,
+            || {
+                let (a, b) = (rc_inner::layouts_table(&[]), rc_inner::live_table(&[]));
+                bounded(a.rows.is_empty() && b.rows.is_empty(), "empty tables")
+            },
+        ),
+        case(
+            "shared::structures::build_sum_drop(Box, 0)",
+            Error("tree nodes n is 0, outside the allowed 1 ..= 1048576"),
+            || trees::build_sum_drop(Way::Box, 0).map(|s| s.to_string()),
+        ),
+        case(
+            "shared::structures::build_sum_drop(Rc, usize::MAX)",
+            Error("tree nodes n is 18446744073709551615"),
+            || trees::build_sum_drop(Way::Rc, usize::MAX).map(|s| s.to_string()),
+        ),
+        case(
+            "shared::structures::index_tree / rc_tree / box_tree one above the limit",
+            Error("tree nodes n is 1048577"),
+            || {
+                let n = trees::MAX_TREE_NODES + 1;
+                for e in [
+                    trees::rc_tree(n).err(),
+                    trees::box_tree(n).err(),
+                    trees::index_tree(n).err(),
+                    trees::arena_tree(&bumpalo_free_arena(), n).err(),
+                ] {
+                    if e.is_none() {
+                        return Ok("built a tree above the limit".into());
+                    }
+                }
+                trees::rc_tree(n).map(|_| "built".into())
+            },
+        ),
+        case(
+            "shared::cost::clone_drop_cost(usize::MAX, 1)",
+            Error("pairs per run is 18446744073709551615"),
+            || rc_cost::clone_drop_cost(usize::MAX, 1).map(|c| c.ratio().to_string()),
+        ),
+        case(
+            "shared::cost::clone_drop_cost(0, 1)",
+            Error("pairs per run is 0"),
+            || rc_cost::clone_drop_cost(0, 1).map(|c| c.ratio().to_string()),
+        ),
+        case(
+            "shared::cost::clone_drop_cost(10^7, 100 000) (refused before timing)",
+            Error("pairs × runs is"),
+            || rc_cost::clone_drop_cost(10_000_000, 100_000).map(|c| c.ratio().to_string()),
+        ),
+        case(
+            "shared::cost::clone_drop_cost(1, usize::MAX)",
+            Error("runs is 18446744073709551615"),
+            || rc_cost::clone_drop_cost(1, usize::MAX).map(|c| c.ratio().to_string()),
+        ),
+        case(
+            "shared::cost::arc_contention of no thread counts",
+            Error("thread counts given is 0"),
+            || rc_cost::arc_contention(&[], 10, 1).map(|c| c.points.len().to_string()),
+        ),
+        case(
+            "shared::cost::arc_contention of usize::MAX threads (refused before spawning)",
+            Error("threads is 18446744073709551615"),
+            || rc_cost::arc_contention(&[1, usize::MAX], 10, 1).map(|c| c.points.len().to_string()),
+        ),
+        case(
+            "shared::cost::arc_contention of 0 threads, 0 pairs, 0 runs",
+            Error("threads is 0"),
+            || {
+                if rc_cost::arc_contention(&[1], 0, 1).is_ok()
+                    || rc_cost::arc_contention(&[1], 1, 0).is_ok()
+                {
+                    return Ok("ran with 0 pairs or 0 runs".into());
+                }
+                rc_cost::arc_contention(&[0], 10, 1).map(|c| c.points.len().to_string())
+            },
+        ),
+        case(
+            "shared::cost::arc_contention of 16 × 16 threads × 10^7 pairs × 20 runs",
+            Error("pairs in all"),
+            || {
+                rc_cost::arc_contention(&[16; 16], 10_000_000, 20)
+                    .map(|c| c.points.len().to_string())
+            },
+        ),
+        case(
+            "shared::cost::arc_contention of 17 thread counts",
+            Error("thread counts given is 17"),
+            || rc_cost::arc_contention(&[1; 17], 1, 1).map(|c| c.points.len().to_string()),
+        ),
+        case(
+            "shared::trace::rc_calls of an unknown scenario (refused before spawning)",
+            Error("unknown scenario \"no\\0such\""),
+            || {
+                let t = Instant::now();
+                let r = rc_trace::rc_calls(&["rc-new", "no\0such"]).map(|c| c.len().to_string());
+                if t.elapsed() > Duration::from_millis(200) {
+                    return Ok(format!("spawned: {r:?}"));
+                }
+                r
+            },
+        ),
+        case(
+            "shared::trace::rc_calls of 100 000 names (refused before spawning)",
+            Error("scenario names is 100000, above the limit of 14"),
+            || rc_trace::rc_calls(&vec!["rc-new"; 100_000]).map(|c| c.len().to_string()),
+        ),
+        case(
+            "shared::trace::cycles(0)",
+            Error("cycle rounds is 0"),
+            || rc_trace::cycles(0).map(|r| r.len().to_string()),
+        ),
+        case(
+            "shared::trace::cycles(usize::MAX)",
+            Error("cycle rounds is 18446744073709551615"),
+            || rc_trace::cycles(usize::MAX).map(|r| r.len().to_string()),
+        ),
+        case(
+            "shared::trace::structure_costs of no sizes",
+            Error("sizes given is 0"),
+            || rc_trace::structure_costs(&[], 1).map(|r| r.len().to_string()),
+        ),
+        case(
+            "shared::trace::structure_costs of usize::MAX nodes",
+            Error("tree nodes n is 18446744073709551615"),
+            || rc_trace::structure_costs(&[10, usize::MAX], 1).map(|r| r.len().to_string()),
+        ),
+        case(
+            "shared::trace::structure_costs of usize::MAX runs",
+            Error("runs is 18446744073709551615"),
+            || rc_trace::structure_costs(&[10], usize::MAX).map(|r| r.len().to_string()),
+        ),
+        case(
+            "shared::trace::structure_costs of 12 × the largest tree × 50 runs",
+            Error("above the limit of 20000000"),
+            || {
+                rc_trace::structure_costs(&[trees::MAX_TREE_NODES; 12], 50)
+                    .map(|r| r.len().to_string())
+            },
+        ),
+        case(
+            "shared::trace::parse_calls of an event before any scenario",
+            Error("before any scenario"),
+            || {
+                rc_trace::parse_calls("ev kind=Alloc size=8 align=8 live=8 label=-")
+                    .map(|c| format!("{c:?}"))
+            },
+        ),
+        case(
+            "shared::trace::parse_calls of an unknown kind",
+            Error("`kind=Teleport`"),
+            || {
+                rc_trace::parse_calls(
+                    "scenario name=rc-new\nev kind=Teleport size=8 align=8 live=8 label=-",
+                )
+                .map(|c| format!("{c:?}"))
+            },
+        ),
+        case(
+            "shared::trace::Timeline::parse of nothing",
+            Error("printed no steps"),
+            || rc_trace::Timeline::parse("").map(|t| format!("{t:?}")),
+        ),
+        case(
+            "shared::trace charts and tables of nothing",
+            Bounded,
+            || {
+                let svgs = [
+                    rc_trace::cycles_chart(&[]).to_svg().is_ok(),
+                    rc_trace::structures_chart(&[], true).to_svg().is_ok(),
+                ];
+                let t = (rc_trace::structures_table(&[]), rc_trace::calls_table(&[]));
+                bounded(
+                    t.0.rows.is_empty() && t.1.rows.is_empty(),
+                    format!("svg rendered: {svgs:?}"),
+                )
+            },
+        ),
+        // ---- exercise::ch7 ----
+        case(
+            "ch7::check_weak_prediction of 100 000 events (refused before spawning)",
+            Error("above the limit of 64"),
+            || verdict(ch7::check_weak_prediction(&vec!["drop root"; 100_000], &[])),
+        ),
+        case(
+            "ch7::check_make_mut_prediction of all true",
+            Error("step(s) 1, 3, 5 are wrong"),
+            || verdict(ch7::check_make_mut_prediction([true; 5])),
+        ),
+        case(
+            "ch7::check_cycle_broken of a build function that panics",
+            Error("your build function panicked (the learner's build panicked)"),
+            || {
+                verdict(ch7::check_cycle_broken(|_| -> Vec<std::rc::Rc<u8>> {
+                    panic!("the learner's build panicked")
+                }))
+            },
+        ),
+        case(
+            "ch7::check_cycle_broken of 100 000 handles",
+            Error("handles returned is 100000, above the limit of 1000"),
+            || {
+                verdict(ch7::check_cycle_broken(|_| {
+                    (0..100_000u32).map(std::rc::Rc::new).collect::<Vec<_>>()
+                }))
+            },
+        ),
         // ---- infra::limits ----
         case(
             "limits::within(usize::MAX)",
@@ -3023,6 +3280,11 @@ fn cases() -> Vec<Case> {
             || limits::within("x", usize::MAX, 1, 5).map(|()| "ok".into()),
         ),
     ]
+}
+
+/// An empty bumpalo arena (the arena-tree case is refused before it allocates a node).
+fn bumpalo_free_arena() -> bumpalo::Bump {
+    bumpalo::Bump::new()
 }
 
 /// Runs one case in its own thread with the time bound; the peak of live bytes must stay under
