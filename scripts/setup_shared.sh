@@ -115,7 +115,7 @@ for exe in "$(command -v evcxr_jupyter)" "$ROOT/.tools/evcxr/course-rustc-cache"
 done
 ok
 
-step "the course at this commit (course/), crates vendored (vendor/)"
+step "the course at this commit (course/), its crates (vendor/)"
 rev="$(git rev-parse HEAD 2>/dev/null || echo unversioned)"
 dirty="$( { git diff HEAD -- support Cargo.toml Cargo.lock notebooks tools 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$P/course/.course-rev" 2>/dev/null)" = "$rev $dirty" ]; then ok "already at ${rev:0:10}"
