@@ -117,12 +117,13 @@ ok
 
 step "the course at this commit (course/), its crates (vendor/)"
 rev="$(git rev-parse HEAD 2>/dev/null || echo unversioned)"
-dirty="$( { git diff HEAD -- support Cargo.toml Cargo.lock notebooks tools 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
+dirty="$( { git diff HEAD 2>/dev/null; git ls-files -z --others --exclude-standard | xargs -0 -r sha256sum; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$P/course/.course-rev" 2>/dev/null)" = "$rev $dirty" ]; then ok "already at ${rev:0:10}"
 else
   rm -rf "$P/course.new" && mkdir -p "$P/course.new"
-  # The work tree as it is (tracked files, with uncommitted edits), never target/ or build outputs.
-  git ls-files -z -- Cargo.toml Cargo.lock support tools notebooks README.md | tar --null -T - -cf - | tar -C "$P/course.new" -xf -
+  # The work tree as it is (tracked and new files, with uncommitted edits), never what git ignores
+  # (target/, build outputs, the virtual environment).
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$P/course.new" -xf -
   (cd "$P/course.new" && cargo vendor --locked --versioned-dirs --quiet "$P/vendor.new" >/dev/null) || fail "cargo vendor failed."
   rm -rf "$P/vendor" "$P/course" && mv "$P/vendor.new" "$P/vendor" && mv "$P/course.new" "$P/course"
   echo "$rev $dirty" > "$P/course/.course-rev"
