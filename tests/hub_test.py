@@ -171,16 +171,20 @@ def isolation(hub: TestHub, kernels: dict) -> None:
 let read = std::fs::read_to_string("{b_home}/{course_hub.CONTENT_DIR}/README.md").map(|_| ()).map_err(|e| e.kind());
 let write = std::fs::write("{b_home}/from-a.txt", "x").map_err(|e| e.kind());
 let runtime = std::fs::read_dir("{b_home}/.local/share/jupyter/runtime").map(|_| ()).map_err(|e| e.kind());
+let shared = std::fs::write("{course_hub.PREFIX}/cache/rustc/from-a", "x").map_err(|e| e.kind());
+let course = std::fs::write("{course_hub.PREFIX}/course/support/src/lib.rs", "x").map_err(|e| e.kind());
 // SAFETY: kill with signal 0 only asks whether the process may be signalled; nothing is sent.
 let signal = unsafe {{ support::reexports::libc::kill({b_pids[0] if b_pids else 1}, 0) }};
 let errno = std::io::Error::last_os_error().raw_os_error();
-println!("read={{read:?}} write={{write:?}} runtime={{runtime:?}} signal={{signal}} errno={{errno:?}}");
+println!("read={{read:?}} write={{write:?}} runtime={{runtime:?}} signal={{signal}} errno={{errno:?}} shared={{shared:?}} course={{course:?}}");
 }}"""
     status, text = run_cell(ka, code)
     check("from a Rust cell, A cannot read B's files", "read=Err(PermissionDenied)" in text, text.strip())
     check("from a Rust cell, A cannot write into B's home", "write=Err(PermissionDenied)" in text)
     check("from a Rust cell, A cannot open B's kernel connection files", "runtime=Err(PermissionDenied)" in text)
     check("from a Rust cell, A cannot signal B's processes", "signal=-1 errno=Some(1)" in text)
+    check("from a Rust cell, A cannot write the shared compiled-crate cache nor the shared course",
+          "shared=Err(PermissionDenied)" in text and "course=Err(PermissionDenied)" in text)
     status, text = run_cell(ka, 'println!("example ok: {}", support::infra::programs::run_example("alloc_trace", &["box"], &[]).success);')
     own = Path(f"/home/{a}/.cache/course-rustc/entries")
     stored = len(list(own.iterdir())) if own.is_dir() else 0
