@@ -8,7 +8,7 @@
 //! | layer | modules | what it holds |
 //! |---|---|---|
 //! | exercise checks | [`exercise`] (one file per chapter) | checks that say PASS or NOT YET and what is wrong |
-//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6), [`shared`] (ch. 7) | one module per chapter concept |
+//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6), [`shared`] (ch. 7), [`realprog`] (ch. 8) | one module per chapter concept |
 //! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter, chapter 5's own designs |
 //! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
 //!
@@ -20,6 +20,7 @@
 //! | [`collections`] | chapter 6 | a growth tracer for any collection (chapter 4's `CapacityTrace` uses it); hashbrown, `BTreeMap` and `VecDeque` models; std measured by `collections_trace` |
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
 //! | [`shared`] | chapter 7 | `Rc`/`Arc`/`Weak`: the block's layout and a live pointer read in place, std's `Rc` measured in the `rc_trace` example (operations, the two phases of drop, cycles, one tree four ways, the `MAX_REFCOUNT` abort), clone + drop cost and contention |
+//! | [`realprog`] | chapter 8 | real programs: the same workloads on System, jemalloc, mimalloc and the size classes (programs of the `alloc-bench` member, measured in fresh processes), dhat-rs profiles, allocations cut one change at a time, an allocation budget checked on a function's source |
 //! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
 //! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
 //! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
@@ -38,6 +39,7 @@ pub mod exercise;
 pub mod growth;
 pub mod infra;
 pub mod layout;
+pub mod realprog;
 pub mod shared;
 pub mod system;
 pub mod views;

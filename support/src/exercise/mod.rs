@@ -20,6 +20,7 @@ pub mod ch4;
 pub mod ch5;
 pub mod ch6;
 pub mod ch7;
+pub mod ch8;
 
 /// The outcome of an exercise check.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -133,18 +133,13 @@ pub fn run_under_miri(name: &str, args: &[&str]) -> ProgramOutput {
     cargo_run(&["+nightly", "miri", "run"], name, args, &[])
 }
 
-fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramOutput {
-    let manifest = support_dir().join("Cargo.toml");
-    // Plain `cargo` (not $CARGO) so that a `+toolchain` argument is honoured by rustup.
+/// A `cargo` command that does not inherit evcxr's build settings (its wrapper, flags and target
+/// folder): plain `cargo` (not `$CARGO`) so that a `+toolchain` argument is honoured by rustup. On a
+/// shared server, the course's rustc wrapper (named by `COURSE_RUSTC_WRAPPER`) serves programs
+/// compiled once for every learner.
+pub fn cargo_command() -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.args(sub)
-        .args(["--quiet", "--example", name, "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir())
-        .arg("--")
-        .args(args);
-    // evcxr builds cells with its own settings; the example must not inherit them.
+    // evcxr builds cells with its own settings; a program must not inherit them.
     for var in [
         "RUSTC_WRAPPER",
         "RUSTFLAGS",
@@ -155,11 +150,22 @@ fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> 
     ] {
         cmd.env_remove(var);
     }
-    // On a shared server every learner builds the examples in their own folder; the course's rustc
-    // wrapper (named by the server's environment) serves them compiled once for everyone.
     if let Some(wrapper) = std::env::var_os("COURSE_RUSTC_WRAPPER").filter(|w| !w.is_empty()) {
         cmd.env("RUSTC_WRAPPER", wrapper);
     }
+    cmd
+}
+
+fn cargo_run(sub: &[&str], name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramOutput {
+    let manifest = support_dir().join("Cargo.toml");
+    let mut cmd = cargo_command();
+    cmd.args(sub)
+        .args(["--quiet", "--example", name, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir())
+        .arg("--")
+        .args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }

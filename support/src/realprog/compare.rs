@@ -1,0 +1,468 @@
+//! The same workloads on four global allocators, one program each (`bench-system`,
+//! `bench-jemalloc`, `bench-mimalloc`, `bench-sizeclass` of `programs/alloc-bench`), run in fresh
+//! processes, round-robin (every allocator's run `k` happens in the same stretch of time as the
+//! others', so a busy moment of a shared machine touches them all alike).
+
+use std::fmt;
+use std::time::Duration;
+
+use super::run::{build, median, run_binary, Build};
+use crate::infra::limits::{at_most, within};
+use crate::infra::programs::{read_lines, Line};
+use crate::views::bars::Bars;
+use crate::views::display::Table;
+
+/// A global allocator of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    /// `std::alloc::System`: glibc's `malloc` on Linux.
+    System,
+    /// jemalloc through `tikv-jemallocator`.
+    Jemalloc,
+    /// mimalloc through the `mimalloc` crate.
+    Mimalloc,
+    /// Chapter 5's `Locked<SizeClasses>`.
+    SizeClasses,
+}
+
+impl Allocator {
+    /// The four, in the chapter's order.
+    pub const ALL: [Allocator; 4] = [
+        Allocator::System,
+        Allocator::Jemalloc,
+        Allocator::Mimalloc,
+        Allocator::SizeClasses,
+    ];
+
+    /// The binary that has this allocator as its `#[global_allocator]`.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Allocator::System => "bench-system",
+            Allocator::Jemalloc => "bench-jemalloc",
+            Allocator::Mimalloc => "bench-mimalloc",
+            Allocator::SizeClasses => "bench-sizeclass",
+        }
+    }
+
+    /// The one line that differs between the four programs.
+    pub fn global_line(self) -> &'static str {
+        match self {
+            Allocator::System => "static GLOBAL: System = System;",
+            Allocator::Jemalloc => "static GLOBAL: Jemalloc = Jemalloc;",
+            Allocator::Mimalloc => "static GLOBAL: MiMalloc = MiMalloc;",
+            Allocator::SizeClasses => "static GLOBAL: Locked<SizeClasses> = Locked::lazy(make);",
+        }
+    }
+}
+
+impl fmt::Display for Allocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Allocator::System => "System",
+            Allocator::Jemalloc => "jemalloc",
+            Allocator::Mimalloc => "mimalloc",
+            Allocator::SizeClasses => "SizeClasses",
+        })
+    }
+}
+
+/// One workload and its size: `json` (records per document), `words` (words per text), `handoff`
+/// (blocks per pair), and the rounds each thread does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// `json`, `words` or `handoff`.
+    pub workload: String,
+    /// Records, words or blocks per round.
+    pub size: usize,
+    /// Rounds per thread.
+    pub rounds: usize,
+}
+
+/// The workloads the programs know.
+pub const WORKLOADS: [&str; 3] = ["json", "words", "handoff"];
+/// Most fresh processes per (workload, threads, allocator).
+pub const MAX_RUNS: usize = 9;
+/// Most threads (pairs) one comparison asks for.
+pub const MAX_THREADS: usize = 4;
+/// The largest size a comparison accepts (the programs' own limit).
+pub const MAX_SIZE: usize = 200_000;
+/// Most rounds.
+pub const MAX_ROUNDS: usize = 50;
+/// Longest one measured process may run.
+pub const RUN_SECONDS: u64 = 60;
+
+/// One run of one program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Which allocator.
+    pub allocator: Allocator,
+    /// Which workload.
+    pub workload: String,
+    /// Threads (pairs for `handoff`).
+    pub threads: usize,
+    /// The program's own time for the work (input generation excluded).
+    pub seconds: f64,
+    /// Wall time of the whole process, start-up and exit included.
+    pub wall: f64,
+    /// Peak resident memory of the process, KiB.
+    pub max_rss_kib: u64,
+    /// The work's checksum (the same for every allocator).
+    pub checksum: u64,
+    /// What the allocator says about itself after the work: (name, value).
+    pub view: Vec<(String, u64)>,
+}
+
+/// Every sample of one comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// The samples, in the order they ran.
+    pub samples: Vec<Sample>,
+    /// The jobs compared.
+    pub jobs: Vec<Job>,
+    /// The thread counts compared.
+    pub threads: Vec<usize>,
+    /// Fresh processes per (job, threads, allocator).
+    pub runs: usize,
+    /// The build before the runs.
+    pub build: Build,
+}
+
+/// Checks a comparison's request before anything is built or run.
+pub fn check_request(jobs: &[Job], threads: &[usize], runs: usize) -> Result<(), String> {
+    within("runs", runs, 1, MAX_RUNS)?;
+    within("jobs", jobs.len(), 1, WORKLOADS.len())?;
+    within("thread counts", threads.len(), 1, MAX_THREADS)?;
+    for &t in threads {
+        within("threads", t, 1, MAX_THREADS)?;
+    }
+    for j in jobs {
+        if !WORKLOADS.contains(&j.workload.as_str()) {
+            return Err(format!(
+                "no workload `{}`: one of {}",
+                j.workload,
+                WORKLOADS.join(", ")
+            ));
+        }
+        within("size", j.size, 1, MAX_SIZE)?;
+        within("rounds", j.rounds, 1, MAX_ROUNDS)?;
+    }
+    at_most(
+        "processes (jobs × thread counts × 4 allocators × runs)",
+        jobs.len() * threads.len() * 4 * runs,
+        200,
+    )
+}
+
+/// Reads a program's output: the `run` line and the `view` lines.
+pub fn parse_output(
+    allocator: Allocator,
+    stdout: &str,
+) -> Result<(String, usize, f64, u64, Vec<(String, u64)>), String> {
+    let runs = read_lines(stdout, "run", |l: &Line| {
+        Ok((
+            l.get::<String>("workload")?,
+            l.get::<usize>("threads")?,
+            l.get::<f64>("seconds")?,
+            l.get::<u64>("checksum")?,
+        ))
+    })?;
+    let (w, t, s, c) = runs
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{allocator}: the program printed no `run` line"))?;
+    let view = read_lines(stdout, "view", |l: &Line| {
+        Ok((l.get::<String>("name")?, l.get::<u64>("value")?))
+    })?;
+    Ok((w, t, s, c, view))
+}
+
+/// Builds the four programs (once: later builds are a quick check), then runs every job at every
+/// thread count on every allocator, `runs` fresh processes each, round-robin. An error names the
+/// run that failed, or a checksum that differs between allocators.
+pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Comparison, String> {
+    check_request(jobs, threads, runs)?;
+    let build = build(&["jemalloc", "mimalloc"])?;
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        for j in jobs {
+            for &t in threads {
+                for a in Allocator::ALL {
+                    let args = vec![
+                        format!("workload={}", j.workload),
+                        format!("threads={t}"),
+                        format!("size={}", j.size),
+                        format!("rounds={}", j.rounds),
+                    ];
+                    let m = run_binary(a.binary(), &args, Duration::from_secs(RUN_SECONDS));
+                    if !m.success {
+                        return Err(format!(
+                            "{} {}: {}\n{}",
+                            a.binary(),
+                            args.join(" "),
+                            m.status,
+                            m.stderr.lines().take(5).collect::<Vec<_>>().join("\n")
+                        ));
+                    }
+                    let (workload, threads, seconds, checksum, view) = parse_output(a, &m.stdout)?;
+                    if let Some(other) = samples.iter().find(|s: &&Sample| {
+                        s.workload == workload && s.threads == threads && s.checksum != checksum
+                    }) {
+                        return Err(format!(
+                            "{workload} at {threads} thread(s): checksum {checksum} on {a}, {} on {}: the allocators did different work",
+                            other.checksum, other.allocator
+                        ));
+                    }
+                    samples.push(Sample {
+                        allocator: a,
+                        workload,
+                        threads,
+                        seconds,
+                        wall: m.wall,
+                        max_rss_kib: m.max_rss_kib,
+                        checksum,
+                        view,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Comparison {
+        samples,
+        jobs: jobs.to_vec(),
+        threads: threads.to_vec(),
+        runs,
+        build,
+    })
+}
+
+/// Median work time and median peak RSS of one cell of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cell {
+    /// Median seconds of work.
+    pub seconds: f64,
+    /// Smallest and largest seconds of the runs.
+    pub spread: (f64, f64),
+    /// Median peak resident memory, MiB.
+    pub rss_mib: f64,
+}
+
+impl Comparison {
+    /// The medians of (workload, threads, allocator), if it ran.
+    pub fn cell(&self, workload: &str, threads: usize, a: Allocator) -> Option<Cell> {
+        let s: Vec<&Sample> = self
+            .samples
+            .iter()
+            .filter(|s| s.workload == workload && s.threads == threads && s.allocator == a)
+            .collect();
+        if s.is_empty() {
+            return None;
+        }
+        let secs: Vec<f64> = s.iter().map(|s| s.seconds).collect();
+        let rss: Vec<f64> = s.iter().map(|s| s.max_rss_kib as f64 / 1024.0).collect();
+        Some(Cell {
+            seconds: median(&secs),
+            spread: (
+                secs.iter().copied().fold(f64::INFINITY, f64::min),
+                secs.iter().copied().fold(0.0, f64::max),
+            ),
+            rss_mib: median(&rss),
+        })
+    }
+
+    /// (time, peak RSS) of `a` as ratios to `System`'s, measured in the same run.
+    pub fn ratios(&self, workload: &str, threads: usize, a: Allocator) -> Option<(f64, f64)> {
+        let base = self.cell(workload, threads, Allocator::System)?;
+        let c = self.cell(workload, threads, a)?;
+        Some((
+            c.seconds / base.seconds.max(1e-9),
+            c.rss_mib / base.rss_mib.max(1e-9),
+        ))
+    }
+
+    fn bars(&self, workload: &str, title: &str, y: &str, pick: impl Fn(Cell) -> f64) -> Bars {
+        let groups: Vec<String> = self
+            .threads
+            .iter()
+            .map(|t| {
+                format!(
+                    "{t} thread{}{}",
+                    if *t == 1 { "" } else { "s" },
+                    if workload == "handoff" {
+                        " (pairs)"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let mut b = Bars::new(title, "threads", y).groups(groups);
+        for a in Allocator::ALL {
+            let vals = self
+                .threads
+                .iter()
+                .map(|&t| self.cell(workload, t, a).map_or(0.0, &pick));
+            b = b.series(a.to_string(), vals);
+        }
+        b
+    }
+
+    /// A chart of the median work time of `workload`, allocators side by side per thread count.
+    pub fn time_chart(&self, workload: &str) -> Bars {
+        let runs = self.runs;
+        self.bars(
+            workload,
+            &format!("{workload}: median time of the work ({runs} fresh processes)"),
+            "seconds",
+            |c| c.seconds,
+        )
+    }
+
+    /// A chart of the median peak resident memory of `workload`'s processes.
+    pub fn rss_chart(&self, workload: &str) -> Bars {
+        self.bars(
+            workload,
+            &format!("{workload}: peak resident memory of the process"),
+            "MiB (ru_maxrss)",
+            |c| c.rss_mib,
+        )
+    }
+
+    /// Every (workload, threads, allocator): median time, its spread, peak RSS, both as ratios to
+    /// System.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new([
+            "workload",
+            "threads",
+            "allocator",
+            "time (median)",
+            "min – max",
+            "time / System",
+            "peak RSS",
+            "RSS / System",
+        ])
+        .caption(format!(
+            "{} fresh processes each, round-robin; time = the program's own timing of the work",
+            self.runs
+        ));
+        for j in &self.jobs {
+            for &th in &self.threads {
+                for a in Allocator::ALL {
+                    let (Some(c), Some((rt, rr))) = (
+                        self.cell(&j.workload, th, a),
+                        self.ratios(&j.workload, th, a),
+                    ) else {
+                        continue;
+                    };
+                    t.row([
+                        j.workload.clone(),
+                        th.to_string(),
+                        a.to_string(),
+                        format!("{:.1} ms", c.seconds * 1e3),
+                        format!("{:.1} – {:.1}", c.spread.0 * 1e3, c.spread.1 * 1e3),
+                        format!("{rt:.2}"),
+                        format!("{:.1} MiB", c.rss_mib),
+                        format!("{rr:.2}"),
+                    ]);
+                }
+            }
+        }
+        t
+    }
+
+    /// What each allocator said about itself after `workload`'s last run at `threads` threads.
+    pub fn views_table(&self, workload: &str, threads: usize) -> Table {
+        let mut t = Table::new(["allocator", "its own figure", "value"]).caption(format!(
+            "{workload}, {threads} thread(s): each allocator's own statistics after the work (everything freed)"
+        ));
+        for a in Allocator::ALL {
+            if let Some(s) = self
+                .samples
+                .iter()
+                .rev()
+                .find(|s| s.workload == workload && s.threads == threads && s.allocator == a)
+            {
+                for (k, v) in &s.view {
+                    t.row([a.to_string(), k.clone(), format!("{v}")]);
+                }
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_bounded_before_anything_runs() {
+        let job = |w: &str, size| Job {
+            workload: w.into(),
+            size,
+            rounds: 1,
+        };
+        assert!(check_request(&[job("json", 10)], &[1, 2], 3).is_ok());
+        assert!(check_request(&[job("json", 10)], &[1], 0)
+            .unwrap_err()
+            .contains("runs is 0"));
+        assert!(check_request(&[job("json", 10)], &[1], 10).is_err());
+        assert!(check_request(&[job("yaml", 10)], &[1], 1)
+            .unwrap_err()
+            .contains("no workload"));
+        assert!(check_request(&[job("json", usize::MAX)], &[1], 1).is_err());
+        assert!(check_request(&[job("json", 1)], &[0], 1).is_err());
+        assert!(check_request(&[job("json", 1)], &[], 1).is_err());
+        assert!(check_request(&[], &[1], 1).is_err());
+    }
+
+    #[test]
+    fn output_is_read_and_cells_are_medians() {
+        let out = "run allocator=System workload=json threads=1 size=5 rounds=1 seconds=0.5 checksum=7\nview name=arena value=42\n";
+        let (w, t, s, c, v) = parse_output(Allocator::System, out).unwrap();
+        assert_eq!((w.as_str(), t, s, c), ("json", 1, 0.5, 7));
+        assert_eq!(v, vec![("arena".to_string(), 42)]);
+        assert!(parse_output(Allocator::System, "nothing").is_err());
+        let sample = |a, secs, rss| Sample {
+            allocator: a,
+            workload: "json".into(),
+            threads: 1,
+            seconds: secs,
+            wall: secs,
+            max_rss_kib: rss,
+            checksum: 7,
+            view: vec![],
+        };
+        let c = Comparison {
+            samples: vec![
+                sample(Allocator::System, 2.0, 2048),
+                sample(Allocator::System, 4.0, 2048),
+                sample(Allocator::System, 3.0, 2048),
+                sample(Allocator::Jemalloc, 1.5, 1024),
+            ],
+            jobs: vec![Job {
+                workload: "json".into(),
+                size: 5,
+                rounds: 1,
+            }],
+            threads: vec![1],
+            runs: 3,
+            build: Build {
+                seconds: 0.0,
+                features: String::new(),
+            },
+        };
+        let cell = c.cell("json", 1, Allocator::System).unwrap();
+        assert_eq!(
+            (cell.seconds, cell.spread, cell.rss_mib),
+            (3.0, (2.0, 4.0), 2.0)
+        );
+        assert_eq!(c.ratios("json", 1, Allocator::Jemalloc), Some((0.5, 0.5)));
+        assert_eq!(c.ratios("json", 1, Allocator::Mimalloc), None);
+        assert!(c.time_chart("json").to_svg().is_ok());
+        assert!(c.rss_chart("json").to_svg().is_ok());
+        assert!(c.table().to_html().contains("0.50"));
+        assert!(Allocator::ALL
+            .iter()
+            .all(|a| a.global_line().starts_with("static GLOBAL")));
+    }
+}

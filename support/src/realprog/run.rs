@@ -1,0 +1,258 @@
+//! Chapter 8's programs (the `alloc-bench` workspace member, `programs/alloc-bench`) built once and
+//! run as child processes, each measured from outside: wall time, and the peak resident memory the
+//! kernel reports for that child (`ru_maxrss` of `wait4`), with a time limit.
+//!
+//! The programs are built with `cargo build --release` in the course's target folder
+//! ([`crate::infra::programs::target_dir`]); the first build compiles jemalloc's and mimalloc's C
+//! code (the README gives the time measured), later builds are a no-op check of about a second.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::infra::programs::{cargo_command, support_dir, target_dir};
+
+/// The package of chapter 8's programs.
+pub const PACKAGE: &str = "alloc-bench";
+/// Longest a build of the programs may take before it is stopped (the first one compiles C code).
+pub const BUILD_SECONDS: u64 = 900;
+/// Most bytes of a program's stdout or stderr kept (the rest is dropped, and the run still ends).
+pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+/// The manifest of the `alloc-bench` package.
+pub fn manifest() -> PathBuf {
+    support_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(support_dir)
+        .join("programs")
+        .join(PACKAGE)
+        .join("Cargo.toml")
+}
+
+/// Where a binary of the package is after a release build.
+pub fn binary(name: &str) -> PathBuf {
+    target_dir().join("release").join(name)
+}
+
+/// What one build did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Build {
+    /// Seconds the build took (about one when nothing had changed).
+    pub seconds: f64,
+    /// The features it was built with.
+    pub features: String,
+}
+
+/// Builds the package's binaries in release mode with `features` (`jemalloc`, `mimalloc`, `dhat`),
+/// stopping a build that takes more than [`BUILD_SECONDS`]. The error holds cargo's last lines.
+pub fn build(features: &[&str]) -> Result<Build, String> {
+    for f in features {
+        if !["jemalloc", "mimalloc", "dhat"].contains(f) {
+            return Err(format!(
+                "`{f}` is not a feature of {PACKAGE}: jemalloc, mimalloc, dhat"
+            ));
+        }
+    }
+    let features = features.join(",");
+    let mut cmd = cargo_command();
+    cmd.args(["build", "--release", "--quiet", "--bins", "--manifest-path"])
+        .arg(manifest())
+        .arg("--target-dir")
+        .arg(target_dir());
+    if !features.is_empty() {
+        cmd.args(["--features", &features]);
+    }
+    let out = run_measured(cmd, Duration::from_secs(BUILD_SECONDS));
+    if !out.success {
+        let tail: Vec<&str> = out.stderr.lines().rev().take(15).collect();
+        return Err(format!(
+            "building {PACKAGE} ({}) failed: {}\n{}",
+            if features.is_empty() {
+                "no features"
+            } else {
+                &features
+            },
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(Build {
+        seconds: out.wall,
+        features,
+    })
+}
+
+/// One child process, measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    /// True when it exited with status 0 in time.
+    pub success: bool,
+    /// How it ended: `exit code 0`, `killed by signal 9`, `stopped after 30 s`.
+    pub status: String,
+    /// Its exit code, if it exited.
+    pub code: Option<i32>,
+    /// Wall seconds from start to end.
+    pub wall: f64,
+    /// Peak resident memory of the child, in KiB (`ru_maxrss` from `wait4`).
+    pub max_rss_kib: u64,
+    /// What it printed (at most [`MAX_OUTPUT_BYTES`]).
+    pub stdout: String,
+    /// Its errors (at most [`MAX_OUTPUT_BYTES`]).
+    pub stderr: String,
+}
+
+fn reader(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let (mut kept, mut buf) = (Vec::new(), [0u8; 8192]);
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if kept.len() < MAX_OUTPUT_BYTES {
+                let room = MAX_OUTPUT_BYTES - kept.len();
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+        kept
+    })
+}
+
+/// Runs `cmd` (stdin closed, stdout and stderr captured), waits at most `limit`, then kills it.
+/// The peak resident memory is the child's own (`wait4`'s rusage of that pid, not of every child).
+/// Never panics: a program that cannot start is a failed `Measured`.
+pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
+    let start = Instant::now();
+    let failed = |why: String| Measured {
+        success: false,
+        status: why,
+        code: None,
+        wall: 0.0,
+        max_rss_kib: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return failed(format!("did not start: {e}")),
+    };
+    let out = child.stdout.take().map(reader);
+    let err = child.stderr.take().map(reader);
+    let pid = child.id() as libc::pid_t;
+    let deadline = start + limit;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut timed_out = false;
+    loop {
+        // SAFETY: `pid` is our own child, not yet reaped (std's `Child` is never waited on here);
+        // `status` and `usage` are valid out-pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return failed(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+        }
+        if Instant::now() >= deadline && !timed_out {
+            timed_out = true;
+            // SAFETY: `pid` is our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(
+            if start.elapsed() < Duration::from_millis(50) {
+                1
+            } else {
+                5
+            },
+        ));
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let text = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let (stdout, stderr) = (text(out), text(err));
+    let exited = libc::WIFEXITED(status);
+    let code = exited.then(|| libc::WEXITSTATUS(status));
+    let status_text = if timed_out {
+        format!("stopped after {} s (the time limit)", limit.as_secs_f64())
+    } else if exited {
+        format!("exit code {}", libc::WEXITSTATUS(status))
+    } else {
+        let sig = libc::WTERMSIG(status);
+        format!(
+            "killed by signal {sig} ({})",
+            crate::infra::programs::signal_name(sig)
+        )
+    };
+    Measured {
+        success: !timed_out && code == Some(0),
+        status: status_text,
+        code,
+        wall,
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        stdout,
+        stderr,
+    }
+}
+
+/// Runs a binary of the package (built by [`build`]) with `args`, measured, within `limit`.
+pub fn run_binary(name: &str, args: &[String], limit: Duration) -> Measured {
+    let mut cmd = Command::new(binary(name));
+    cmd.args(args);
+    run_measured(cmd, limit)
+}
+
+/// The median of `values` (0 for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(miri, ignore = "spawns processes")]
+    fn a_child_is_measured_stopped_and_reported() {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let m = run_measured(sh, Duration::from_secs(10));
+        assert_eq!(
+            (m.success, m.code, m.stdout.as_str(), m.stderr.as_str()),
+            (false, Some(3), "out\n", "err\n")
+        );
+        assert!(m.max_rss_kib > 0, "{m:?}");
+        let mut sleep = Command::new("sleep");
+        sleep.arg("30");
+        let t = Instant::now();
+        let m = run_measured(sleep, Duration::from_millis(200));
+        assert!(!m.success && m.status.contains("stopped after"), "{m:?}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let m = run_measured(Command::new("/nonexistent/program"), Duration::from_secs(1));
+        assert!(m.status.starts_with("did not start"), "{m:?}");
+        let mut big = Command::new("sh");
+        big.args(["-c", "head -c 3000000 /dev/zero"]);
+        assert_eq!(
+            run_measured(big, Duration::from_secs(10)).stdout.len(),
+            MAX_OUTPUT_BYTES
+        );
+        assert!(build(&["nope"]).unwrap_err().contains("not a feature"));
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[]), 0.0);
+        assert!(manifest().ends_with("programs/alloc-bench/Cargo.toml"));
+    }
+}
