@@ -409,7 +409,10 @@ impl<A: ArenaAllocator> Handle for Locked<A> {
             busy: &self.busy,
             owner: &self.owner,
         };
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        // Only the lock's holder writes the counter, so a plain load and store count it: no second
+        // locked instruction per call (an atomic add is one, as costly as the swap that took the lock).
+        self.calls
+            .store(self.calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         // SAFETY: this thread holds the lock, so no other thread's `&mut` to the slot exists; this
         // thread made none before (`inside` was false on entry), and while this one lives (one
         // design call, which may run a rule written elsewhere) `owner` holds this thread's mark, so

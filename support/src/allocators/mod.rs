@@ -29,8 +29,9 @@
 //!   `!Sync` (the compiler refuses to share it between threads). For collections in one thread.
 //! - [`Locked`] — `GlobalAlloc` *and* `Allocator` behind a spin lock: `Sync`, usable as a
 //!   `#[global_allocator]`. With no other thread waiting, a call costs an atomic swap to take the
-//!   lock, an atomic add to its call counter, a release store to give it back and the re-entry
-//!   check (measured in the benches); a thread that finds the lock taken spins until it is free.
+//!   lock, a plain load and store of its call counter (only the holder writes it), a release
+//!   store to give it back and the re-entry check (measured in the benches); a thread that finds
+//!   the lock taken spins until it is free.
 //!
 //! [`CheckedArena`] wraps any design with a ledger of live blocks: it refuses double frees and
 //! foreign pointers, checks every block the design hands out (inside the arena, aligned, not

@@ -99,7 +99,8 @@ impl SizeClasses {
                 }
             })?
         } else {
-            rule(size, align)
+            // The course's own rule, called directly (not through the pointer) so it is inlined.
+            smallest_class(size, align)
         };
         match answer {
             None => Ok(None),
