@@ -104,8 +104,9 @@ const SCENARIOS: &[Scenario] = &[
             let from = &*b as *const [u64; 4] as usize;
             mark("Rc::from(b)");
             let r: Rc<[u64; 4]> = Rc::from(b);
+            let copied = std::mem::size_of_val(&*r);
             let moved = Rc::as_ptr(&r) as usize != from;
-            GLOBAL.mark_with(|| format!("32 B copied to a new address: {moved}"));
+            GLOBAL.mark_with(|| format!("{copied} B copied to a new address: {moved}"));
             drop(black_box(r));
         },
     },

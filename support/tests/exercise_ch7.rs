@@ -206,7 +206,7 @@ fn make_mut_check() {
     assert!(check_make_mut_prediction([false, true, false, true, false]).passed);
     let v = check_make_mut_prediction([false, true, false, false, false]);
     assert!(
-        !v.passed && v.message.starts_with("step(s) 4 are wrong"),
+        !v.passed && v.message.starts_with("1 of the 5 predictions is wrong"),
         "{v}"
     );
 }

@@ -3252,7 +3252,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "ch7::check_make_mut_prediction of all true",
-            Error("step(s) 1, 3, 5 are wrong"),
+            Error("3 of the 5 predictions are wrong"),
             || verdict(ch7::check_make_mut_prediction([true; 5])),
         ),
         case(

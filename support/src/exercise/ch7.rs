@@ -185,8 +185,7 @@ fn judge_leak(ex: &str, drops: usize, after: &AfterDrop) -> Verdict {
     }
     let why = if drops == 0 {
         "no page was dropped after every handle was: each is still held by a strong pointer in a \
-         cycle. Find the link that points back (towards the page that owns this one) and make it a \
-         Weak (Rc::downgrade to store it, upgrade to follow it)"
+         cycle (the chapter's section on cycles says what breaks one)"
             .to_string()
     } else if drops < n {
         format!(
@@ -247,14 +246,10 @@ pub fn exercise_7_3_truth() -> [bool; 5] {
 pub fn check_make_mut_prediction(predicted: [bool; 5]) -> Verdict {
     let ex = "7.3 predict when make_mut allocates";
     let truth = exercise_7_3_truth();
-    let wrong: Vec<String> = predicted
-        .iter()
-        .zip(&truth)
-        .enumerate()
-        .filter(|(_, (p, t))| p != t)
-        .map(|(i, _)| (i + 1).to_string())
-        .collect();
-    if wrong.is_empty() {
+    // A prediction here is a yes or a no, so naming the wrong steps would name the answer: the
+    // verdict gives how many are wrong, and the rule.
+    let wrong = predicted.iter().zip(&truth).filter(|(p, t)| p != t).count();
+    if wrong == 0 {
         return Verdict::pass(
             ex,
             format!(
@@ -266,11 +261,12 @@ pub fn check_make_mut_prediction(predicted: [bool; 5]) -> Verdict {
     Verdict::not_yet(
         ex,
         format!(
-            "step(s) {} are wrong. The rule (rc.rs, make_mut): if another Rc shares the block, the value \
-             is cloned into a new block; else if only Weaks share it, the value is moved into a new block \
-             (the Weaks keep the old one, and can no longer upgrade); else the value is changed in place. \
-             Count, at each step, the Rcs and Weaks pointing at the block `a` points at then.",
-            wrong.join(", ")
+            "{wrong} of the 5 predictions {} wrong (which ones is left to you: each is a yes or a no). \
+             The rule (rc.rs, make_mut): if another Rc shares the block, the value is cloned into a new \
+             block; else if only Weaks share it, the value is moved into a new block (the Weaks keep the \
+             old one, and can no longer upgrade); else the value is changed in place. Count, at each \
+             step, the Rcs and Weaks pointing at the block `a` points at then.",
+            if wrong == 1 { "is" } else { "are" }
         ),
     )
 }
@@ -288,7 +284,11 @@ mod tests {
         wrong[0] = !wrong[0];
         let v = check_make_mut_prediction(wrong);
         assert!(
-            !v.passed && v.message.starts_with("step(s) 1 are wrong"),
+            !v.passed && v.message.starts_with("1 of the 5 predictions is wrong"),
+            "{v}"
+        );
+        assert!(
+            !v.message.contains("step 1") && !v.message.contains('['),
             "{v}"
         );
         assert!(!check_make_mut_prediction([false; 5]).passed);
