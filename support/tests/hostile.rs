@@ -44,7 +44,7 @@ use support::collections::btree::{self, BTreeModel};
 use support::collections::deque::{self, DequeLab, DequeModel, DequeOp};
 use support::collections::tracer::{self, trace, GrowthTrace, Metric, Traceable};
 use support::collections::{self, hashmap, std_calls, std_trace};
-use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6, ch7};
+use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6, ch7, ch8};
 use support::growth::model::{Op, VecModel};
 use support::growth::simulate::{simulate, try_simulate};
 use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
@@ -55,12 +55,17 @@ use support::infra::programs::{self, read_lines, run_example};
 use support::infra::std_source::{self, SourceError};
 use support::infra::timing::{self, check_group_name, criterion_estimates, try_measure, Timing};
 use support::layout::{byte_map_svg, repr_c_layout, Field, LayoutReport};
+use support::realprog::compare::{self as real_compare, Job};
+use support::realprog::{
+    budget as real_budget, cuts as real_cuts, profile as real_profile, run as real_run,
+};
 use support::reexports::allocator_api2::alloc::{Allocator, Global};
 use support::reexports::allocator_api2::boxed::Box as ABox;
 use support::reexports::allocator_api2::vec::Vec as AVec;
 use support::shared::structures::{self as trees, Way};
 use support::shared::{cost as rc_cost, inner as rc_inner, trace as rc_trace};
 use support::system;
+use support::views::bars::Bars;
 use support::views::chart::{staircase, tick, Chart};
 use support::views::display::{callout, protocol_safe, Html, Table};
 use support::views::palette::{self, Rgb, Tone};
@@ -3271,6 +3276,150 @@ fn cases() -> Vec<Case> {
                 verdict(ch7::check_cycle_broken(|_| {
                     (0..100_000u32).map(std::rc::Rc::new).collect::<Vec<_>>()
                 }))
+            },
+        ),
+        // ---- exercise::ch8 (the budget checks build a program: refusals come before the build) ----
+        case(
+            "ch8::check_render_table of an empty source",
+            Error("the source is empty"),
+            || verdict(ch8::check_render_table("   ")),
+        ),
+        case(
+            "ch8::check_render_table of a 10 MB source (refused before writing)",
+            Error("at most 65536"),
+            || verdict(ch8::check_render_table(&"/".repeat(10 << 20))),
+        ),
+        case(
+            "ch8::check_clean_tabs of a source with its own #[global_allocator]",
+            Error("contains `global_allocator`"),
+            || {
+                verdict(ch8::check_clean_tabs(
+                    "#[global_allocator] static A: u8 = 0;",
+                ))
+            },
+        ),
+        case(
+            "ch8::check_render_table of a source that does not compile",
+            Error("it does not compile"),
+            || verdict(ch8::check_render_table("pub fn render_table(")),
+        ),
+        // ---- realprog ----
+        case(
+            "realprog::compare with 0 runs (refused before building)",
+            Error("runs is 0"),
+            || {
+                let job = Job {
+                    workload: "json".into(),
+                    size: 10,
+                    rounds: 1,
+                };
+                real_compare::compare(&[job], &[1], 0)
+                    .map(|c| format!("{} samples", c.samples.len()))
+            },
+        ),
+        case(
+            "realprog::compare with size usize::MAX and 10^6 threads",
+            Error("outside the allowed"),
+            || {
+                let job = Job {
+                    workload: "json".into(),
+                    size: usize::MAX,
+                    rounds: 1,
+                };
+                real_compare::compare(&[job], &[1_000_000], 1)
+                    .map(|c| format!("{} samples", c.samples.len()))
+            },
+        ),
+        case(
+            "realprog::compare of an unknown workload named like a path",
+            Error("no workload `../../etc/passwd`"),
+            || {
+                let job = Job {
+                    workload: "../../etc/passwd".into(),
+                    size: 1,
+                    rounds: 1,
+                };
+                real_compare::compare(&[job], &[1], 1)
+                    .map(|c| format!("{} samples", c.samples.len()))
+            },
+        ),
+        case(
+            "realprog::profile::dhat_profile of size usize::MAX",
+            Error("outside the allowed 1 ..= 50000"),
+            || real_profile::dhat_profile("words", usize::MAX, 1).map(|p| p.1.command),
+        ),
+        case(
+            "realprog::profile::valgrind_dhat of 0 rounds",
+            Error("rounds is 0"),
+            || real_profile::valgrind_dhat("words", 10, 0).map(|p| p.command),
+        ),
+        case(
+            "realprog::profile::Profile::parse of 100 000 nested arrays",
+            Error("not a DHAT JSON file"),
+            || real_profile::Profile::parse(&"[".repeat(100_000), "x".into()).map(|p| p.command),
+        ),
+        case(
+            "realprog::profile::Profile::read of /dev/zero",
+            Error("not a regular file"),
+            || real_profile::Profile::read("/dev/zero".into()).map(|p| p.command),
+        ),
+        case(
+            "realprog::profile::Profile::parse of a frame index of u64::MAX",
+            Error("frame"),
+            || {
+                let j = r#"{"dhatFileVersion":2,"ftbl":["[root]"],"pps":[{"tb":1,"tbk":1,"gb":0,"fs":[18446744073709551615]}]}"#;
+                real_profile::Profile::parse(j, "x".into()).map(|p| p.command)
+            },
+        ),
+        case(
+            "realprog::cuts::run_cuts of 10^12 events",
+            Error("events is 1000000000000, outside the allowed 1 ..= 10000"),
+            || real_cuts::run_cuts(1_000_000_000_000, 1).map(|s| format!("{} steps", s.len())),
+        ),
+        case(
+            "realprog::cuts::parse_steps of garbage",
+            Error("no `step=`"),
+            || real_cuts::parse_steps("step\n\u{0}").map(|s| format!("{} steps", s.len())),
+        ),
+        case(
+            "realprog::budget::screen of a source with unsafe",
+            Error("contains `unsafe`"),
+            || {
+                real_budget::screen("pub fn shout(_: &[&str]) -> String { unsafe { todo!() } }")
+                    .map(|()| "ok".into())
+            },
+        ),
+        case(
+            "realprog::run::build with a feature that does not exist",
+            Error("not a feature of alloc-bench"),
+            || real_run::build(&["--all-features; rm -rf /"]).map(|b| b.features),
+        ),
+        case(
+            "realprog::run::run_binary of a program that does not exist",
+            Bounded,
+            || {
+                let m = real_run::run_binary("../../../bin/sh-nope", &[], Duration::from_secs(2));
+                bounded(
+                    !m.success && m.status.starts_with("did not start"),
+                    m.status,
+                )
+            },
+        ),
+        // ---- views::bars ----
+        case(
+            "Bars with NaN, and with 10^6 groups",
+            Error("bars need finite values"),
+            || {
+                let many = Bars::new("t", "x", "y")
+                    .groups((0..1_000_000).map(|i| i.to_string()))
+                    .series("s", [1.0]);
+                if many.to_svg().is_ok() {
+                    return Ok("10^6 groups drawn".into());
+                }
+                Bars::new("t", "x", "y")
+                    .groups(["a"])
+                    .series("s", [f64::NAN])
+                    .to_svg()
             },
         ),
         // ---- infra::limits ----

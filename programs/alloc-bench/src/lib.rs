@@ -36,6 +36,20 @@ pub fn arg<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> Resu
     }
 }
 
+/// This process's peak resident memory in KiB: `VmHWM` of `/proc/self/status` (0 if unreadable).
+/// Read by the program itself because a parent's `wait4` reports at least the RSS the parent had
+/// when it started the child (measured: every child of a notebook kernel reported the kernel's own).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The body of every `bench-*` binary: runs `workload=W threads=T size=N rounds=R` and prints a
 /// `run` line, then one `view` line per figure the allocator reports about itself (`view()`, called
 /// after the work, when everything is freed). Exits with status 2 and a message on bad arguments.
@@ -58,6 +72,7 @@ pub fn bench_main(allocator: &str, view: impl Fn() -> Vec<(&'static str, u64)>) 
                 .field("seconds", format!("{:.6}", r.seconds))
                 .field("checksum", r.checksum)
         );
+        println!("{}", Line::new("peak").field("vmhwm_kib", peak_rss_kib()));
         for (name, value) in view() {
             println!(
                 "{}",

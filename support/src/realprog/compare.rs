@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::run::{build, median, run_binary, Build};
+use super::run::{build_all, median, run_binary, Build};
 use crate::infra::limits::{at_most, within};
 use crate::infra::programs::{read_lines, Line};
 use crate::views::bars::Bars;
@@ -104,7 +104,10 @@ pub struct Sample {
     pub seconds: f64,
     /// Wall time of the whole process, start-up and exit included.
     pub wall: f64,
-    /// Peak resident memory of the process, KiB.
+    /// Peak resident memory of the process, KiB, as the program read it (`VmHWM`): what the charts use.
+    pub peak_kib: u64,
+    /// `ru_maxrss` from the parent's `wait4`, KiB: never below the parent's own RSS when it
+    /// started the child (shown beside `peak_kib` to make that visible).
     pub max_rss_kib: u64,
     /// The work's checksum (the same for every allocator).
     pub checksum: u64,
@@ -153,11 +156,11 @@ pub fn check_request(jobs: &[Job], threads: &[usize], runs: usize) -> Result<(),
     )
 }
 
+/// What a `bench-*` program printed: workload, threads, seconds, checksum, and its allocator's figures.
+pub type RunLine = (String, usize, f64, u64, Vec<(String, u64)>);
+
 /// Reads a program's output: the `run` line and the `view` lines.
-pub fn parse_output(
-    allocator: Allocator,
-    stdout: &str,
-) -> Result<(String, usize, f64, u64, Vec<(String, u64)>), String> {
+pub fn parse_output(allocator: Allocator, stdout: &str) -> Result<RunLine, String> {
     let runs = read_lines(stdout, "run", |l: &Line| {
         Ok((
             l.get::<String>("workload")?,
@@ -181,7 +184,7 @@ pub fn parse_output(
 /// run that failed, or a checksum that differs between allocators.
 pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Comparison, String> {
     check_request(jobs, threads, runs)?;
-    let build = build(&["jemalloc", "mimalloc"])?;
+    let build = build_all()?;
     let mut samples = Vec::new();
     for _ in 0..runs {
         for j in jobs {
@@ -204,6 +207,11 @@ pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Compariso
                         ));
                     }
                     let (workload, threads, seconds, checksum, view) = parse_output(a, &m.stdout)?;
+                    let peak_kib =
+                        read_lines(&m.stdout, "peak", |l: &Line| l.get::<u64>("vmhwm_kib"))?
+                            .first()
+                            .copied()
+                            .unwrap_or(0);
                     if let Some(other) = samples.iter().find(|s: &&Sample| {
                         s.workload == workload && s.threads == threads && s.checksum != checksum
                     }) {
@@ -218,6 +226,7 @@ pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Compariso
                         threads,
                         seconds,
                         wall: m.wall,
+                        peak_kib,
                         max_rss_kib: m.max_rss_kib,
                         checksum,
                         view,
@@ -258,7 +267,7 @@ impl Comparison {
             return None;
         }
         let secs: Vec<f64> = s.iter().map(|s| s.seconds).collect();
-        let rss: Vec<f64> = s.iter().map(|s| s.max_rss_kib as f64 / 1024.0).collect();
+        let rss: Vec<f64> = s.iter().map(|s| s.peak_kib as f64 / 1024.0).collect();
         Some(Cell {
             seconds: median(&secs),
             spread: (
@@ -322,7 +331,7 @@ impl Comparison {
         self.bars(
             workload,
             &format!("{workload}: peak resident memory of the process"),
-            "MiB (ru_maxrss)",
+            "MiB (VmHWM)",
             |c| c.rss_mib,
         )
     }
@@ -367,6 +376,13 @@ impl Comparison {
             }
         }
         t
+    }
+
+    /// The smallest peak the programs read themselves (`VmHWM`) and the smallest `ru_maxrss` the
+    /// parent got from `wait4`, in KiB, over all samples.
+    pub fn smallest_peaks(&self) -> (u64, u64) {
+        let min = |f: fn(&Sample) -> u64| self.samples.iter().map(f).min().unwrap_or(0);
+        (min(|s| s.peak_kib), min(|s| s.max_rss_kib))
     }
 
     /// What each allocator said about itself after `workload`'s last run at `threads` threads.
@@ -428,6 +444,7 @@ mod tests {
             threads: 1,
             seconds: secs,
             wall: secs,
+            peak_kib: rss,
             max_rss_kib: rss,
             checksum: 7,
             view: vec![],

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::run::{build, run_binary};
+use super::run::{build_all, run_binary};
 use crate::infra::limits::within;
 use crate::infra::programs::{read_lines, Line};
 use crate::shared::trace::decode;
@@ -36,7 +36,7 @@ pub struct Step {
 pub fn run_cuts(events: usize, requests: usize) -> Result<Vec<Step>, String> {
     within("events", events, 1, 10_000)?;
     within("requests", requests, 1, 2_000)?;
-    build(&["jemalloc", "mimalloc"])?;
+    build_all()?;
     let args = vec![format!("events={events}"), format!("requests={requests}")];
     let m = run_binary("cuts", &args, Duration::from_secs(120));
     if !m.success {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::run::{binary, build, run_binary, run_measured};
+use super::run::{binary, build_all, run_binary, run_measured};
 use crate::infra::limits::within;
 use crate::infra::programs::{read_lines, target_dir, Line};
 use crate::views::bars::Bars;
@@ -43,7 +43,7 @@ impl Site {
     /// standard-library machinery (`alloc::`, `core::`, `std::`, `hashbrown::`, `dhat::`, `<alloc::`,
     /// `<core::`, `<std::`, `<dhat::`, `__rust`), else the innermost frame.
     pub fn label(&self) -> &str {
-        const MACHINERY: [&str; 10] = [
+        const MACHINERY: [&str; 14] = [
             "alloc::",
             "core::",
             "std::",
@@ -54,6 +54,10 @@ impl Site {
             "<std::",
             "<dhat::",
             "__rust",
+            "malloc",
+            "calloc",
+            "realloc",
+            "operator new",
         ];
         self.frames
             .iter()
@@ -165,7 +169,11 @@ impl Profile {
 
     /// Reads a DHAT JSON file (at most [`MAX_PROFILE_BYTES`]).
     pub fn read(file: PathBuf) -> Result<Profile, String> {
+        use std::io::Read;
         let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", file.display()));
+        }
         if meta.len() > MAX_PROFILE_BYTES {
             return Err(format!(
                 "{} is {} bytes: at most {MAX_PROFILE_BYTES} are read",
@@ -173,8 +181,10 @@ impl Profile {
                 meta.len()
             ));
         }
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut text = String::new();
+        std::fs::File::open(&file)
+            .and_then(|f| f.take(MAX_PROFILE_BYTES).read_to_string(&mut text))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
         Profile::parse(&text, file)
     }
 
@@ -210,7 +220,7 @@ impl Profile {
                 )),
             }
         }
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|o| std::cmp::Reverse(o.1));
         out
     }
 
@@ -297,7 +307,7 @@ pub fn dhat_profile(
     rounds: usize,
 ) -> Result<(HeapStats, Profile), String> {
     check_profile_args(workload, size, rounds)?;
-    build(&["dhat"])?;
+    build_all()?;
     let dir = target_dir().join("alloc-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join(format!("dhat-{workload}.json"));
@@ -339,7 +349,7 @@ pub fn valgrind_dhat(workload: &str, size: usize, rounds: usize) -> Result<Profi
     if workload == "cuts" {
         return Err("valgrind runs the bench-system program, which has no `cuts` workload".into());
     }
-    build(&["jemalloc", "mimalloc"])?;
+    build_all()?;
     let file = target_dir()
         .join("alloc-bench")
         .join(format!("valgrind-dhat-{workload}.json"));

@@ -36,6 +36,15 @@ pub fn binary(name: &str) -> PathBuf {
     target_dir().join("release").join(name)
 }
 
+/// The features every build uses: one set, so the binaries are built once and never rebuilt for
+/// another set.
+pub const FEATURES: [&str; 3] = ["jemalloc", "mimalloc", "dhat"];
+
+/// Builds every binary of the package with [`FEATURES`].
+pub fn build_all() -> Result<Build, String> {
+    build(&FEATURES)
+}
+
 /// What one build did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Build {
