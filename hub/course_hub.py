@@ -137,6 +137,8 @@ def learner_env(name: str) -> dict[str, str]:
         # rustc wrapper, so their crates come compiled from the shared cache too.
         "COURSE_TARGET_DIR": f"{home}/.cache/course/target",
         "COURSE_RUSTC_WRAPPER": f"{PREFIX}/bin/course-rustc-cache",
+        # Chapter 8's programs, built once by the server's set-up (nothing compiles jemalloc per learner).
+        "COURSE_PROGRAMS_DIR": f"{PREFIX}/programs",
         "JUPYTER_PATH": f"{PREFIX}/venv/share/jupyter",
     }
 

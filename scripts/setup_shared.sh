@@ -14,6 +14,7 @@
 #   content.git       what each learner's home receives by nbgitpuller: notebooks + a `support` link
 #   evcxr/            the kernel's init.evcxr (compiled crates come from cache/rustc)
 #   cache/rustc/      crates compiled once for everyone (read-only to learners)
+#   programs/         chapter 8's programs, built once (jemalloc and mimalloc compile C code)
 #
 # Run as root (it needs to write $COURSE_PREFIX). Set-up of the single-user course must have run
 # (scripts/setup.sh): this script copies what it installed. COURSE_SHARED_PROXY=0 skips the hub's
@@ -177,7 +178,7 @@ ok
 step "crates compiled once for everyone (cache/rustc)"
 # A kernel as `nobody`-like learner would run it, but writing the shared cache: root warms it.
 stamp="$( { cat "$P/course/.course-rev"; cat "$P/rust/rustup/toolchains/"*/.course-stamp; sha256sum "$P/bin/"*; } | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$P/cache/rustc/warm.stamp" 2>/dev/null)" = "$stamp" ]; then ok "already warm"
+if [ "$(cat "$P/cache/rustc/warm.stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$P/programs" ]; then ok "already warm"
 else
   mkdir -p "$P/cache/cargo-home" && cp "$P/cargo-config.toml" "$P/cache/cargo-home/config.toml"
   said="$(env PATH="$P/rust/cargo/bin:$P/bin:$P/venv/bin:/usr/bin:/bin" RUSTUP_HOME="$P/rust/rustup" \
@@ -192,9 +193,18 @@ else
       --target-dir "$P/cache/warm-examples/target" 2>>"$P/cache/warm.log" \
     || fail "building the example programs failed: see $P/cache/warm.log"
   rm -rf "$P/cache/warm-examples"
-  said="$said; example programs compiled"
+  # Chapter 8's programs (jemalloc's and mimalloc's C code included), built once; learners run these.
+  env PATH="$P/rust/cargo/bin:/usr/bin:/bin" RUSTUP_HOME="$P/rust/rustup" CARGO_HOME="$P/cache/cargo-home" \
+      RUSTC_WRAPPER="$P/bin/course-rustc-cache" COURSE_RUSTC_CACHE="$P/cache/rustc" \
+      cargo build --release --quiet --bins --features jemalloc,mimalloc,dhat \
+      --manifest-path "$P/course/programs/alloc-bench/Cargo.toml" --target-dir "$P/cache/warm-programs/target" \
+      2>>"$P/cache/warm.log" || fail "building chapter 8's programs failed: see $P/cache/warm.log"
+  rm -rf "$P/programs.new" && mkdir -p "$P/programs.new"
+  find "$P/cache/warm-programs/target/release" -maxdepth 1 -type f -perm -u+x -exec cp {} "$P/programs.new/" \;
+  rm -rf "$P/programs" && mv "$P/programs.new" "$P/programs" && rm -rf "$P/cache/warm-programs"
+  said="$said; example programs compiled; chapter 8's $(ls "$P/programs" | wc -l) programs built"
   "$P/bin/course-rustc-cache" --prune "$P/cache/rustc" "$CACHE_MAX_MIB" >/dev/null 2>&1 || true
   echo "$stamp" > "$P/cache/rustc/warm.stamp"
   ok "${said##*$'\n'}"
 fi
-chmod -R a+rX "$P/cache/rustc" "$P/content.git" "$P/evcxr"
+chmod -R a+rX "$P/cache/rustc" "$P/content.git" "$P/evcxr" "$P/programs"

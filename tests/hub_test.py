@@ -190,6 +190,10 @@ println!("read={{read:?}} write={{write:?}} runtime={{runtime:?}} signal={{signa
     stored = len(list(own.iterdir())) if own.is_dir() else 0
     check("A's kernel runs an example program, compiled once for everyone (nothing compiled for A)",
           "example ok: true" in text and stored == 0, f"{text.strip()[:120]}; {stored} crates compiled for A")
+    status, text = run_cell(ka, 'println!("programs: {:?} {:?}", support::realprog::run::build_all().map(|b| b.seconds), '
+                                'support::realprog::run::binary("bench-jemalloc"));')
+    check("A's kernel finds chapter 8's programs built once for the server (no jemalloc build for A)",
+          "programs: Ok(0.0)" in text and f"{course_hub.PREFIX}/programs/bench-jemalloc" in text, text.strip()[:200])
     r = la.api("GET", f"contents/{course_hub.CONTENT_DIR}", user=b)
     r2 = la.api("GET", "kernels", user=b)
     check("A's token does not open B's server", r.status_code in (403, 404) and r2.status_code in (403, 404),

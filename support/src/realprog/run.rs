@@ -31,9 +31,42 @@ pub fn manifest() -> PathBuf {
         .join("Cargo.toml")
 }
 
-/// Where a binary of the package is after a release build.
+/// Every binary of the package (its `[[bin]]` names).
+pub const BINARIES: [&str; 6] = [
+    "bench-system",
+    "bench-sizeclass",
+    "cuts",
+    "bench-jemalloc",
+    "bench-mimalloc",
+    "dhat-profile",
+];
+
+/// The environment variable naming a folder of the binaries built once for every user of a
+/// server (`scripts/setup_shared.sh`): when it holds all of [`BINARIES`], nothing is built.
+pub const PREBUILT_ENV: &str = "COURSE_PROGRAMS_DIR";
+
+/// The server's folder of prebuilt binaries, when it names one that holds every binary.
+pub fn prebuilt() -> Option<PathBuf> {
+    complete(PathBuf::from(
+        std::env::var_os(PREBUILT_ENV).filter(|d| !d.is_empty())?,
+    ))
+}
+
+/// `dir` if it holds every one of [`BINARIES`].
+fn complete(dir: PathBuf) -> Option<PathBuf> {
+    BINARIES
+        .iter()
+        .all(|b| dir.join(b).is_file())
+        .then_some(dir)
+}
+
+/// Where a binary of the package is: the server's prebuilt folder ([`prebuilt`]), else the
+/// course's target folder after a release build.
 pub fn binary(name: &str) -> PathBuf {
-    target_dir().join("release").join(name)
+    match prebuilt() {
+        Some(dir) => dir.join(name),
+        None => target_dir().join("release").join(name),
+    }
 }
 
 /// The features every build uses: one set, so the binaries are built once and never rebuilt for
@@ -65,6 +98,13 @@ pub fn build(features: &[&str]) -> Result<Build, String> {
         }
     }
     let features = features.join(",");
+    if features == FEATURES.join(",") && prebuilt().is_some() {
+        // Built once for every user of this server: nothing to build (or to compile jemalloc for).
+        return Ok(Build {
+            seconds: 0.0,
+            features,
+        });
+    }
     let mut cmd = cargo_command();
     cmd.args(["build", "--release", "--quiet", "--bins", "--manifest-path"])
         .arg(manifest())
@@ -232,6 +272,30 @@ pub fn median(values: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_binaries_are_the_packages_and_a_prebuilt_folder_needs_them_all() {
+        let manifest = std::fs::read_to_string(super::manifest()).unwrap();
+        let mut named: Vec<&str> = manifest
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = \""))
+            .filter_map(|l| l.strip_suffix('"'))
+            .filter(|n| *n != super::PACKAGE)
+            .collect();
+        let mut ours = super::BINARIES.to_vec();
+        named.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(named, ours);
+        let dir = std::env::temp_dir().join(format!("prebuilt-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for b in &super::BINARIES[1..] {
+            std::fs::write(dir.join(b), "").unwrap();
+        }
+        assert_eq!(super::complete(dir.clone()), None, "one binary missing");
+        std::fs::write(dir.join(super::BINARIES[0]), "").unwrap();
+        assert_eq!(super::complete(dir.clone()), Some(dir.clone()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     use super::*;
 
     #[test]
