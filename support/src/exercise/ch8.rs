@@ -11,8 +11,8 @@ fn check(exercise: &str, task: Task, source: &str) -> Verdict {
         Ok(run) => {
             let hint = match (&run.mismatch, task) {
                 (Some(_), _) => "the answer must stay the same while the allocations go down".to_string(),
-                (None, Task::CleanTabs) => "a line without tabs needs no new string, and a line with tabs needs exactly one of the right size".to_string(),
-                (None, _) => "one String, sized once, and everything written into it".to_string(),
+                (None, Task::CleanTabs) => "which calls allocate: those on lines with tabs, those on lines without, and how many times each?".to_string(),
+                (None, _) => "which lines of your function allocate on every row, and does the result grow after its first allocation?".to_string(),
             };
             Verdict::not_yet(exercise, format!("{} — {hint}", run.summary()))
         }
@@ -72,5 +72,16 @@ mod tests {
         let owned = "use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> { Cow::Owned(line.replace('\\t', \"    \")) }\n";
         let v = check_clean_tabs(owned);
         assert!(!v.passed && v.message.contains("OVER BUDGET"), "{v}");
+        // The count cannot be faked: a line printed by the function does not pass for the
+        // harness's, and the harness's counters are out of the function's reach.
+        let forged = "use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> {\n    println!(\"budget calls=0 bytes=0\");\n    Cow::Owned(line.replace('\\t', \"    \"))\n}\n";
+        let v = check_clean_tabs(forged);
+        assert!(!v.passed && v.message.contains("OVER BUDGET"), "{v}");
+        let reach = "use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> {\n    crate::ON.store(false, std::sync::atomic::Ordering::Relaxed);\n    Cow::Owned(line.replace('\\t', \"    \"))\n}\n";
+        let v = check_clean_tabs(reach);
+        assert!(!v.passed && v.message.contains("does not compile"), "{v}");
+        let exit = "use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> { std::process::exit(0) }\n";
+        let v = check_clean_tabs(exit);
+        assert!(!v.passed && v.message.contains("`process`"), "{v}");
     }
 }

@@ -7,10 +7,15 @@
 //! The program is one cargo project per [`Task`] under the target folder
 //! (`TARGET/course-budget/TASK/`, never in the repository), all sharing one target folder, so a
 //! retry rebuilds one small crate (about a second). Its harness is fixed ([`Task::harness`]); the
-//! learner's source becomes `src/learner.rs`. What the source may do is bounded:
+//! learner's source becomes `src/learner.rs`, a library crate of its own, so it cannot reach the
+//! harness's counters (a module of the program could: a child module sees its parent's private
+//! statics). The harness's lines carry a nonce the parent writes to a file that the program reads
+//! and deletes before the learner's code runs, so a line printed by that code cannot pass for the
+//! count. What the source may do is bounded:
 //!
-//! - before building: at most [`MAX_SOURCE_BYTES`], and no `unsafe`, `extern`, `#[global_allocator]`,
-//!   `#!`, `include`, `std::alloc` or `System` (the count must see every allocation, and code outside
+//! - before building: at most [`MAX_SOURCE_BYTES`], and none of the words of [`REFUSED`] (`unsafe`,
+//!   `extern`, `#[global_allocator]`, `#!`, `include`, `std::alloc`, `System`, `process`, and the
+//!   attributes that place code or symbols: the count must see every allocation, and code outside
 //!   the function's job has no place here);
 //! - the build: at most [`BUILD_SECONDS`]; a compile error is a NOT YET with rustc's first errors;
 //! - the run: at most [`RUN_SECONDS`] and [`RUN_MEMORY_BYTES`] of address space; a panic, a loop, an
@@ -37,7 +42,7 @@ pub const RUN_SECONDS: u64 = 10;
 /// The address space the run may map.
 pub const RUN_MEMORY_BYTES: u64 = 1 << 30;
 /// Words in the source that are refused before building, with the reason.
-pub const REFUSED: [(&str, &str); 7] = [
+pub const REFUSED: [(&str, &str); 11] = [
     ("unsafe", "the budget counts safe code"),
     (
         "extern",
@@ -57,6 +62,19 @@ pub const REFUSED: [(&str, &str); 7] = [
         "System",
         "allocate through std's types, which the count sees",
     ),
+    (
+        "process",
+        "the function returns its answer: no exit, no abort, no child processes",
+    ),
+    ("link_section", "no code placed to run before main"),
+    (
+        "no_mangle",
+        "no symbols of your own: the function is called by its path",
+    ),
+    (
+        "export_name",
+        "no symbols of your own: the function is called by its path",
+    ),
 ];
 
 /// A function with a budget: its signature, the harness that calls it, the budget.
@@ -74,7 +92,6 @@ pub enum Task {
 }
 
 const COUNTING: &str = r#"
-mod learner;
 #[allow(unused_imports)]
 use std::borrow::Cow;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -114,14 +131,26 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
     (r, CALLS.load(Relaxed), BYTES.load(Relaxed))
 }
 
-fn report(calls: usize, bytes: usize, want: &str, got: &str) {
-    println!("budget calls={calls} bytes={bytes}");
+/// The nonce the parent wrote (argument 1), read and deleted before the learner's code runs.
+fn take_nonce() -> String {
+    let path = std::env::args().nth(1).unwrap_or_default();
+    let nonce = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    if nonce.is_empty() {
+        eprintln!("error: no nonce file");
+        std::process::exit(4);
+    }
+    nonce
+}
+
+fn report(nonce: &str, calls: usize, bytes: usize, want: &str, got: &str) {
+    println!("budget-{nonce} calls={calls} bytes={bytes}");
     if want != got {
         let at = want.bytes().zip(got.bytes()).take_while(|(a, b)| a == b).count();
         let show = |s: &str| s.get(at.saturating_sub(20)..).unwrap_or("").chars().take(60).collect::<String>();
-        println!("mismatch at byte {at} (expected {} bytes, got {} bytes)", want.len(), got.len());
-        println!("expected: {:?}", show(want));
-        println!("got:      {:?}", show(got));
+        println!("budget-{nonce} mismatch at byte {at} (expected {} bytes, got {} bytes)", want.len(), got.len());
+        println!("budget-{nonce} expected: {:?}", show(want));
+        println!("budget-{nonce} got:      {:?}", show(got));
     }
 }
 "#;
@@ -173,35 +202,38 @@ impl Task {
             Task::Shout => {
                 r#"
 fn main() {
+    let nonce = take_nonce();
     let words: Vec<String> = (0..200).map(|i| format!("word{}x{}", i % 17, "ab".repeat(i % 5))).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let want = words.iter().map(|w| w.to_uppercase()).collect::<Vec<_>>().join(" ");
     let (got, calls, bytes) = counted(|| learner::shout(&words));
-    report(calls, bytes, &want, &got);
+    report(&nonce, calls, bytes, &want, &got);
 }
 "#
             }
             Task::RenderTable => {
                 r#"
 fn main() {
+    let nonce = take_nonce();
     let names: Vec<String> = (0..100).map(|i| format!("item-{}", i * 37 % 1000)).collect();
     let rows: Vec<(&str, u32)> = names.iter().enumerate().map(|(i, n)| (n.as_str(), (i as u32).wrapping_mul(2_654_435_761) % 100_000)).collect();
     let mut want = String::new();
     for (n, v) in &rows { want += &format!("{n}: {v}\n"); }
     let (got, calls, bytes) = counted(|| learner::render_table(&rows));
-    report(calls, bytes, &want, &got);
+    report(&nonce, calls, bytes, &want, &got);
 }
 "#
             }
             Task::CleanTabs => {
                 r#"
 fn main() {
+    let nonce = take_nonce();
     let lines: Vec<String> = (0..100).map(|i| if i % 10 == 3 { format!("\tline {i}\twith\ttabs") } else { format!("line {i} without any") }).collect();
     let want: Vec<String> = lines.iter().map(|l| l.replace('\t', "    ")).collect();
     let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(lines.len());
     let ((), calls, bytes) = counted(|| for l in &lines { out.push(learner::clean(l)); });
     let got: Vec<&str> = out.iter().map(|c| c.as_ref()).collect();
-    report(calls, bytes, &want.join("\n"), &got.join("\n"));
+    report(&nonce, calls, bytes, &want.join("\n"), &got.join("\n"));
 }
 "#
             }
@@ -328,6 +360,19 @@ impl Drop for Lock {
     }
 }
 
+/// A number the learner's code cannot guess: std's randomly keyed hasher over the time and the pid.
+fn new_nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
 /// rustc's first errors, without the project's paths, for a NOT YET.
 fn first_errors(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
@@ -362,7 +407,7 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _lock = Lock::take(&root.join("lock"))?;
     let manifest = format!(
-        "[package]\nname = \"{}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n# Its own workspace: not a member of the course's.\n[workspace]\n\n[profile.release]\nopt-level = 1\ndebug = false\nincremental = true\ncodegen-units = 16\n",
+        "[package]\nname = \"{0}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n# The learner's source is a library crate of its own: it cannot name the harness's counters.\n[lib]\nname = \"learner\"\npath = \"src/learner.rs\"\n\n[[bin]]\nname = \"{0}\"\npath = \"src/main.rs\"\n\n# Its own workspace: not a member of the course's.\n[workspace]\n\n[profile.release]\nopt-level = 1\ndebug = false\nincremental = true\ncodegen-units = 16\n",
         task.name()
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
@@ -390,7 +435,12 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
             first_errors(&built.stderr)
         ));
     }
+    let nonce = new_nonce();
+    let nonce_file = dir.join("nonce");
+    std::fs::write(&nonce_file, &nonce)
+        .map_err(|e| format!("cannot write {}: {e}", nonce_file.display()))?;
     let mut run = std::process::Command::new(root.join("target").join("release").join(task.name()));
+    run.arg(&nonce_file);
     let limit = RUN_MEMORY_BYTES;
     // SAFETY: the closure runs in the child between fork and exec; it only calls setrlimit (which is
     // async-signal-safe) on a value on its stack, and allocates nothing.
@@ -407,6 +457,7 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         });
     }
     let ran = run_measured(run, Duration::from_secs(RUN_SECONDS));
+    let _ = std::fs::remove_file(&nonce_file); // the program deletes it; not if it never started
     if !ran.success {
         let why = if ran.status.starts_with("stopped") {
             format!("your function did not finish within {RUN_SECONDS} s and was stopped: a loop that never ends?")
@@ -432,22 +483,22 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         };
         return Err(why);
     }
-    let line = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("budget "))
-        .ok_or(
-            "the program printed no count (did your function print a line starting with `budget`?)",
-        )?;
+    let tag = format!("budget-{nonce} ");
+    let ours = || {
+        ran.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(tag.as_str()))
+    };
+    let line = ours()
+        .find(|l| l.starts_with("calls="))
+        .ok_or("the program printed no count: did your function end the program?")?;
     let field = |k: &str| -> Result<usize, String> {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(k)?.strip_prefix('='))
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("the program's count line `{line}` has no `{k}`"))
     };
-    let mismatch = ran
-        .stdout
-        .lines()
+    let mismatch = ours()
         .skip_while(|l| !l.starts_with("mismatch"))
         .take(3)
         .collect::<Vec<_>>()
@@ -479,5 +530,11 @@ mod tests {
         assert!(Task::ALL
             .iter()
             .all(|t| t.harness().contains("#[global_allocator]")));
+        // The learner's source is a crate of its own, and the count lines carry a fresh nonce.
+        assert!(Task::ALL
+            .iter()
+            .all(|t| !t.harness().contains("mod learner") && t.harness().contains("take_nonce()")));
+        assert_ne!(new_nonce(), new_nonce());
+        assert!(screen("fn f() { std::process::exit(0) }").is_err());
     }
 }
