@@ -84,7 +84,8 @@ pub enum Task {
     /// (200 lower-case ASCII words; budget 1 allocation). The chapter's "keep them cut" example.
     Shout,
     /// `pub fn render_table(rows: &[(&str, u32)]) -> String`: one line `name: value\n` per row
-    /// (100 rows; budget 1 allocation). Exercise 8.1.
+    /// (100 rows; budget 1 allocation). Exercise 8.1. Every task's input is drawn from the run's
+    /// nonce, so an answer written out in advance (string literals) does not pass.
     RenderTable,
     /// `pub fn clean(line: &str) -> Cow<'_, str>`: every tab replaced by four spaces (100 lines, 10
     /// of them with tabs; budget 10 allocations for all of them). Exercise 8.2.
@@ -141,6 +142,11 @@ fn take_nonce() -> String {
         std::process::exit(4);
     }
     nonce
+}
+
+/// A number from the nonce: each run's input differs, so an answer written out in advance fails.
+fn seed_of(nonce: &str) -> usize {
+    nonce.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
 }
 
 fn report(nonce: &str, calls: usize, bytes: usize, want: &str, got: &str) {
@@ -203,7 +209,8 @@ impl Task {
                 r#"
 fn main() {
     let nonce = take_nonce();
-    let words: Vec<String> = (0..200).map(|i| format!("word{}x{}", i % 17, "ab".repeat(i % 5))).collect();
+    let s = seed_of(&nonce);
+    let words: Vec<String> = (0..200).map(|i| format!("word{}x{}", (i + s) % 17, "ab".repeat((i + s / 17) % 5))).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let want = words.iter().map(|w| w.to_uppercase()).collect::<Vec<_>>().join(" ");
     let (got, calls, bytes) = counted(|| learner::shout(&words));
@@ -215,8 +222,9 @@ fn main() {
                 r#"
 fn main() {
     let nonce = take_nonce();
-    let names: Vec<String> = (0..100).map(|i| format!("item-{}", i * 37 % 1000)).collect();
-    let rows: Vec<(&str, u32)> = names.iter().enumerate().map(|(i, n)| (n.as_str(), (i as u32).wrapping_mul(2_654_435_761) % 100_000)).collect();
+    let s = seed_of(&nonce);
+    let names: Vec<String> = (0..100).map(|i| format!("item-{}", (i * 37 + s) % 1000)).collect();
+    let rows: Vec<(&str, u32)> = names.iter().enumerate().map(|(i, n)| (n.as_str(), ((i + s) as u32).wrapping_mul(2_654_435_761) % 100_000)).collect();
     let mut want = String::new();
     for (n, v) in &rows { want += &format!("{n}: {v}\n"); }
     let (got, calls, bytes) = counted(|| learner::render_table(&rows));
@@ -228,7 +236,8 @@ fn main() {
                 r#"
 fn main() {
     let nonce = take_nonce();
-    let lines: Vec<String> = (0..100).map(|i| if i % 10 == 3 { format!("\tline {i}\twith\ttabs") } else { format!("line {i} without any") }).collect();
+    let s = seed_of(&nonce);
+    let lines: Vec<String> = (0..100).map(|i| if i % 10 == s % 10 { format!("\tline {}\twith\ttabs", i + s % 1000) } else { format!("line {} without any", i + s % 1000) }).collect();
     let want: Vec<String> = lines.iter().map(|l| l.replace('\t', "    ")).collect();
     let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(lines.len());
     let ((), calls, bytes) = counted(|| for l in &lines { out.push(learner::clean(l)); });
