@@ -184,9 +184,15 @@ pub fn parse_output(allocator: Allocator, stdout: &str) -> Result<RunLine, Strin
 /// run that failed, or a checksum that differs between allocators.
 pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Comparison, String> {
     check_request(jobs, threads, runs)?;
+    if !super::run::binary(Allocator::ALL[0].binary()).is_file() {
+        // Progress for the learner: this first build compiles C code for about a minute.
+        println!("building chapter 8's programs once (jemalloc's and mimalloc's C code: about a minute)...");
+    }
     let build = build_all()?;
     let mut samples = Vec::new();
-    for _ in 0..runs {
+    let per_round = jobs.len() * threads.len() * Allocator::ALL.len();
+    for round in 0..runs {
+        let started = std::time::Instant::now();
         for j in jobs {
             for &t in threads {
                 for a in Allocator::ALL {
@@ -234,6 +240,11 @@ pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Compariso
                 }
             }
         }
+        println!(
+            "round {} of {runs}: {per_round} fresh processes in {:.1} s",
+            round + 1,
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(Comparison {
         samples,
