@@ -177,7 +177,7 @@ let course = std::fs::write("{course_hub.PREFIX}/course/support/src/lib.rs", "x"
 let signal = unsafe {{ support::reexports::libc::kill({b_pids[0] if b_pids else 1}, 0) }};
 let errno = std::io::Error::last_os_error().raw_os_error();
 println!("read={{read:?}} write={{write:?}} runtime={{runtime:?}} signal={{signal}} errno={{errno:?}} shared={{shared:?}} course={{course:?}}");
-}}"""
+}};"""
     status, text = run_cell(ka, code)
     check("from a Rust cell, A cannot read B's files", "read=Err(PermissionDenied)" in text, text.strip())
     check("from a Rust cell, A cannot write into B's home", "write=Err(PermissionDenied)" in text)
@@ -214,7 +214,7 @@ for _ in 0..4096 {
     hog.push(v);
 }
 println!("allocated {} MiB and was never stopped", hog.len() * 64);
-}""", timeout=600)
+};""", timeout=600)
     check("A's runaway allocation ends in A's kernel (its child is killed at A's memory bound)",
           "never stopped" not in text and status == "error", f"{status}: {text.strip()[:160]}")
     status, text = run_cell(kb, "println!(\"{}\", keep_me);")
@@ -233,7 +233,7 @@ for _ in 0..100_000 {
 }
 println!("started {} children, then {:?}", kids.len(), refused);
 std::mem::forget(kids);
-}""")
+};""")
     started = int(text.split("started ")[1].split()[0]) if "started " in text else -1
     check("A's fork bomb stops at A's process bound", 0 < started < PIDS, text.strip()[:120])
     status, text = run_cell(kb, "println!(\"{}\", keep_me + 1);")
