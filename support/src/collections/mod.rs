@@ -245,31 +245,16 @@ fn kind_from_debug(s: &str) -> Option<EventKind> {
 /// Reads the `calls` output of `collections_trace`: a `scenario name=...` line, then its `call`
 /// lines; the code shown for each scenario comes from [`STD_SCENARIOS`].
 pub fn parse_calls(stdout: &str) -> Result<Vec<ScenarioCalls>, String> {
-    let mut out: Vec<ScenarioCalls> = Vec::new();
-    for line in stdout.lines().filter_map(Line::parse) {
-        match line.tag.as_str() {
-            "scenario" => {
-                let name: String = line.get("name")?;
-                let code = STD_SCENARIOS
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, c)| c.to_string())
-                    .ok_or_else(|| format!("unknown scenario in `{line}`"))?;
-                out.push(ScenarioCalls {
-                    name,
-                    code,
-                    calls: Vec::new(),
-                });
-            }
-            "call" => out
-                .last_mut()
-                .ok_or_else(|| format!("`{line}` before any scenario"))?
-                .calls
-                .push(StdCall::from_line(&line)?),
-            _ => {}
-        }
-    }
-    Ok(out)
+    Ok(
+        crate::infra::programs::read_scenarios(stdout, STD_SCENARIOS, "call", StdCall::from_line)?
+            .into_iter()
+            .map(|s| ScenarioCalls {
+                name: s.name,
+                code: s.code,
+                calls: s.items,
+            })
+            .collect(),
+    )
 }
 
 /// Runs named scenarios of the `collections_trace` example (every one when `names` is empty) and

@@ -355,9 +355,75 @@ pub fn read_lines<T>(
         .collect()
 }
 
+/// One scenario of a program's output: its name, the code shown for it, and its records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario<T> {
+    /// The name from its `scenario name=...` line.
+    pub name: String,
+    /// The code the course shows for it (from the table the caller passes).
+    pub code: String,
+    /// The records tagged `item` that followed its line.
+    pub items: Vec<T>,
+}
+
+/// Reads output made of `scenario name=NAME` lines, each followed by its own lines tagged `item`
+/// (read by `read`): the scenarios in order, each with its code from `table` (name, code). An
+/// unknown name, or an item before any scenario, is an error; other lines are passed over.
+pub fn read_scenarios<T>(
+    stdout: &str,
+    table: &[(&str, &str)],
+    item: &str,
+    read: impl Fn(&Line) -> Result<T, String>,
+) -> Result<Vec<Scenario<T>>, String> {
+    let mut out: Vec<Scenario<T>> = Vec::new();
+    for line in stdout.lines().filter_map(Line::parse) {
+        if line.tag == "scenario" {
+            let name: String = line.get("name")?;
+            let code = table
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, c)| c.to_string())
+                .ok_or_else(|| format!("unknown scenario in `{line}`"))?;
+            out.push(Scenario {
+                name,
+                code,
+                items: Vec::new(),
+            });
+        } else if line.tag == item {
+            out.last_mut()
+                .ok_or_else(|| format!("`{line}` before any scenario"))?
+                .items
+                .push(read(&line)?);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scenarios_are_read_with_their_items_and_code() {
+        let table = [("a", "code of a"), ("b", "code of b")];
+        let out = "scenario name=a\nitem n=1\nother x=1\nitem n=2\nscenario name=b\n";
+        let got = read_scenarios(out, &table, "item", |l| l.get::<u32>("n")).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].name.as_str(), got[0].code.as_str()),
+            ("a", "code of a")
+        );
+        assert_eq!(got[0].items, vec![1, 2]);
+        assert!(got[1].items.is_empty());
+        assert!(
+            read_scenarios("scenario name=z\n", &table, "item", |_| Ok(()))
+                .unwrap_err()
+                .contains("unknown scenario")
+        );
+        assert!(read_scenarios("item n=1\n", &table, "item", |_| Ok(()))
+            .unwrap_err()
+            .contains("before any scenario"));
+    }
 
     #[test]
     fn lines_round_trip_and_are_read_by_key() {

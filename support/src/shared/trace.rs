@@ -18,7 +18,7 @@
 use crate::allocators::recording::render::sequence_svg;
 use crate::allocators::recording::EventKind;
 use crate::infra::limits::{at_most, within};
-use crate::infra::programs::{read_lines, run_example, Line, ProgramOutput};
+use crate::infra::programs::{read_lines, read_scenarios, run_example, Line, ProgramOutput};
 use crate::shared::structures::{Way, MAX_TREE_NODES};
 use crate::views::chart::Chart;
 use crate::views::display::{Html, Table};
@@ -205,31 +205,16 @@ impl RcScenario {
 
 /// Reads the `calls` output of `rc_trace`: a `scenario name=...` line, then its `ev` lines.
 pub fn parse_calls(stdout: &str) -> Result<Vec<RcScenario>, String> {
-    let mut out: Vec<RcScenario> = Vec::new();
-    for line in stdout.lines().filter_map(Line::parse) {
-        match line.tag.as_str() {
-            "scenario" => {
-                let name: String = line.get("name")?;
-                let code = RC_SCENARIOS
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, c)| c.to_string())
-                    .ok_or_else(|| format!("unknown scenario in `{line}`"))?;
-                out.push(RcScenario {
-                    name,
-                    code,
-                    events: Vec::new(),
-                });
-            }
-            "ev" => out
-                .last_mut()
-                .ok_or_else(|| format!("`{line}` before any scenario"))?
-                .events
-                .push(RcEvent::from_line(&line)?),
-            _ => {}
-        }
-    }
-    Ok(out)
+    Ok(
+        read_scenarios(stdout, RC_SCENARIOS, "ev", RcEvent::from_line)?
+            .into_iter()
+            .map(|s| RcScenario {
+                name: s.name,
+                code: s.code,
+                events: s.items,
+            })
+            .collect(),
+    )
 }
 
 /// Runs `rc_trace` with `args`; its stdout, or an error saying how it ended.
