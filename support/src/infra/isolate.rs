@@ -313,10 +313,12 @@ mod tests {
             t.elapsed() < Duration::from_secs(5),
             "the loop was stopped at its limit"
         );
+        // Zeroed blocks (calloc: pages mapped, never written) reach the address-space bound in a
+        // fraction of a second; written ones took over 10 s on a loaded machine (2 GiB of stores).
         let eat = run_isolated(s, || {
             let mut v: Vec<Vec<u8>> = Vec::new();
             loop {
-                v.push(vec![1u8; 64 << 20]);
+                v.push(vec![0u8; 64 << 20]);
             }
         });
         assert!(matches!(eat, Ended::OutOfMemory(_)), "{eat:?}");
