@@ -62,5 +62,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+    # Stopped from outside (Ctrl-C, a timeout): unwind, so the `finally` above shuts the kernel down
+    # instead of leaving it running without a parent.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.environ.setdefault("RUST_BACKTRACE", "0")
     sys.exit(main(sys.argv[1:]))
