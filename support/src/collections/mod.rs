@@ -284,29 +284,20 @@ pub fn std_calls(names: &[&str]) -> Result<Vec<ScenarioCalls>, String> {
 
 /// Scenarios as a table: the code, the calls in order, and the counts behind them.
 pub fn calls_table(scenarios: &[ScenarioCalls]) -> Table {
-    let mut t = Table::new([
-        "scenario",
-        "code",
+    crate::infra::programs::scenarios_table(
+        "Allocator calls made by std code (recording #[global_allocator], collections_trace)",
         "allocator calls, in order",
-        "allocs",
-        "reallocs",
-    ])
-    .caption("Allocator calls made by std code (recording #[global_allocator], collections_trace)");
-    for s in scenarios {
-        let calls: Vec<String> = s.calls.iter().map(StdCall::describe).collect();
-        t.row([
-            s.name.clone(),
-            s.code.clone(),
-            if calls.is_empty() {
-                "(none)".to_string()
-            } else {
-                calls.join(", ")
-            },
-            s.allocs().to_string(),
-            s.reallocs().to_string(),
-        ]);
-    }
-    t
+        ["allocs", "reallocs"],
+        scenarios.iter().map(|s| {
+            let calls = s.calls.iter().map(StdCall::describe).collect();
+            (
+                s.name.as_str(),
+                s.code.as_str(),
+                calls,
+                [s.allocs(), s.reallocs()],
+            )
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -399,6 +399,39 @@ pub fn read_scenarios<T>(
     Ok(out)
 }
 
+/// Scenarios as a table: name, code, the calls in order (`"(none)"` when there were none), and two
+/// counts behind them. `rows` gives, per scenario, its name, code, calls described, and counts.
+pub fn scenarios_table<'a>(
+    caption: &str,
+    calls_header: &str,
+    count_headers: [&str; 2],
+    rows: impl IntoIterator<Item = (&'a str, &'a str, Vec<String>, [usize; 2])>,
+) -> Table {
+    let mut t = Table::new([
+        "scenario",
+        "code",
+        calls_header,
+        count_headers[0],
+        count_headers[1],
+    ])
+    .caption(caption);
+    for (name, code, calls, [a, b]) in rows {
+        let calls = if calls.is_empty() {
+            "(none)".to_string()
+        } else {
+            calls.join(", ")
+        };
+        t.row([
+            name.to_string(),
+            code.to_string(),
+            calls,
+            a.to_string(),
+            b.to_string(),
+        ]);
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

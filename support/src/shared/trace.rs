@@ -18,7 +18,9 @@
 use crate::allocators::recording::render::sequence_svg;
 use crate::allocators::recording::EventKind;
 use crate::infra::limits::{at_most, within};
-use crate::infra::programs::{read_lines, read_scenarios, run_example, Line, ProgramOutput};
+use crate::infra::programs::{
+    read_lines, read_scenarios, run_example, scenarios_table, Line, ProgramOutput,
+};
 use crate::shared::structures::{Way, MAX_TREE_NODES};
 use crate::views::chart::Chart;
 use crate::views::display::{Html, Table};
@@ -252,29 +254,20 @@ pub fn rc_calls(names: &[&str]) -> Result<Vec<RcScenario>, String> {
 
 /// Scenarios as a table: the code, the calls in order, and the counts behind them.
 pub fn calls_table(scenarios: &[RcScenario]) -> Table {
-    let mut t = Table::new([
-        "scenario",
-        "code",
+    scenarios_table(
+        "std's Rc and Arc under a recording #[global_allocator] (rc_trace)",
         "allocator calls (and marks), in order",
-        "allocs",
-        "deallocs",
-    ])
-    .caption("std's Rc and Arc under a recording #[global_allocator] (rc_trace)");
-    for s in scenarios {
-        let calls: Vec<String> = s.events.iter().map(RcEvent::describe).collect();
-        t.row([
-            s.name.clone(),
-            s.code.clone(),
-            if calls.is_empty() {
-                "(none)".to_string()
-            } else {
-                calls.join(", ")
-            },
-            s.allocs().to_string(),
-            s.deallocs().to_string(),
-        ]);
-    }
-    t
+        ["allocs", "deallocs"],
+        scenarios.iter().map(|s| {
+            let calls = s.events.iter().map(RcEvent::describe).collect();
+            (
+                s.name.as_str(),
+                s.code.as_str(),
+                calls,
+                [s.allocs(), s.deallocs()],
+            )
+        }),
+    )
 }
 
 /// The counts read from the block after one step of the timeline.
