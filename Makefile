@@ -6,6 +6,8 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
+
+.PHONY: python-lock lock
 .PHONY: help setup run test lab hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
 	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
@@ -32,8 +34,17 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test
+test: setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test
 	@echo "[test] all checks passed"
+
+# The Python locks resolve with the real pip of every supported Python on this machine (3.10-3.13) and are
+# what scripts/lock.sh makes of requirements.in and hub/requirements.in (a hand edit fails).
+python-lock:
+	@echo "[test] the Python locks on every supported Python (tests/python_lock.py)"; $(PY) tests/python_lock.py
+
+# Regenerates requirements.txt and hub/requirements.txt from their .in files (uv, universal: Python 3.10-3.13).
+lock:
+	@scripts/lock.sh
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
 miri-setup:

@@ -18,7 +18,11 @@ TOOLS="$ROOT/.tools"
 # Compiled crates every kernel reuses (course-rustc-cache); pruned to this bound at every set-up.
 CACHE_DIR="${COURSE_RUSTC_CACHE:-$ROOT/.cache/rustc}"
 CACHE_MAX_MIB=1024
+PYTHON_SET="${PYTHON:-}"
 PYTHON="${PYTHON:-python3}"
+# The Python versions requirements.txt is locked for and make test checks (scripts/lock.sh, tests/python_lock.py).
+PY_MIN="3.10"
+PY_MAX="3.13"
 cd "$ROOT"
 
 step_start=0
@@ -44,12 +48,21 @@ if [ "${1:-}" = "browser" ]; then
   exit 0
 fi
 
-step "toolchain: cargo, rustc, rustup, $PYTHON"
+step "toolchain: cargo, rustc, rustup, $PYTHON, cc"
+[ "$(uname -s)" = Linux ] || fail "the course runs on Linux (glibc): its chapters read glibc's malloc and Linux's /proc. Use a Linux machine or VM."
 command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup (https://rustup.rs) and reopen the shell."
 command -v rustup >/dev/null || fail "rustup not found: the course needs rustup to add rust-src and miri (https://rustup.rs)."
-command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python 3.9+ or run with PYTHON=/path/to/python3."
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' || fail "$PYTHON is older than 3.9: install a newer Python or set PYTHON=."
-ok "$(rustc --version | cut -d' ' -f2), python $("$PYTHON" -c 'import platform; print(platform.python_version())')"
+command -v cc >/dev/null || fail "no C compiler (cc): chapter 8 builds jemalloc and mimalloc. Debian/Ubuntu: apt-get install build-essential."
+command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python $PY_MIN to $PY_MAX, or run with PYTHON=/path/to/python3."
+# The supported range is the one requirements.txt is locked for (scripts/lock.sh) and make test installs.
+pyver="$("$PYTHON" -c 'import platform; print(platform.python_version())' 2>/dev/null)" || fail "$PYTHON does not run."
+python_in_range() { "$1" -c "import sys; sys.exit(not ((${PY_MIN/./, }) <= sys.version_info[:2] <= (${PY_MAX/./, })))" 2>/dev/null; }
+"$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < (${PY_MIN/./, }))" \
+  || fail "$PYTHON is Python $pyver; the course needs $PY_MIN to $PY_MAX: install one (Debian/Ubuntu: apt-get install python3.11) and run with PYTHON=/path/to/it."
+python_in_range "$PYTHON" || pyver="$pyver (newer than $PY_MAX, the newest tested)"
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
+  || fail "$PYTHON has no venv module: Debian/Ubuntu: apt-get install python3-venv (or python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv)."
+ok "$(rustc --version | cut -d' ' -f2), python $pyver"
 
 step "rust-src for the stable toolchain"
 if rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then ok "already installed"
@@ -67,7 +80,11 @@ else rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 \
 step "evcxr_jupyter $EVCXR_VERSION"
 # evcxr_jupyter has no --version flag: ask cargo which version it installed.
 have="$(cargo install --list 2>/dev/null | sed -n 's/^evcxr_jupyter v\([0-9.]*\):$/\1/p')"
-if [ "$have" = "$EVCXR_VERSION" ] && command -v evcxr_jupyter >/dev/null; then ok "already installed"
+exe="$(command -v evcxr_jupyter || true)"
+if [ "$have" = "$EVCXR_VERSION" ] && [ -n "$exe" ]; then ok "already installed"
+# One installed elsewhere (a classroom server's shared bin/, another CARGO_HOME): its panic locations name the
+# crate's source folder, evcxr_jupyter-VERSION/src, which says which version it was built from.
+elif [ -n "$exe" ] && grep -qaF "evcxr_jupyter-$EVCXR_VERSION/src" "$exe"; then ok "already installed: $exe"
 else
   echo "building (about 10 minutes on 2 cores, once)..."
   cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION" >"$ROOT/build-evcxr-install.log" 2>&1 \
@@ -79,11 +96,17 @@ fi
 
 step "Python virtual environment .venv (requirements.txt)"
 want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+# A .venv whose Python no longer runs, is older than PY_MIN, or is not the one PYTHON= names is made again.
+venv_python="$("$VENV/bin/python" -c 'import platform; print(platform.python_version())' 2>/dev/null || true)"
+if [ -e "$VENV" ] && { [ -z "$venv_python" ] || ! "$VENV/bin/python" -c "import sys; sys.exit(sys.version_info[:2] < (${PY_MIN/./, }))" \
+     || { [ -n "$PYTHON_SET" ] && [ "$venv_python" != "${pyver%% *}" ]; }; }; then
+  rm -rf "$VENV"
+fi
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
 else
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || fail "could not create .venv: on Debian/Ubuntu install python3-venv."
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt \
-    || fail "pip install -r requirements.txt failed: check network access to PyPI, then rerun."
+  reason="$(scripts/pip_install.sh "$VENV/bin/python" "$ROOT/build-pip-install.log" -r requirements.txt 2>&1)" \
+    || { echo "FAILED"; echo "$reason" | sed 's/^/[setup] /' >&2; exit 1; }
   echo "$want" > "$VENV/.requirements.sha256"
   ok "installed"
 fi

@@ -4,7 +4,7 @@
 # (default /opt/rust-alloc-course). Idempotent: a second run only checks, in seconds.
 #
 #   python/           the Python set-up uses, copied (hard links) when other users cannot reach it
-#   venv/             JupyterLab, JupyterHub, nbgitpuller: requirements.txt + hub/requirements.txt
+#   venv/             JupyterLab, JupyterHub, nbgitpuller: hub/requirements.txt (it locks requirements.in too)
 #   node/             configurable-http-proxy (npm, pinned in hub/package.json)
 #   rust/rustup/      RUSTUP_HOME: the stable toolchain with rust-src, the nightly one with miri
 #   rust/cargo/bin/   rustup and its proxies (cargo, rustc, ...)
@@ -59,13 +59,13 @@ else
   ok "copied from $base (it is not readable by other users)"
 fi
 
-step "Python environment venv/ (both pinned requirement files)"
-want="$(cat requirements.txt hub/requirements.txt | sha256sum | cut -d' ' -f1)"
+step "Python environment venv/ (hub/requirements.txt: the course's lock and the hub's)"
+want="$(sha256sum hub/requirements.txt | cut -d' ' -f1)"
 if [ -x "$P/venv/bin/jupyterhub" ] && [ "$(cat "$P/venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
 else
   [ -x "$P/venv/bin/python" ] || "$PYBIN" -m venv "$P/venv" || fail "could not create $P/venv."
-  "$P/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r hub/requirements.txt \
-    || fail "pip install failed: check network access to PyPI, then rerun."
+  reason="$(scripts/pip_install.sh "$P/venv/bin/python" "$ROOT/build-shared-pip-install.log" -r hub/requirements.txt 2>&1)" \
+    || { echo "FAILED"; echo "$reason" | sed 's/^/[shared] /' >&2; exit 1; }
   echo "$want" > "$P/venv/.requirements.sha256"
   ok "installed"
 fi
