@@ -6,9 +6,7 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-
-.PHONY: python-lock lock
-.PHONY: help setup run test lab hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
+.PHONY: help setup run test lab python-lock lock hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
 	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,12 +104,18 @@ def main(argv: list[str]) -> int:
                                 timeout=600)
     print((lock_check.stdout + lock_check.stderr).rstrip())
     failures += lock_check.returncode != 0
-    for minor in versions:
-        pythons = interpreters(minor)
-        runs = [(f"{p} ({version_of(p)})", check_interpreter(p)) for p in pythons]
-        if not pythons:
-            runs = [(f"pip --python-version {minor} (no Python {minor} on this machine)", check_target_version(minor))]
-        for who, results in runs:
+    # One job per interpreter, three at a time: most of the time is pip waiting on PyPI.
+    jobs = [(minor, p) for minor in versions for p in interpreters(minor)]
+    jobs += [(minor, None) for minor in versions if not any(m == minor for m, _ in jobs)]
+
+    def run(job):
+        minor, p = job
+        if p is None:
+            return minor, f"pip --python-version {minor} (no Python {minor} on this machine)", check_target_version(minor)
+        return minor, f"{p} ({version_of(p)})", check_interpreter(p)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for minor, who, results in pool.map(run, jobs):
             for lock, ok, reason in results:
                 print(f"[lock] Python {minor}: {lock} with {who}: {'resolves' if ok else 'FAILS: ' + reason}")
                 failures += not ok
