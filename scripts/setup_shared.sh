@@ -59,7 +59,7 @@ else
   ok "copied from $base (it is not readable by other users)"
 fi
 
-step "Python environment venv/ (hub/requirements.txt: the course's lock and the hub's)"
+step "Python environment venv/ (hub/requirements.txt)"
 want="$(sha256sum hub/requirements.txt | cut -d' ' -f1)"
 if [ -x "$P/venv/bin/jupyterhub" ] && [ "$(cat "$P/venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
 else
