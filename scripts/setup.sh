@@ -86,7 +86,7 @@ if [ "$have" = "$EVCXR_VERSION" ] && [ -n "$exe" ]; then ok "already installed"
 # crate's source folder, evcxr_jupyter-VERSION/src, which says which version it was built from.
 elif [ -n "$exe" ] && grep -qaF "evcxr_jupyter-$EVCXR_VERSION/src" "$exe"; then ok "already installed: $exe"
 else
-  echo "building (about 10 minutes on 2 cores, once)..."
+  echo "building (about 8 minutes on 2 cores, once)..."
   cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION" >"$ROOT/build-evcxr-install.log" 2>&1 \
     || fail "cargo install evcxr_jupyter failed: see build-evcxr-install.log (it needs rustc >= 1.95 and network access to crates.io)."
   rm -f "$ROOT/build-evcxr-install.log"
