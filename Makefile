@@ -35,7 +35,10 @@ run: setup notebook-run
 # make test keeps its temporary files (kernels' build folders, class lists, scratch notebooks) in a folder of its
 # own, removed when it passes; COURSE_TEST_SKIPS collects one line per check that could not run on this machine
 # or as this user, and the last line counts them.
-TEST_TMP := $(CURDIR)/build/test-tmp
+# (under /tmp, made by mktemp: the hub test's learners must reach what it writes there, wherever the clone is).
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+TEST_TMP := $(shell mktemp -d /tmp/course-test.XXXXXX)
+endif
 test: export TMPDIR := $(TEST_TMP)
 test: export COURSE_TEST_SKIPS := $(TEST_TMP)/skipped
 test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test ordinary-user
@@ -45,7 +48,8 @@ test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene 
 	rm -rf $(TEST_TMP)
 
 test-start:
-	@rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP) && chmod 755 $(TEST_TMP)
+	@test -d "$(TEST_TMP)" || { echo "[test] error: no temporary folder (run 'make test')"; exit 1; }
+	@chmod 755 $(TEST_TMP)
 
 # The Python locks resolve with the real pip of every supported Python on this machine (3.10-3.13) and are
 # what scripts/lock.sh makes of requirements.in and hub/requirements.in (a hand edit fails).
