@@ -100,7 +100,8 @@ hub-setup: setup
 
 hub: hub-setup
 	@test -n "$(CLASS)" || { echo "usage: make hub CLASS=class.txt (one learner name per line)"; exit 2; }
-	@$(PY) hub/run.py start --class "$(CLASS)" --teacher "$(TEACHER)" --ip "$(HUB_IP)" --port "$(HUB_PORT)" $(HUB_ARGS)
+	@$(PY) hub/run.py start --class "$(CLASS)" --teacher "$(TEACHER)" --ip "$(HUB_IP)" --port "$(HUB_PORT)" \
+	  $(if $(HUB_CERT),--cert "$(HUB_CERT)" --key "$(HUB_KEY)") $(if $(filter self-signed,$(HUB_TLS)),--self-signed) $(HUB_ARGS)
 
 hub-stop:
 	@$(PY) hub/run.py stop
