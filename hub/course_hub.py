@@ -1,7 +1,8 @@
 """The course's JupyterHub pieces: learners as Unix users, and a spawner that bounds each one.
 
-- `ensure_learner(name)`: a Unix user with a private home (mode 700), the course's cargo config (crates
-  come from the shared, vendored folder) and a git config that trusts the shared content repository.
+- `ensure_learner(name)`: a Unix user with a private home (mode 700, a bounded ext4 image of its own),
+  the course's cargo config (crates come from the shared, vendored folder) and a git config that
+  trusts the shared content repository.
   A new user gets a generated password, returned once (PAM, JupyterHub's default authenticator,
   checks it: nothing of it is stored by the course).
 - `CourseSpawner`: JupyterHub's local process spawner (each learner's server runs as that learner's
@@ -55,6 +56,11 @@ CPUS = float(os.environ.get("COURSE_LEARNER_CPUS", max(1, (os.cpu_count() or 2) 
 # Each learner's private /tmp and /dev/shm (tmpfs: their pages count against the learner's memory bound).
 TMP_MB = int(os.environ.get("COURSE_LEARNER_TMP_MB", "1024"))
 SHM_MB = int(os.environ.get("COURSE_LEARNER_SHM_MB", "256"))
+# Each new learner's home is a file system of its own: a sparse ext4 image of DISK_MB in HOMES_DIR
+# (root's, mode 700), mounted at the home. A learner who fills it gets "No space left on device";
+# nobody else's disk fills. Images take only the blocks written.
+DISK_MB = int(os.environ.get("COURSE_LEARNER_DISK_MB", "4096"))
+HOMES_DIR = Path(os.environ.get("COURSE_HOMES_DIR", "/var/lib/rust-alloc-course/homes"))
 
 
 class ClassListError(ValueError):
@@ -93,13 +99,53 @@ def ensure_learner(name: str) -> str | None:
         raise ClassListError(f"{name!r} is not a learner name")
     password = None
     if not user_exists(name):
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name], check=True)
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", f"/home/{name}", "--shell", "/bin/bash",
+                        "--user-group", name], check=True)
+        make_home(name)
         password = secrets.token_urlsafe(9)
         subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    unbounded = mount_home(name)
+    if unbounded:
+        print(f"[hub] warning: {unbounded}")
     said = prepare_home(name, make_cgroup(name) if cgroup_version() else [])
     if said:
         print(f"[hub] {name}'s home: {said}")
     return password
+
+
+def home_image(name: str) -> Path:
+    return HOMES_DIR / f"{name}.ext4"
+
+
+def make_home(name: str, disk_mb: int | None = None) -> None:
+    """A new learner's home: an ext4 image of its own (no reserved blocks), mounted at the home, with
+    /etc/skel's files, owned by the learner, mode 700. Root works here only before the learner exists
+    to anyone (the account has no password yet and has never run anything)."""
+    pw = pwd.getpwnam(name)
+    HOMES_DIR.mkdir(parents=True, exist_ok=True)
+    os.chmod(HOMES_DIR, 0o700)
+    image = home_image(name)
+    image.unlink(missing_ok=True)
+    with open(image, "wb") as f:
+        f.truncate((disk_mb or DISK_MB) << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", f"root_owner={pw.pw_uid}:{pw.pw_gid}", str(image)],
+                   check=True, capture_output=True)
+    os.makedirs(pw.pw_dir, mode=0o700, exist_ok=True)
+    mount_home(name)
+    subprocess.run(["cp", "-a", "/etc/skel/.", pw.pw_dir], check=True)
+    subprocess.run(["chown", "-R", "--no-dereference", f"{pw.pw_uid}:{pw.pw_gid}", pw.pw_dir], check=True)
+    os.chmod(pw.pw_dir, 0o700)
+
+
+def mount_home(name: str) -> str | None:
+    """Mounts the learner's home image if it is not mounted (after a reboot); None, or why the home has no
+    disk bound (a learner made before homes had images)."""
+    home, image = pwd.getpwnam(name).pw_dir, home_image(name)
+    if not image.exists():
+        return f"{name}'s home has no disk bound (no {image}: made before the hub bounded homes)"
+    if not os.path.ismount(home):
+        subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), home], check=True, capture_output=True)
+    return None
 
 
 def set_password(name: str) -> str:
@@ -112,6 +158,15 @@ def set_password(name: str) -> str:
 def remove_learner(name: str) -> None:
     """Removes the Unix user and its home (tests; a teacher removes learners with `userdel -r`)."""
     kill_cgroup(name)
+    if user_exists(name) and pwd.getpwnam(name).pw_uid < 1 << 22:  # its address off lo and out of the set
+        address, uid = learner_address(name), pwd.getpwnam(name).pw_uid
+        subprocess.run([shutil.which("ip") or "/usr/sbin/ip", "address", "del", f"{address}/32", "dev", "lo"],
+                       capture_output=True)
+        subprocess.run([shutil.which("nft") or "/usr/sbin/nft", "delete", "element", "inet", NFT_TABLE, "own",
+                        f"{{ {address} . {uid} }}"], capture_output=True)
+    if user_exists(name) and os.path.ismount(pwd.getpwnam(name).pw_dir):
+        subprocess.run(["umount", "--lazy", pwd.getpwnam(name).pw_dir], capture_output=True)
+    home_image(name).unlink(missing_ok=True)
     subprocess.run(["userdel", "--remove", name], capture_output=True)
     subprocess.run(["groupdel", name], capture_output=True)
 
@@ -143,7 +198,7 @@ def prepare_home(name: str, cgroups: list[Path] | None = None) -> str:
     pw = pwd.getpwnam(name)
     gitconfig = f"[safe]\n\tdirectory = {CONTENT_REPO}\n[user]\n\tname = learner\n\temail = learner@localhost\n"
     r = run_as_learner(name, cgroups or [], [str(PREFIX / "venv/bin/python"), "-I", "-c", HOME_SCRIPT, pw.pw_dir,
-                                             (PREFIX / "cargo-config.toml").read_text(), gitconfig])
+                                             (PREFIX / "cargo-config.toml").read_text(), gitconfig], timeout=30)
     return (r.stdout + r.stderr).strip()
 
 
@@ -165,11 +220,16 @@ def as_learner_fn(name: str, cgroups: list[Path]):
 
 def run_as_learner(name: str, cgroups: list[Path], argv: list[str], env: dict | None = None,
                    timeout: float = 120) -> subprocess.CompletedProcess:
-    """`argv` run as the learner inside their cgroups, from /, with a clean environment."""
+    """`argv` run as the learner inside their cgroups, from /, with a clean environment. A step that hangs
+    (a FIFO planted where git reads its config) ends at `timeout` and says so; what it left running stays
+    in the learner's cgroups until their server stops."""
     home = pwd.getpwnam(name).pw_dir
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd="/",
-                          env={**learner_env(name), "HOME": home, "USER": name, **(env or {})},
-                          preexec_fn=as_learner_fn(name, cgroups))
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd="/",
+                              env={**learner_env(name), "HOME": home, "USER": name, **(env or {})},
+                              preexec_fn=as_learner_fn(name, cgroups))
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, -9, "", f"{Path(argv[0]).name}: stopped after {timeout:.0f} s")
 
 
 def learner_env(name: str) -> dict[str, str]:
@@ -220,7 +280,7 @@ def pull_course(name: str, cgroups: list[Path] | None = None) -> str:
     target = Path(pwd.getpwnam(name).pw_dir) / CONTENT_DIR
     r = run_as_learner(name, cgroups or [], [f"{PREFIX}/venv/bin/gitpuller", f"file://{CONTENT_REPO}", "main",
                                              str(target)],
-                       env={**PULL_GIT_ENV, "GIT_CONFIG_GLOBAL": str(pull_gitconfig())})
+                       env={**PULL_GIT_ENV, "GIT_CONFIG_GLOBAL": str(pull_gitconfig())}, timeout=60)
     return (r.stdout + r.stderr).strip()
 
 
@@ -249,7 +309,9 @@ def learner_address(name: str) -> str:
     """The learner's own loopback address (uids up to 4 million fit in 127.64.0.0/10)."""
     import ipaddress
     uid = pwd.getpwnam(name).pw_uid
-    return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address(NET.split("/")[0])) + (uid & 0x3FFFFF)))
+    if uid >= 1 << 22:
+        raise ValueError(f"uid {uid} of {name} is beyond 127.64.0.0/10's 4194304 addresses")
+    return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address(NET.split("/")[0])) + uid))
 
 
 def net_guard(name: str) -> str | None:
@@ -259,9 +321,12 @@ def net_guard(name: str) -> str | None:
         r = subprocess.run([nft, "-f", "-"], input=NFT_RULES, capture_output=True, text=True)
         if r.returncode != 0:
             return f"nftables: {r.stderr.strip() or 'nft missing'}"
-    address = learner_address(name)
-    r = subprocess.run([nft, "add", "element", "inet", NFT_TABLE, "own", f"{{ {address} . {pwd.getpwnam(name).pw_uid} }}"],
-                       capture_output=True, text=True)
+    try:
+        address = learner_address(name)
+    except ValueError as e:
+        return str(e)
+    element = f"{{ {address} . {pwd.getpwnam(name).pw_uid} }}"
+    r = subprocess.run([nft, "add", "element", "inet", NFT_TABLE, "own", element], capture_output=True, text=True)
     if r.returncode != 0:
         return f"nftables: {r.stderr.strip()}"
     # Listed on lo (all of 127/8 answers anyway), so that jupyter_client accepts it as a kernel address.
@@ -271,7 +336,8 @@ def net_guard(name: str) -> str | None:
 
 
 # ---- a private /tmp and /dev/shm per server ---------------------------------------------------------------
-CLONE_NEWNS, CLONE_NEWIPC, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x8000000, 2, 4, 4096, 0x4000, 1 << 18
+CLONE_NEWNS, CLONE_NEWIPC = 0x20000, 0x8000000  # <sched.h>, <sys/mount.h>
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 0x4000, 1 << 18
 
 
 def private_tmp_fn(tmp_mb: int = TMP_MB, shm_mb: int = SHM_MB):
@@ -424,6 +490,9 @@ try:  # the spawner needs JupyterHub; the functions above do not (tests import t
                                    "(set COURSE_HUB_NO_LIMITS=1 to accept that)")
             await asyncio.to_thread(kill_cgroup, name)  # whatever an earlier server left behind
             self._cgroups = make_cgroup(name, self.mem_limit_mb, self.pids_limit, self.cpus)
+            unbounded = await asyncio.to_thread(mount_home, name)
+            if unbounded:
+                self.log.warning(unbounded)
             # Both steps as the learner, inside their cgroups: nothing root does touches their home.
             said = await asyncio.to_thread(prepare_home, name, self._cgroups)
             if said:

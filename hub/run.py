@@ -75,8 +75,9 @@ def tls_pair(args) -> tuple[str, str] | None:
                         "/CN=rust-alloc-course hub", "-addext", "subjectAltName=" + ",".join(sorted(names)),
                         "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
         os.chmod(key, 0o600)
-    print(f"[hub] self-signed certificate {crt} (learners' browsers must trust it; its SHA-256 fingerprint: "
-          f"{subprocess.run(['openssl', 'x509', '-noout', '-fingerprint', '-sha256', '-in', str(crt)], capture_output=True, text=True).stdout.strip().split('=')[-1]})")
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(crt)],
+                                 capture_output=True, text=True).stdout.strip().split("=")[-1]
+    print(f"[hub] self-signed certificate {crt} (learners' browsers must trust it; SHA-256 {fingerprint})")
     return str(crt), str(key)
 
 

@@ -54,6 +54,7 @@ IP, PORT, API_PORT, PROXY_API_PORT = "127.0.0.2", 18000, 18081, 18001
 MEM_MB = 1536  # the test hub's bound per learner (smaller than the default, so the runaway ends sooner)
 PIDS = 200
 SHM_MB = 64  # each learner's /dev/shm
+DISK_MB = 512  # each learner's home (its own ext4 image)
 
 
 class TestHub:
@@ -72,7 +73,8 @@ class TestHub:
     def env(self) -> dict:
         return {**os.environ, "COURSE_HUB_STATE": str(self.state), "COURSE_HUB_API_PORT": str(API_PORT),
                 "COURSE_HUB_PROXY_API_PORT": str(PROXY_API_PORT), "COURSE_LEARNER_MEM_MB": str(MEM_MB),
-                "COURSE_LEARNER_PIDS": str(PIDS), "COURSE_LEARNER_SHM_MB": str(SHM_MB), "COURSE_CONTENT_REPO": str(self.content), **self.extra_env}
+                "COURSE_LEARNER_PIDS": str(PIDS), "COURSE_LEARNER_SHM_MB": str(SHM_MB),
+                "COURSE_CONTENT_REPO": str(self.content), **self.extra_env}
 
     def hub(self, *args: str) -> str:
         r = subprocess.run([sys.executable, str(ROOT / "hub/run.py"), *args], env=self.env(), capture_output=True,
@@ -93,6 +95,7 @@ class TestHub:
         os.chmod(self.content.parent, 0o755)
         subprocess.run(["chmod", "-R", "a+rX", str(self.content)], check=True)
         course_hub.CONTENT_REPO = self.content  # homes prepared below trust this repository
+        course_hub.DISK_MB = DISK_MB
         for name in [self.teacher, *self.names]:
             course_hub.remove_learner(name)
             pw = course_hub.ensure_learner(name)
@@ -343,6 +346,39 @@ println!("own={{}} big={{big:?}} du={{du:?}}", owned_by({uid_a}));
           own >= 2 and "seen=0 read=Err(NotFound)" in text_b, f"A owns {own} there; B: {text_b.strip()[:120]}")
 
 
+def disk_bound(hub: TestHub, kernels: dict) -> None:
+    """A fills A's home: a clear error at A's bound, B keeps writing, the hub keeps answering."""
+    a, b = hub.names[0], hub.names[1]
+    ka, kb = kernels[a][1], kernels[b][1]
+    fill = """{
+use std::io::Write;
+let path = format!("{}/fill", std::env::var("HOME").unwrap());
+let mut f = std::fs::File::create(&path).unwrap();
+let chunk = vec![1u8; 16 << 20];
+let mut written = 0;
+let err = loop {
+    if let Err(e) = f.write_all(&chunk).and_then(|_| f.sync_data()) { break Some(e); }
+    written += 16;
+    if written > %d { break None; }
+};
+drop(f);
+println!("wrote {written} MiB, then {:?}", err.map(|e| e.to_string()));
+%s
+};"""
+    status, text = run_cell(ka, fill % (2 * DISK_MB, 'let _ = std::fs::remove_file(&path);'
+                                        'println!("after removing: {:?}", std::fs::write(&path, [1u8; 4096]).map_err(|e| e.kind()));'),
+                            timeout=300)
+    written = int(text.split("wrote ")[1].split()[0]) if "wrote " in text else -1
+    check(f"A's home is bounded ({DISK_MB} MiB): A gets 'No space left on device' there, and can write again after "
+          "removing the file", 0 < written < DISK_MB and "No space left on device" in text
+          and "after removing: Ok(())" in text, text.strip()[:200])
+    status, text = run_cell(kb, 'println!("b wrote: {:?}", std::fs::write(format!("{}/b-file", '
+                                'std::env::var("HOME").unwrap()), vec![2u8; 32 << 20]).map_err(|e| e.kind()));')
+    r = requests.get(f"{hub.base}/hub/api/", timeout=30)
+    check("... while B writes 32 MiB into B's home and the hub answers", "b wrote: Ok(())" in text and r.status_code == 200,
+          f"{text.strip()[:100]}; hub {r.status_code}")
+
+
 def cpu_fairness(hub: TestHub, kernels: dict) -> None:
     """B's 2 s of single-threaded work, on an idle hub and while A keeps every core of the machine busy."""
     a, b = hub.names[0], hub.names[1]
@@ -384,11 +420,16 @@ work = (work as f64 * 2.0 / spin(work)) as u64;""")
     status, text = run_cell(kb, 'println!("busy: {:.3} s", spin(work));')
     busy = float(text.split("busy: ")[1].split()[0]) if "busy: " in text else 0.0
     ratio = busy / idle if idle else 0.0
-    check(f"CPU: A's {cores} busy threads are held to A's quota (A's cgroup was throttled)",
-          bool(stat) and throttled() > before, f"{throttled() - before} periods throttled")
-    # The issue's target is 1.25x; other work on the machine (a shared test machine) slows B for reasons
-    # of its own, so the ratio is judged only on an otherwise quiet machine.
+    quota = [(d / f).read_text().split()[0] for d in course_hub.cgroup_dirs(a)
+             for f in ("cpu.cfs_quota_us", "cpu.max") if (d / f).exists()]
+    # The issue's target is 1.25x; other work on the machine (a shared test machine) slows B, and keeps A's
+    # threads under A's quota, for reasons of its own: both are judged only on an otherwise quiet machine.
     quiet = spare >= (cores - 1) * 0.7
+    check(f"CPU: A's cgroup has a quota below the machine's {cores} cores, and A's {cores} busy threads are "
+          "held to it (throttled; judged on a quiet machine)",
+          len(quota) == 1 and quota[0].isdigit() and int(quota[0]) < cores * 100000
+          and (throttled() > before or not quiet),
+          f"quota {quota} us per 100000 us; {throttled() - before} periods throttled")
     check(f"CPU: B's 2 s cell while A runs {cores} busy threads takes <= 1.4x its idle time (target 1.25x)",
           idle > 0 and (0 < ratio <= 1.4 or not quiet),
           f"idle {idle:.2f} s, busy {busy:.2f} s: {ratio:.2f}x" + ("" if quiet else
@@ -554,7 +595,8 @@ def no_root_path(hub: TestHub, kernels: dict) -> None:
             "rm -rf .cargo .gitconfig",
     }
     hard = as_learner(c, f"cd && ln {decoy}/keep hard-link")
-    check("a learner cannot hard-link a root-owned file into their home (fs.protected_hardlinks)", hard.returncode != 0,
+    check("a learner cannot hard-link a root-owned file into their home (a file system of its own; "
+          "fs.protected_hardlinks)", hard.returncode != 0,
           hard.stderr.strip()[:100])
     for what, plant in rounds.items():
         r = as_learner(c, f"cd && {plant}")
@@ -658,6 +700,7 @@ def main() -> int:
             login_throttle(hub)
             if len(kernels) >= 2:
                 isolation(hub, kernels)
+                disk_bound(hub, kernels)
                 cpu_fairness(hub, kernels)
                 bounds(hub, kernels)
                 nothing_lost(hub, kernels)
