@@ -16,8 +16,9 @@ help:
 	@echo "make test   - fmt, clippy, unit/integration/doc tests, cargo doc, Miri, notebook hygiene and execution,"
 	@echo "              hostile inputs in a live kernel, slides, and a headless-Chromium test of the pages"
 	@echo "make lab    - open JupyterLab on notebooks/ with the rust kernel"
-	@echo "make hub CLASS=class.txt [TEACHER=name HUB_IP=0.0.0.0 HUB_PORT=8000] - the course for a room, on this"
-	@echo "              machine (root): one Unix user per learner, passwords printed once; make hub-stop ends it"
+	@echo "make hub CLASS=class.txt [TEACHER=name HUB_IP=0.0.0.0 HUB_PORT=8000 HUB_CERT=.. HUB_KEY=.. or HUB_TLS=self-signed]"
+	@echo "              - the course for a room, on this machine (root): one Unix user per learner, passwords"
+	@echo "              printed once, https with the teacher's or a self-signed certificate; make hub-stop ends it"
 	@echo "make hub-update - bring the course's current chapters to every learner (their edits kept)"
 	@echo "make hub-load LEARNERS=20 WINDOW=120 - load test of a hub of its own (figures, not a pass/fail test)"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
@@ -125,7 +126,8 @@ hub-setup: setup
 
 hub: hub-setup
 	@test -n "$(CLASS)" || { echo "usage: make hub CLASS=class.txt (one learner name per line)"; exit 2; }
-	@$(PY) hub/run.py start --class "$(CLASS)" --teacher "$(TEACHER)" --ip "$(HUB_IP)" --port "$(HUB_PORT)" $(HUB_ARGS)
+	@$(PY) hub/run.py start --class "$(CLASS)" --teacher "$(TEACHER)" --ip "$(HUB_IP)" --port "$(HUB_PORT)" \
+	  $(if $(HUB_CERT),--cert "$(HUB_CERT)" --key "$(HUB_KEY)") $(if $(filter self-signed,$(HUB_TLS)),--self-signed) $(HUB_ARGS)
 
 hub-stop:
 	@[ "$$(id -u)" = 0 ] || { echo "make hub-stop needs root (the hub, its proxy and the learners' servers run as root and as the learners): sudo make hub-stop"; exit 1; }

@@ -1,8 +1,11 @@
 """`make hub`: the course served to a room of learners from this machine (run as root).
 
   hub/run.py start --class class.txt [--teacher NAME] [--ip ADDR] [--port N] [--background]
+                  [--cert FILE --key FILE | --self-signed]
       makes a Unix user for each learner on the class list and for the teacher (the hub's admin),
       prints each new user's generated password once, and starts JupyterHub; prints the address.
+      With --cert/--key (the teacher's, PEM) or --self-signed (a pair made once in the hub's state
+      folder, tls.crt; learners' browsers must be told to trust it) the hub serves https only.
   hub/run.py stop                   stops the hub, its proxy and every learner's server
   hub/run.py password NAME          a new password for NAME, printed once
   hub/run.py update                 the course's current chapters into content.git; prints the link
@@ -56,6 +59,28 @@ def hub_env(args) -> dict[str, str]:
     }
 
 
+def tls_pair(args) -> tuple[str, str] | None:
+    """The certificate and key the hub serves (the teacher's, or a self-signed pair made once)."""
+    if args.cert or args.key:
+        if not (args.cert and args.key and Path(args.cert).is_file() and Path(args.key).is_file()):
+            raise SystemExit("[hub] error: --cert and --key need each other and must name files (PEM)")
+        return str(Path(args.cert).resolve()), str(Path(args.key).resolve())
+    if not args.self_signed:
+        return None
+    crt, key = STATE / "tls.crt", STATE / "tls.key"
+    if not (crt.exists() and key.exists()):
+        names = {"DNS:localhost", "IP:127.0.0.1"} | ({f"IP:{args.ip}"} if args.ip != "0.0.0.0" else set())
+        names |= {f"DNS:{os.uname().nodename}"}
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj",
+                        "/CN=rust-alloc-course hub", "-addext", "subjectAltName=" + ",".join(sorted(names)),
+                        "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+        os.chmod(key, 0o600)
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(crt)],
+                                 capture_output=True, text=True).stdout.strip().split("=")[-1]
+    print(f"[hub] self-signed certificate {crt} (learners' browsers must trust it; SHA-256 {fingerprint})")
+    return str(crt), str(key)
+
+
 def pull_link(base: str) -> str:
     """The nbgitpuller link that merges the course's latest chapters into a learner's home."""
     from urllib.parse import urlencode
@@ -68,7 +93,8 @@ def wait_up(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=2)
+            import ssl
+            urllib.request.urlopen(url, timeout=2, context=ssl._create_unverified_context())  # only: is it up?
             return True
         except Exception:
             time.sleep(0.3)
@@ -99,14 +125,17 @@ def cmd_start(args) -> int:
         for name, pw in new:
             print(f"  {name:<24} {pw}{'   (teacher, admin)' if name == args.teacher else ''}")
     env = hub_env(args)
+    tls = tls_pair(args)
+    if tls:
+        env["COURSE_HUB_CERT"], env["COURSE_HUB_KEY"] = tls
     (STATE / "class.txt").write_text("\n".join([args.teacher, *learners]) + "\n")
-    base = f"http://{'localhost' if args.ip in ('127.0.0.1', '0.0.0.0') else args.ip}:{args.port}"
+    base = f"{'https' if tls else 'http'}://{'localhost' if args.ip in ('127.0.0.1', '0.0.0.0') else args.ip}:{args.port}"
     cmd = [str(PREFIX / "venv/bin/jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")]
     if args.background:
         log = open(STATE / "hub.log", "ab")
         p = subprocess.Popen(cmd, env=env, cwd=STATE, stdout=log, stderr=log, start_new_session=True)
         ip = "127.0.0.1" if args.ip == "0.0.0.0" else args.ip
-        if not wait_up(f"http://{ip}:{args.port}/hub/api/", 60):
+        if not wait_up(f"{'https' if tls else 'http'}://{ip}:{args.port}/hub/api/", 60):
             print(f"[hub] error: the hub did not answer within 60 s: see {STATE / 'hub.log'}", file=sys.stderr)
             return 1
         print(f"[hub] running (pid {p.pid}) at {base}/ for {len(learners)} learners; log: {STATE / 'hub.log'}")
@@ -166,6 +195,9 @@ def main(argv: list[str]) -> int:
     s.add_argument("--ip", default="127.0.0.1", help="address learners connect to (0.0.0.0: every interface)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--background", action="store_true")
+    s.add_argument("--cert", help="TLS certificate (PEM) learners' browsers trust; with --key")
+    s.add_argument("--key", help="its private key (PEM)")
+    s.add_argument("--self-signed", action="store_true", help="serve https with a certificate made once here")
     s.set_defaults(fn=cmd_start)
     sub.add_parser("stop").set_defaults(fn=cmd_stop)
     p = sub.add_parser("password")

@@ -6,6 +6,7 @@
 #   python/           the Python set-up uses, copied (hard links) when other users cannot reach it
 #   venv/             JupyterLab, JupyterHub, nbgitpuller: hub/requirements.txt (it locks requirements.in too)
 #   node/             configurable-http-proxy (npm, pinned in hub/package.json)
+#   (nftables)        Debian's package, for the hub's per-learner network rule (course_hub.net_guard)
 #   rust/rustup/      RUSTUP_HOME: the stable toolchain with rust-src, the nightly one with miri
 #   rust/cargo/bin/   rustup and its proxies (cargo, rustc, ...)
 #   bin/              evcxr_jupyter, course-rustc-cache
@@ -82,6 +83,15 @@ else
   echo "$want" > "$P/node/.sha256"
   ok "installed"
 fi
+fi
+
+step "nftables (a learner's kernels closed to other learners)"
+if [ "${COURSE_SHARED_PROXY:-1}" = 0 ]; then ok "skipped (a learners' image: the cluster's network policy does this)"
+elif command -v nft >/dev/null; then ok "$(nft --version)"
+else
+  { apt-get install -y -qq nftables || { apt-get update -qq && apt-get install -y -qq nftables; }; } >/dev/null 2>&1 \
+    || fail "nftables is needed (the hub's per-learner network rule): apt-get install nftables"
+  ok "installed ($(nft --version))"
 fi
 
 step "Rust toolchains for every user (rust/)"
