@@ -382,8 +382,25 @@ def cgroup_dirs(name: str) -> list[Path]:
     if v == 2:
         return [CGROUP_ROOT / CGROUP_NAME / name]
     if v == 1:
-        return [CGROUP_ROOT / c / CGROUP_NAME / name for c in ("memory", "pids", "cpu") if (CGROUP_ROOT / c).is_dir()]
+        # cpuacct only counts (a learner's CPU-seconds, for the load test); it bounds nothing.
+        return [CGROUP_ROOT / c / CGROUP_NAME / name for c in ("memory", "pids", "cpu", "cpuacct")
+                if (CGROUP_ROOT / c).is_dir()]
     return []
+
+
+def cpu_seconds(name: str) -> float | None:
+    """CPU-seconds used so far by every process of the learner's cgroups (None without an accounting
+    controller): cpuacct.usage on cgroup v1, cpu.stat's usage_usec on v2."""
+    for d in cgroup_dirs(name):
+        try:
+            if (d / "cpuacct.usage").exists():
+                return int((d / "cpuacct.usage").read_text()) / 1e9
+            if (d / "cpu.stat").exists() and cgroup_version() == 2:
+                stat = dict(line.split() for line in (d / "cpu.stat").read_text().splitlines())
+                return int(stat["usage_usec"]) / 1e6
+        except (OSError, KeyError, ValueError):
+            continue
+    return None
 
 
 def make_cgroup(name: str, mem_mb: int = MEM_MB, pids: int = PIDS, cpus: float = CPUS) -> list[Path]:
@@ -488,24 +505,42 @@ try:  # the spawner needs JupyterHub; the functions above do not (tests import t
             if cgroup_version() is None and os.environ.get("COURSE_HUB_NO_LIMITS") != "1":
                 raise RuntimeError("no cgroups on this machine: learners would be unbounded "
                                    "(set COURSE_HUB_NO_LIMITS=1 to accept that)")
+            phases: list[tuple[str, float]] = []
+            t = time.monotonic()
+
+            def phase(label: str) -> None:
+                nonlocal t
+                now = time.monotonic()
+                phases.append((label, now - t))
+                t = now
+
             await asyncio.to_thread(kill_cgroup, name)  # whatever an earlier server left behind
             self._cgroups = make_cgroup(name, self.mem_limit_mb, self.pids_limit, self.cpus)
+            phase("cgroups")
             unbounded = await asyncio.to_thread(mount_home, name)
             if unbounded:
                 self.log.warning(unbounded)
+            phase("home mount")
             # Both steps as the learner, inside their cgroups: nothing root does touches their home.
             said = await asyncio.to_thread(prepare_home, name, self._cgroups)
             if said:
                 self.log.warning("home of %s: %s", name, said)
+            phase("home settings")
             said = await asyncio.to_thread(pull_course, name, self._cgroups)
             self.log.info("course content for %s: %s", name, said.splitlines()[-1] if said else "up to date")
+            phase("chapters merged")
             off = await asyncio.to_thread(net_guard, name)
             if off and os.environ.get("COURSE_HUB_NO_NET_GUARD") != "1":
                 raise RuntimeError(f"{off}: other learners could reach this learner's kernels "
                                    "(set COURSE_HUB_NO_NET_GUARD=1 to accept that)")
             self.ip = "127.0.0.1" if off else learner_address(name)
             self.environment.update(learner_env(name))
-            return await super().start()
+            phase("network rule")
+            started = await super().start()
+            phase("server process")
+            # One line per start, read by the load test (tests/hub_load.py) for its breakdown.
+            self.log.info("start phases of %s: %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in phases))
+            return started
 
         async def stop(self, now=False):
             await super().stop(now=now)

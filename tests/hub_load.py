@@ -2,7 +2,10 @@
 login page, starts their server, opens chapter 00 and runs its cells through the kernel's websocket
 until the first chart. Per learner: seconds to a running server, to kernel ready, to the first
 chart (all from the moment they arrive), and their peak memory (their cgroup's high-water mark).
-Reports p50, p95 and max, and every failure. Figures only: nothing here is a timed assertion.
+Reports p50, p95 and max, and every failure. Then where the time goes, per phase (server start, kernel
+start, the `:dep` cell, the cells up to the chart): wall seconds and the learner's CPU-seconds (their
+cgroups' CPU accounting), the spawner's own steps (its "start phases" log lines), and the hub's and
+proxy's CPU-seconds per learner. Figures only: nothing here is a timed assertion.
 
   tests/hub_load.py --learners 20 --window 120     (as root; starts its own hub on 127.0.0.1:18000)
   tests/hub_load.py --base http://... --class F --passwords F   (against a running hub)
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import os
+import re
 import statistics
 import sys
 import time
@@ -32,6 +37,9 @@ class Result:
     kernel_s: float | None = None
     chart_s: float | None = None
     peak_mb: float | None = None
+    dep_s: float | None = None  # the first code cell (the :dep line) done
+    # the learner's CPU-seconds (cgroup accounting) when the server ran, the kernel answered, :dep, chart
+    cpu: dict = field(default_factory=dict)
     error: str | None = None
     cells: int = 0
     notes: list[str] = field(default_factory=list)
@@ -49,10 +57,12 @@ def one_learner(base: str, name: str, password: str, delay: float, keep: dict | 
         learner.login()
         learner.start_server()
         res.server_s = time.monotonic() - t0
+        res.cpu["server"] = course_hub.cpu_seconds(name)
         nb = learner.notebook(CHAPTER)
         kernel = learner.open_kernel(CHAPTER)
         kernel.wait_ready()
         res.kernel_s = time.monotonic() - t0
+        res.cpu["kernel"] = course_hub.cpu_seconds(name)
         for cell in nb["cells"]:
             if cell["cell_type"] != "code":
                 continue
@@ -60,8 +70,12 @@ def one_learner(base: str, name: str, password: str, delay: float, keep: dict | 
             res.cells += 1
             if status != "ok":
                 raise RuntimeError(f"cell {res.cells} failed: {output_text(outputs)[:300]}")
+            if res.cells == 1:
+                res.dep_s = time.monotonic() - t0
+                res.cpu["dep"] = course_hub.cpu_seconds(name)
             if has_chart(outputs):
                 res.chart_s = time.monotonic() - t0
+                res.cpu["chart"] = course_hub.cpu_seconds(name)
                 break
         else:
             raise RuntimeError("no chart in chapter 00")
@@ -121,6 +135,70 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+PHASES = (("server start (login to running server)", None, "server_s", "server"),
+          ("kernel start (open chapter to kernel ready)", "server_s", "kernel_s", "kernel"),
+          (":dep cell", "kernel_s", "dep_s", "dep"),
+          ("cells to the first chart", "dep_s", "chart_s", "chart"))
+
+
+def breakdown(results: list[Result], hub_log: str = "", hub_cpu: float | None = None) -> str:
+    """Per phase: wall seconds and the learner's CPU-seconds, p50 / p95 over learners; the spawner's
+    steps from its log; the hub's own CPU-seconds per learner."""
+    def p50_95(vals: list[float]) -> str:
+        return f"{statistics.median(vals):6.1f} / {pct(vals, 95):6.1f}" if vals else "     - /      -"
+
+    lines = [f"{'phase':<44} {'wall s p50 / p95':>16}   {'CPU-s p50 / p95':>16}"]
+    for label, begin, end, cpu_key in PHASES:
+        walls, cpus = [], []
+        prev_cpu = {"server": None, "kernel": "server", "dep": "kernel", "chart": "dep"}[cpu_key]
+        for r in results:
+            a = getattr(r, begin) if begin else 0.0
+            b = getattr(r, end)
+            if a is not None and b is not None:
+                walls.append(b - a)
+            c1 = r.cpu.get(cpu_key)
+            c0 = r.cpu.get(prev_cpu, 0.0) if prev_cpu else 0.0
+            if c1 is not None and c0 is not None:
+                cpus.append(c1 - c0)
+        lines.append(f"{label:<44} {p50_95(walls):>16}   {p50_95(cpus):>16}")
+    totals = [r.cpu["chart"] for r in results if r.cpu.get("chart") is not None]
+    if totals:
+        lines.append(f"{'a learner, login to first chart':<44} {'':>16}   {p50_95(totals):>16}")
+    steps: dict[str, list[float]] = {}
+    for m in re.finditer(r"start phases of \S+: (.*)", hub_log):
+        for part in m.group(1).split(", "):
+            k, _, v = part.rpartition(" ")[0].rpartition(" ")
+            try:
+                steps.setdefault(k, []).append(float(v))
+            except ValueError:
+                continue
+    for k, vals in steps.items():
+        lines.append(f"  spawner: {k:<34} {p50_95(vals):>16}   (n={len(vals)})")
+    if hub_cpu is not None and results:
+        lines.append(f"the hub and its proxy (root): {hub_cpu:.1f} CPU-s in all, {hub_cpu / len(results):.2f} per learner")
+    return "\n".join(lines)
+
+
+def hub_cpu_seconds() -> float:
+    """CPU-seconds of root's jupyterhub and configurable-http-proxy processes (and their reaped children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if d.stat().st_uid != 0:
+                continue
+            cmd = (d / "cmdline").read_bytes()
+            if b"jupyterhub" not in cmd and b"configurable-http-proxy" not in cmd:
+                continue
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def main(argv: list[str]) -> int:
     import hub_test  # noqa: E402  (starts and stops a hub of its own)
 
@@ -134,8 +212,12 @@ def main(argv: list[str]) -> int:
     with hub_test.TestHub(n_learners=args.learners) as hub:
         print(f"[hub-load] {args.learners} learners arriving over {args.window:.0f} s at {hub.base}", flush=True)
         t = time.monotonic()
+        cpu0 = hub_cpu_seconds()
         results = run(hub.base, hub.accounts, args.window)
+        hub_cpu = hub_cpu_seconds() - cpu0
         print(report(results))
+        log = hub.state / "hub.log"
+        print(breakdown(results, log.read_text(errors="replace") if log.exists() else "", hub_cpu))
         print(f"[hub-load] whole run {time.monotonic() - t:.0f} s")
         return 1 if any(r.error for r in results) else 0
 
