@@ -290,7 +290,11 @@ fn a_full_disk_means_compiling_with_a_line_saying_so() {
         eprintln!("skipped: {why}");
         if let Some(record) = std::env::var_os("COURSE_TEST_SKIPS") {
             use std::io::Write;
-            if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(record) {
+            if let Ok(mut f) = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(record)
+            {
                 let _ = writeln!(f, "{why}");
             }
         }
