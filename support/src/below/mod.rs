@@ -83,7 +83,7 @@ pub fn run_scenario(
     envs: &[(&str, &str)],
 ) -> Result<String, String> {
     check_env(envs)?;
-    build_all()?;
+    built()?;
     let mut cmd = Command::new(binary(allocator.binary()));
     cmd.args(args).envs(envs.iter().copied());
     let out = run_measured(cmd, Duration::from_secs(RUN_SECONDS));
@@ -97,6 +97,19 @@ pub fn run_scenario(
         ));
     }
     Ok(out.stdout)
+}
+
+/// Builds the programs once per process: later scenarios start at once (cargo's no-op check of
+/// the build takes about a second, and a chapter runs dozens of scenarios). A failed build is tried
+/// again next time.
+pub fn built() -> Result<(), String> {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if BUILT.get().is_some() {
+        return Ok(());
+    }
+    build_all()?;
+    let _ = BUILT.set(());
+    Ok(())
 }
 
 fn kib_mib(kib: u64) -> f64 {

@@ -13,9 +13,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::{check_ops, read_steps, Step, RUN_SECONDS};
+use super::{built, check_ops, read_steps, Step, RUN_SECONDS};
 use crate::realprog::compare::Allocator;
-use crate::realprog::run::{binary, build_all, run_measured};
+use crate::realprog::run::{binary, run_measured};
 use crate::views::chart::Chart;
 use crate::views::display::Table;
 
@@ -187,7 +187,7 @@ pub fn parse(strace: &str) -> Vec<Call> {
 pub fn trace_ops(ops: &str) -> Result<Trace, String> {
     check_ops(ops)?;
     strace_status()?;
-    build_all()?;
+    built()?;
     let mut cmd = Command::new("strace");
     cmd.args([
         "-qq",
@@ -229,6 +229,20 @@ fn describe(c: &Call) -> String {
     }
 }
 
+/// Consecutive equal descriptions folded into one with a count: `brk +132 KiB × 150`.
+fn runs(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for d in items {
+        match out.last_mut() {
+            Some((last, n)) if *last == d => *n += 1,
+            _ => out.push((d, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(d, n)| if n == 1 { d } else { format!("{d} × {n}") })
+        .collect()
+}
+
 impl Trace {
     /// The memory calls of operation `i` (the `brk(NULL)` queries left out).
     pub fn calls_of(&self, i: usize) -> Vec<&Call> {
@@ -265,7 +279,7 @@ impl Trace {
                 self.startup_calls()
             ));
         for s in &self.steps {
-            let calls: Vec<String> = self.calls_of(s.i).into_iter().map(describe).collect();
+            let calls = runs(self.calls_of(s.i).into_iter().map(describe));
             t.row([
                 s.i.to_string(),
                 s.op.clone(),
@@ -340,5 +354,7 @@ mod tests {
         assert_eq!(b, vec![-303104, 0x2000, 135168, 4096]);
         assert_eq!(t.timeline("x").series_list().len(), 2);
         assert!(parse("garbage\n(\n) = \n").is_empty());
+        let folded = runs(["a", "a", "b", "a"].into_iter().map(String::from));
+        assert_eq!(folded, vec!["a × 2", "b", "a"]);
     }
 }
