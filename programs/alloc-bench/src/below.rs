@@ -184,18 +184,52 @@ enum Held {
 }
 
 /// The `ops` scenario: each operation between a `step` line and an `after` line.
+///
+/// Nothing the scenario itself needs is allocated between the operations: its lines are written
+/// into one `String` and `/proc/self/status` is read into another, both sized before the first
+/// operation, and the table of what is held has its room from the start. Otherwise a small block of
+/// the program's own bookkeeping, made after an operation's blocks, would sit above them in the
+/// heap (and glibc's per-thread cache keeps such blocks in use after they are freed), and the heap's
+/// top could not be given back: the figures would show the scenario, not the operations.
 pub fn run_ops(ops: &[Op]) -> Result<(), String> {
-    let mut held: HashMap<String, Held> = HashMap::new();
+    use std::fmt::Write as _;
+    use std::io::Read as _;
+    let mut held: HashMap<&str, Held> = HashMap::with_capacity(ops.len());
+    let mut text = String::with_capacity(16 << 10);
+    let mut status = String::with_capacity(64 << 10);
+    let kib = |field: &str, status: &mut String| -> u64 {
+        status.clear();
+        if let Ok(mut f) = std::fs::File::open("/proc/self/status") {
+            let _ = f.read_to_string(status);
+        }
+        status
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(field)?
+                    .strip_prefix(':')?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
     for (i, op) in ops.iter().enumerate() {
-        println!(
-            "{}",
-            Line::new("step")
-                .field("i", i)
-                .field("op", format!("{op:?}"))
-        );
+        text.clear();
+        let _ = write!(text, "step i={i} op=");
+        let _ = match op {
+            Op::Box(n, b) => write!(text, "box:{n}:{b}"),
+            Op::Vec(n, b) => write!(text, "vec:{n}:{b}"),
+            Op::Many(n, c, b) => write!(text, "many:{n}:{c}:{b}"),
+            Op::Free(n) => write!(text, "free:{n}"),
+            Op::Thin(n, k) => write!(text, "thin:{n}:{k}"),
+            Op::Trim => write!(text, "trim"),
+        };
+        println!("{text}");
         match op {
             Op::Box(n, b) => {
-                held.insert(n.clone(), Held::One(vec![1u8; *b].into_boxed_slice()));
+                held.insert(n, Held::One(vec![1u8; *b].into_boxed_slice()));
             }
             Op::Vec(n, b) => {
                 let chunk = [1u8; 64 << 10];
@@ -204,21 +238,21 @@ pub fn run_ops(ops: &[Op]) -> Result<(), String> {
                     let take = chunk.len().min(*b - v.len());
                     v.extend_from_slice(&chunk[..take]);
                 }
-                held.insert(n.clone(), Held::Grown(v));
+                held.insert(n, Held::Grown(v));
             }
             Op::Many(n, c, b) => {
                 let mut blocks = Vec::with_capacity(*c);
                 for _ in 0..*c {
                     blocks.push(vec![1u8; *b].into_boxed_slice());
                 }
-                held.insert(n.clone(), Held::Blocks(blocks));
+                held.insert(n, Held::Blocks(blocks));
             }
             Op::Free(n) => {
-                if held.remove(n).is_none() {
+                if held.remove(n.as_str()).is_none() {
                     return Err(format!("free:{n}: nothing named {n} is held"));
                 }
             }
-            Op::Thin(n, k) => match held.get_mut(n) {
+            Op::Thin(n, k) => match held.get_mut(n.as_str()) {
                 Some(Held::Blocks(blocks)) => {
                     let mut i = 0;
                     blocks.retain(|_| {
@@ -236,17 +270,17 @@ pub fn run_ops(ops: &[Op]) -> Result<(), String> {
         }
         // SAFETY: mallinfo2 has no preconditions; it reads glibc's arenas under their locks.
         let m = unsafe { libc::mallinfo2() };
-        println!(
-            "{}",
-            Line::new("after")
-                .field("i", i)
-                .field("rss_kib", rss_kib())
-                .field("vsz_kib", vsz_kib())
-                .field("heap_kib", m.arena / 1024)
-                .field("free_kib", m.fordblks / 1024)
-                .field("top_kib", m.keepcost / 1024)
-                .field("mmapped_kib", m.hblkhd / 1024)
+        let (rss, vsz) = (kib("VmRSS", &mut status), kib("VmSize", &mut status));
+        text.clear();
+        let _ = write!(
+            text,
+            "after i={i} rss_kib={rss} vsz_kib={vsz} heap_kib={} free_kib={} top_kib={} mmapped_kib={}",
+            m.arena / 1024,
+            m.fordblks / 1024,
+            m.keepcost / 1024,
+            m.hblkhd / 1024
         );
+        println!("{text}");
     }
     drop(held);
     // Calls after this line (the exit's) belong to no operation.

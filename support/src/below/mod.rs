@@ -124,7 +124,7 @@ fn kib_mib(kib: u64) -> f64 {
 pub struct Step {
     /// Its place in the list, from 0.
     pub i: usize,
-    /// The operation, as the program read it (`Box("a", 300000)`).
+    /// The operation, as the program wrote it (`box:a:300000`).
     pub op: String,
     /// Resident memory after it (`VmRSS`), KiB.
     pub rss_kib: u64,
@@ -172,7 +172,7 @@ fn read_steps(stdout: &str) -> Result<Vec<Step>, String> {
             op: ops
                 .iter()
                 .find(|(j, _)| *j == i)
-                .map(|(_, o)| o.replace('_', " "))
+                .map(|(_, o)| o.clone())
                 .unwrap_or_default(),
             rss_kib: l.get("rss_kib")?,
             vsz_kib: l.get("vsz_kib")?,
@@ -761,10 +761,10 @@ mod tests {
 
     #[test]
     fn steps_are_read_with_their_operation() {
-        let out = "step i=0 op=Box(\"a\",_300000)\nafter i=0 rss_kib=10 vsz_kib=20 heap_kib=1 free_kib=2 top_kib=3 mmapped_kib=4\n";
+        let out = "step i=0 op=box:a:300000\nafter i=0 rss_kib=10 vsz_kib=20 heap_kib=1 free_kib=2 top_kib=3 mmapped_kib=4\n";
         let s = read_steps(out).unwrap();
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].op, "Box(\"a\", 300000)");
+        assert_eq!(s[0].op, "box:a:300000");
         assert_eq!((s[0].rss_kib, s[0].mmapped_kib), (10, 4));
         assert!(read_steps("after i=0 rss_kib=x\n").is_err());
     }
