@@ -349,7 +349,7 @@ pub fn touch(bytes: usize, every: usize, samples: usize, thp: bool) -> Result<()
         // written through the pointer (the Vec's length stays 0).
         unsafe { base.add(p * page).write_volatile(1) };
         touched += 1;
-        if touched % sample_every == 0 || touched == to_touch {
+        if touched.is_multiple_of(sample_every) || touched == to_touch {
             sample(touched);
         }
     }

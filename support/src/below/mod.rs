@@ -685,7 +685,7 @@ pub fn threads_table(rows: &[ThreadsRow]) -> Table {
     t
 }
 
-fn by_variant<'a>(rows: &'a [ThreadsRow]) -> Vec<(&'a str, Vec<&'a ThreadsRow>)> {
+fn by_variant(rows: &[ThreadsRow]) -> Vec<(&str, Vec<&ThreadsRow>)> {
     let mut out: Vec<(&str, Vec<&ThreadsRow>)> = Vec::new();
     for r in rows {
         match out.iter_mut().find(|(v, _)| *v == r.variant) {
@@ -772,7 +772,7 @@ mod tests {
     #[test]
     fn the_reservation_fits_the_bound() {
         let (bytes, why) = reservation();
-        assert!(bytes <= 1 << 30 && bytes >= 2 << 20, "{why}");
+        assert!((2 << 20..=1 << 30).contains(&bytes), "{why}");
         assert!(!thp_setting().is_empty());
     }
 }
