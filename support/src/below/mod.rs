@@ -770,6 +770,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc and /sys")]
     fn the_reservation_fits_the_bound() {
         let (bytes, why) = reservation();
         assert!((2 << 20..=1 << 30).contains(&bytes), "{why}");
