@@ -83,6 +83,12 @@ pub fn run_scenario(
     envs: &[(&str, &str)],
 ) -> Result<String, String> {
     check_env(envs)?;
+    if args.len() > 16 || args.iter().any(|a| a.len() > MAX_OPS_TEXT + 8) {
+        return Err(format!(
+            "at most 16 arguments of at most {} characters each",
+            MAX_OPS_TEXT + 8
+        ));
+    }
     built()?;
     let mut cmd = Command::new(binary(allocator.binary()));
     cmd.args(args).envs(envs.iter().copied());
@@ -750,6 +756,10 @@ mod tests {
         assert!(check_env(&[("LD_PRELOAD", "/tmp/x.so")]).is_err());
         assert!(check_env(&[("MALLOC_ARENA_MAX", "1\n2")]).is_err());
         assert!(check_env(&[("MALLOC_ARENA_MAX", "1")]).is_ok());
+        let many = vec![String::from("x"); 17];
+        assert!(run_scenario(Allocator::System, &many, &[])
+            .unwrap_err()
+            .contains("at most 16 arguments"));
         assert!(touch(0, 1, 1, false).is_err());
         assert!(touch(usize::MAX, 1, 1, false).is_err());
         assert!(touch(1 << 20, 0, 1, false).is_err());

@@ -329,6 +329,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refusal_names_strace_s_message_and_what_to_run() {
+        let m = refused(
+            "strace: test_ptrace_get_syscall_info: PTRACE_TRACEME: Operation not permitted\n",
+        );
+        assert!(
+            m.contains("Operation not permitted") && m.contains("strace -e trace=brk"),
+            "{m}"
+        );
+        assert!(refused("").contains("no message"));
+    }
+
+    #[test]
     fn strace_lines_are_read_into_calls_per_step() {
         let text = "brk(NULL)                               = 0x1000\n\
             mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f00\n\

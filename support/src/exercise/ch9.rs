@@ -287,6 +287,13 @@ mod tests {
         );
         let v = check_give_back(|_| Vec::new());
         assert!(!v.passed && v.message.contains("must return"), "{v}");
+        // A hard-coded answer: the right number of fresh blocks with a guessed byte.
+        let v = check_give_back(|_| {
+            (0..512)
+                .map(|_| vec![0u8; GIVE_BACK_SIZE].into_boxed_slice())
+                .collect()
+        });
+        assert!(!v.passed && v.message.contains("bytes intact"), "{v}");
         let v = check_give_back(|b| {
             let kept = keep(b);
             // SAFETY: malloc_trim has no preconditions.
