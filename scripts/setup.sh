@@ -184,6 +184,18 @@ if merged != settings:
 PY
 ok
 
+step "strace (chapter 9 traces its programs' system calls)"
+# Chapter 9 runs its programs under strace. Without it the chapter says so in its trace cells and
+# exercise 9.1 cannot be checked; everything else runs. As root on Debian/Ubuntu it is installed here.
+if command -v strace >/dev/null; then ok "$(strace -V 2>/dev/null | head -1)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace; } >"$ROOT/build-strace-install.log" 2>&1 \
+    && { rm -f "$ROOT/build-strace-install.log"; ok "installed ($(strace -V 2>/dev/null | head -1))"; } \
+    || ok "could not be installed (see build-strace-install.log): chapter 9's traces will say so"
+else
+  ok "not installed: chapter 9's traces will say so (as root: apt-get install strace)"
+fi
+
 step "git filter: notebook outputs stay out of commits"
 # Autosave writes outputs into the notebooks; the nbstripout filter (pinned in requirements.txt) strips
 # them from what git sees, so `git status`/`git diff`/`git pull` only see real edits. .gitattributes

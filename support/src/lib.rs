@@ -8,7 +8,7 @@
 //! | layer | modules | what it holds |
 //! |---|---|---|
 //! | exercise checks | [`exercise`] (one file per chapter) | checks that say PASS or NOT YET and what is wrong |
-//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6), [`shared`] (ch. 7), [`realprog`] (ch. 8) | one module per chapter concept |
+//! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6), [`shared`] (ch. 7), [`realprog`] (ch. 8), [`below`] (ch. 9) | one module per chapter concept |
 //! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter, chapter 5's own designs |
 //! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
 //!
@@ -21,6 +21,7 @@
 //! | [`growth`] | chapter 4 | std's capacity rule as a model, real-Vec tracer, strategies and `GrowVec`, cost simulation, fresh-process lab |
 //! | [`shared`] | chapter 7 | `Rc`/`Arc`/`Weak`: the block's layout and a live pointer read in place, std's `Rc` measured in the `rc_trace` example (operations, the two phases of drop, cycles, one tree four ways, the `MAX_REFCOUNT` abort), clone + drop cost and contention |
 //! | [`realprog`] | chapter 8 | real programs: the same workloads on System, jemalloc, mimalloc and the size classes (programs of the `alloc-bench` member, measured in fresh processes), dhat-rs profiles, allocations cut one change at a time, an allocation budget checked on a function's source |
+//! | [`below`] | chapter 9 | below malloc: chapter 8's programs run chapter 9's scenarios in fresh processes; the system calls behind a sequence (strace), resident against virtual memory and page faults, zeroed memory, memory that does not go back and `malloc_trim`, a server over time, threads and glibc's arenas |
 //! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
 //! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
 //! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
@@ -33,6 +34,7 @@
 #![deny(missing_debug_implementations)]
 
 pub mod allocators;
+pub mod below;
 pub mod boxes;
 pub mod collections;
 pub mod exercise;

@@ -39,12 +39,13 @@ use support::allocators::{
     align_up, paint, Arena, ArenaAllocator, Block, Bump, BumpDown, BumpUp, CheckedArena, DownBy,
     FreeList, HeapMap, Local, Region, RegionKind, SizeClasses, Span,
 };
+use support::below;
 use support::boxes::{box_facts, DropCounter};
 use support::collections::btree::{self, BTreeModel};
 use support::collections::deque::{self, DequeLab, DequeModel, DequeOp};
 use support::collections::tracer::{self, trace, GrowthTrace, Metric, Traceable};
 use support::collections::{self, hashmap, std_calls, std_trace};
-use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6, ch7, ch8};
+use support::exercise::{ch1, ch2, ch3, ch4, ch5, ch6, ch7, ch8, ch9};
 use support::growth::model::{Op, VecModel};
 use support::growth::simulate::{simulate, try_simulate};
 use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
@@ -3404,6 +3405,169 @@ fn cases() -> Vec<Case> {
                     m.status,
                 )
             },
+        ),
+        // ---- below (chapter 9) ----
+        case(
+            "below::run_ops of an empty list",
+            Error("1..=4096 characters"),
+            || below::run_ops("", &[]).map(|s| format!("{} steps", s.len())),
+        ),
+        case(
+            "below::run_ops of a path and a shell command",
+            Error("operations are letters, digits"),
+            || {
+                below::run_ops("../../etc/passwd;rm -rf /", &[])
+                    .map(|s| format!("{} steps", s.len()))
+            },
+        ),
+        case(
+            "below::run_ops of 10^5 characters, and of 65 operations",
+            Error("at most 64 operations"),
+            || {
+                if below::run_ops(&"trim,".repeat(20_000), &[]).is_ok() {
+                    return Ok("10^5 characters accepted".into());
+                }
+                below::run_ops(&"trim,".repeat(65), &[]).map(|s| format!("{} steps", s.len()))
+            },
+        ),
+        case(
+            "below::run_ops with LD_PRELOAD in its environment",
+            Error("is not one of the variables"),
+            || {
+                below::run_ops("trim", &[("LD_PRELOAD", "/tmp/evil.so")])
+                    .map(|s| format!("{} steps", s.len()))
+            },
+        ),
+        case(
+            "below::run_scenario with a control character in MALLOC_ARENA_MAX",
+            Error("at most 200 plain characters"),
+            || {
+                below::run_scenario(
+                    real_compare::Allocator::System,
+                    &[],
+                    &[("MALLOC_ARENA_MAX", "1\n2")],
+                )
+            },
+        ),
+        case(
+            "below::touch of 0 bytes, and of usize::MAX bytes every usize::MAX pages",
+            Error("touch: bytes 65536"),
+            || {
+                if below::touch(0, 1, 1, false).is_ok() {
+                    return Ok("0 bytes touched".into());
+                }
+                below::touch(usize::MAX, usize::MAX, usize::MAX, true)
+                    .map(|t| format!("{} samples", t.samples.len()))
+            },
+        ),
+        case(
+            "below::touch with every = 0 and 0 samples",
+            Error("every >= 1"),
+            || below::touch(1 << 20, 0, 0, false).map(|t| format!("{} samples", t.samples.len())),
+        ),
+        case(
+            "below::zeroed of usize::MAX bytes",
+            Error("zeroed: bytes 65536"),
+            || below::zeroed(usize::MAX).map(|z| format!("{} rows", z.len())),
+        ),
+        case(
+            "below::server of 0 ticks and usize::MAX requests",
+            Error("server: ticks"),
+            || {
+                below::server(
+                    real_compare::Allocator::System,
+                    0,
+                    usize::MAX,
+                    usize::MAX,
+                    &[],
+                )
+                .map(|t| format!("{} ticks", t.len()))
+            },
+        ),
+        case(
+            "below::threads of usize::MAX threads, blocks of 0 bytes",
+            Error("threads: 1..=64 threads"),
+            || {
+                below::threads(
+                    "x",
+                    real_compare::Allocator::System,
+                    usize::MAX,
+                    usize::MAX,
+                    0,
+                    &[],
+                )
+                .map(|r| r.variant)
+            },
+        ),
+        case(
+            "below::reservation and thp_setting on this machine",
+            Bounded,
+            || {
+                let (bytes, why) = below::reservation();
+                bounded(
+                    (2 << 20..=1 << 30).contains(&bytes) && !below::thp_setting().is_empty(),
+                    why,
+                )
+            },
+        ),
+        case(
+            "below charts of nothing (no steps, no ticks, no rows)",
+            Bounded,
+            || {
+                let a = below::steps_chart("t", &[]).to_svg().map(|s| s.len());
+                let b = chart_err(below::server_chart("t", &[]));
+                let c = chart_err(below::threads_rss_chart("t", &[]));
+                let d = below::zeroed_chart(&[], 0).to_svg().map(|s| s.len());
+                Ok(format!("{a:?} {b:?} {c:?} {d:?}"))
+            },
+        ),
+        case(
+            "below::trace::trace_ops of an empty list",
+            Error("1..=4096 characters"),
+            || below::trace::trace_ops("").map(|t| format!("{} calls", t.calls.len())),
+        ),
+        case(
+            "below::trace::parse of 10^5 lines of garbage and a 40-digit hex size",
+            Bounded,
+            || {
+                let text = "mmap(NULL, 0xffffffffffffffffffffffffffffffffffffffff, X, MAP_ANONYMOUS, -1, 0) = 0x1\n".repeat(10)
+                    + &") = (\n".repeat(100_000)
+                    + "brk(0xffffffffffffffff) = 0xffffffffffffffff\nmremap(1, 18446744073709551615, 0) = 1\n";
+                let calls = below::trace::parse(&text);
+                bounded(calls.len() == 12, format!("{} calls", calls.len()))
+            },
+        ),
+        case(
+            "ch9::judge_predictions of 10^5 predictions, and of 6 predictions of 10^5 characters",
+            Error("not a prediction"),
+            || {
+                let t = below::trace::Trace {
+                    steps: vec![],
+                    calls: vec![],
+                };
+                let many = vec!["brk"; 100_000];
+                if ch9::judge_predictions(&many, &t).passed {
+                    return Ok("10^5 predictions passed".into());
+                }
+                let long = "brk+".repeat(25_000);
+                verdict(ch9::judge_predictions(&[long.as_str(); 6], &t))
+            },
+        ),
+        case(
+            "ch9::judge_predictions of the right words against a trace with no steps",
+            Error("reported 0 steps"),
+            || {
+                let t = below::trace::Trace {
+                    steps: vec![],
+                    calls: vec![],
+                };
+                verdict(ch9::judge_predictions(&["mmap"; 6], &t))
+            },
+        ),
+        case(
+            "ch9::check_give_back of a function that keeps every block",
+            Error("must return the 512 blocks"),
+            || verdict(ch9::check_give_back(|b| b)),
         ),
         // ---- views::bars ----
         case(

@@ -11,11 +11,14 @@
 //! | `cuts` | [`counting::Counting`] over `System` | per step of [`cuts`]: allocations, bytes, time |
 //! | `dhat-profile` | `dhat::Alloc` (feature `dhat`) | writes a `dhat-heap.json` |
 //!
+//! Every `bench-*` binary also runs chapter 9's scenarios ([`below`]) when given `scenario=NAME`.
+//!
 //! Every binary takes its arguments as `key=value` words and prints [`support::infra::programs::Line`]s,
 //! which the support crate (`support::realprog`) reads back.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod below;
 pub mod counting;
 pub mod cuts;
 pub mod workloads;
@@ -55,6 +58,14 @@ pub fn peak_rss_kib() -> u64 {
 /// after the work, when everything is freed). Exits with status 2 and a message on bad arguments.
 pub fn bench_main(allocator: &str, view: impl Fn() -> Vec<(&'static str, u64)>) {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a.starts_with("scenario=")) {
+        // Chapter 9's scenarios ([`below`]) run on every allocator.
+        if let Err(e) = below::below_main(&args) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let go = || -> Result<(), String> {
         let w = Workload::parse(&arg(&args, "workload", "json".to_string())?)?;
         let threads = arg(&args, "threads", 1usize)?;

@@ -21,6 +21,7 @@ pub mod ch5;
 pub mod ch6;
 pub mod ch7;
 pub mod ch8;
+pub mod ch9;
 
 /// The outcome of an exercise check.
 #[derive(Clone, Debug, PartialEq, Eq)]
