@@ -7,7 +7,7 @@ export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
 .PHONY: help setup run test lab hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
-	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
+	kernel-cache kernel-warm browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -32,7 +32,7 @@ setup:
 
 run: setup notebook-run
 
-test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test
+test: setup miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile kernel-warm notebook-slides browser-test hub-test
 	@echo "[test] all checks passed"
 
 # Miri's sysroot is built once per machine (about a minute); cargo test's Miri checks need it too.
@@ -63,6 +63,11 @@ kernel-cache:
 # The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
 kernel-hostile:
 	@echo "[test] hostile inputs in a live kernel (tests/kernel_hostile.py)"; $(PY) tests/kernel_hostile.py
+
+# The warm-kernel pool through a real JupyterLab server: a chapter gets a warmed kernel, a restart another,
+# no warm-up variable, never one kernel for two chapters, nothing left after the server stops or is killed.
+kernel-warm:
+	@echo "[test] warm kernels in a live JupyterLab (tests/kernel_warm.py)"; $(PY) tests/kernel_warm.py
 
 # A real browser on the built pages (after notebook-run): titles, navigation, inline SVG charts, folded
 # solutions, monospace output. Installs Chromium on Debian as root; elsewhere says why it skips.

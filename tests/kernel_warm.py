@@ -41,6 +41,7 @@ from hub_client import Kernel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEP = ':dep support = { path = "../support" }'
+USES_SUPPORT = "{ let _ = support::layout::SizeTable::new(); }"
 PARENT = "std::os::unix::process::parent_id()"  # a cell runs in a child of the kernel process
 
 
@@ -191,6 +192,9 @@ def main() -> int:
         status, warm_count, vars_text = first_cell(a, ":vars")
         check(status == "ok" and vars_text == "", f"its first cell, :vars, lists no variable (said {vars_text!r})")
         check(int(run_cell(a, PARENT)) == waiting, f"the session's kernel is process {waiting}, the warmed one")
+        # The warm-up itself, seen from the kernel: `support` resolves before the chapter's :dep cell ran
+        # (in a cold kernel the same cell fails: checked below).
+        check(first_cell(a, USES_SUPPORT)[0] == "ok", "the warmed kernel already loaded the support crate")
         run_cell(a, DEP)
         run_cell(a, "let mine = support::layout::SizeTable::new();")
 
@@ -224,6 +228,7 @@ def main() -> int:
         check(warm_count is not None and cold_count == warm_count + 1 and cold_vars == "",
               f"a warmed kernel's first cell has the execution count of a cold kernel's ({warm_count}; the cold "
               f"kernel's second cell {cold_count})")
+        check(first_cell(cold_k, USES_SUPPORT)[0] == "error", "a cold kernel has no support crate before its :dep cell")
         for k in (b, c):
             k.close()
             requests.delete(f"{lab.base}/api/kernels/{k.id}", headers=lab.headers(), timeout=120)
@@ -237,8 +242,8 @@ def main() -> int:
                                                header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
         a.wait_ready(300)
         after = lab.handed(a.id)
-        check(len(after) == 2 and after[1] != waiting and not psutil.pid_exists(waiting) or
-              (psutil.pid_exists(waiting) and psutil.Process(waiting).status() == psutil.STATUS_ZOMBIE),
+        old_gone = not psutil.pid_exists(waiting) or psutil.Process(waiting).status() == psutil.STATUS_ZOMBIE
+        check(len(after) == 2 and after[1] != waiting and old_gone,
               f"a restart handed the session another warmed kernel ({after}) and ended the old one")
         status, _, vars_text = first_cell(a, ":vars")
         check(status == "ok" and vars_text == "" and int(run_cell(a, PARENT)) == after[-1],
