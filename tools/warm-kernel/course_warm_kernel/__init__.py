@@ -89,6 +89,35 @@ def _die_with_parent_preexec():
     return preexec
 
 
+async def answers_kernel_info(info: dict, process, timeout: float, stop=lambda: False) -> tuple[bool, str]:
+    """Waits until the kernel at `info` answers ONE kernel_info_request (True, ""), or dies, or `timeout`
+    passes (False, why). One request only, on purpose: evcxr_jupyter 0.22.0 ends when it answers a request
+    whose socket has closed meanwhile (a reply on the control channel to a vanished peer fails with "Broken
+    pipe" and ends its control loop, so the kernel), and jupyter_server's nudge leaves exactly that behind
+    when it meets a kernel still starting: a request every 0.5 s on transient shell and control sockets,
+    closed at the first reply."""
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    kc = AsyncKernelClient()
+    kc.load_connection_info(info)
+    kc.start_channels(iopub=False, stdin=False, hb=False, control=False)
+    try:
+        msg_id = kc.kernel_info()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not stop():
+            if process.poll() is not None:
+                return False, f"exited with {process.returncode} while starting"
+            try:
+                reply = await kc.get_shell_msg(timeout=0.2)
+            except Exception:  # queue.Empty: not answering yet
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return True, ""
+        return False, "server stopping" if stop() else f"no answer within {timeout:.0f} s"
+    finally:
+        kc.stop_channels()
+
+
 @dataclass
 class WarmKernel:
     """A kernel of the pool: started, and warmed once `ready` is set."""
@@ -218,27 +247,7 @@ class Pool:
     async def _wait_ready(self, kernel: WarmKernel) -> tuple[bool, str]:
         """True once the kernel answers kernel_info (evcxr answers only after its start-up configuration,
         so after the warm-up lines); False with a reason when it dies or times out first."""
-        from jupyter_client.asynchronous import AsyncKernelClient
-
-        kc = AsyncKernelClient()
-        kc.load_connection_info(kernel.info)
-        kc.start_channels()
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT
-            while time.monotonic() < deadline and not self.stopped:
-                if kernel.process.poll() is not None:
-                    return False, f"exited with {kernel.process.returncode} while warming up"
-                msg_id = kc.kernel_info()
-                try:
-                    while True:
-                        reply = await kc.get_shell_msg(timeout=1.0)
-                        if reply["parent_header"].get("msg_id") == msg_id:
-                            return True, ""
-                except Exception:  # queue.Empty: not answering yet
-                    continue
-            return False, "timed out" if not self.stopped else "server stopping"
-        finally:
-            kc.stop_channels()
+        return await answers_kernel_info(kernel.info, kernel.process, READY_TIMEOUT, lambda: self.stopped)
 
     # -- handing over ----------------------------------------------------------------------------
     def take(self, name: str, cwd: str | None, env: dict) -> WarmKernel | None:
@@ -360,6 +369,16 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         if Pool.current is not None:
             Pool.current.handed_over(warm, self.kernel_id)
         return self.connection_info
+
+    async def post_launch(self, **kwargs: Any) -> None:
+        """Inside a server, a cold kernel is returned only once it answers: the server (a restart's REST
+        call, the websocket's nudge) then meets a ready kernel, which is what keeps evcxr alive (see
+        `answers_kernel_info`). A handed-over kernel answers already."""
+        await super().post_launch(**kwargs)
+        if Pool.current is not None and self.handed_pid is None and self.process is not None:
+            ok, why = await answers_kernel_info(self.connection_info, self.process, READY_TIMEOUT)
+            if not ok:
+                self.log.warning("[warm kernels] kernel %s: %s", self.kernel_id, why)
 
     async def get_provisioner_info(self) -> dict:
         info = await super().get_provisioner_info()
