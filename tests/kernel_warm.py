@@ -42,6 +42,7 @@ from hub_client import Kernel  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DEP = ':dep support = { path = "../support" }'
 USES_SUPPORT = "{ let _ = support::layout::SizeTable::new(); }"
+RESTARTS = 3
 PARENT = "std::os::unix::process::parent_id()"  # a cell runs in a child of the kernel process
 
 
@@ -250,6 +251,28 @@ def main() -> int:
               "after the restart: no variable of before, and the session's kernel is the new warmed one")
         lab.remember()
 
+        # 4b: restarts while a cell runs, in a row (the pool is empty after the first: cold kernels), each
+        # followed at once by a new websocket (JupyterLab reconnects after a restart; the server's nudge then
+        # meets the new kernel). Each must come back and stay: no automatic restart of a crashed kernel.
+        for i in range(RESTARTS):
+            a.request("execute_request", {"code": "std::thread::sleep(std::time::Duration::from_secs(30));",
+                                          "silent": False, "store_history": True, "user_expressions": {},
+                                          "allow_stdin": False})
+            time.sleep(1.0)
+            r = requests.post(f"{lab.base}/api/kernels/{a.id}/restart", headers=lab.headers(), timeout=300)
+            a.close()
+            a = Kernel(websocket.create_connection(f"ws://127.0.0.1:{lab.port}/api/kernels/{a.id}/channels",
+                                                   header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
+            a.wait_ready(300)
+            lab.remember()
+        time.sleep(8)  # a kernel killed by the nudge is noticed by the server's restarter within 3 s
+        starts = [e["event"] for e in lab.events() if e["event"] in ("handed", "cold") and e.get("kernel_id") == a.id]
+        autorestarts = lab.log_path.read_text().count("AsyncIOLoopKernelRestarter: restarting")
+        check(r.status_code == 200 and "cold" in starts[-RESTARTS:] and autorestarts == 0
+              and run_cell(a, "1 + 1") == "2",
+              f"{RESTARTS} restarts in a row during a running cell ({', '.join(starts[-RESTARTS:])} kernels) all came "
+              f"back, and no kernel died after its restart ({autorestarts} automatic restarts)")
+
         # 5a: the server stops: nothing of it is left.
         lab.wait_ready(4)
         lab.remember()
@@ -274,8 +297,13 @@ def main() -> int:
             k.close()
         print("[warm] all checks passed", flush=True)
         return 0
-    except Failed as e:
-        print(f"[warm] FAILED: {e}", flush=True)
+    except Exception as e:
+        print(f"[warm] FAILED: {type(e).__name__}: {e}", flush=True)
+        for lab in labs:
+            print(f"[warm] {lab.log_path.name}, last lines:\n" + "\n".join(
+                line for line in lab.log_path.read_text(errors="replace").splitlines()
+                if "ServerApp]" in line or "rror" in line)[-3000:], flush=True)
+            print(f"[warm] record: {lab.events()[-6:]}", flush=True)
         return 1
     finally:
         for lab in labs:
