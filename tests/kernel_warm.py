@@ -12,8 +12,11 @@ to it as JupyterLab does (REST sessions, the kernel's websocket). It checks:
      count is the one a cold kernel gives its first cell;
   3. two chapters opened at once never share a kernel (one gets the warm kernel, the other a cold start);
   4. a restart gets another warmed kernel (a new process, no variables of before);
+  4b. restarts in a row while a cell runs (warm, then cold kernels) all come back, with no kernel dying
+     after its restart (the server's automatic restarts counted in its log);
   5. after the server stops (SIGTERM), and in a second server after `kill -9`, no process it started
      (waiting, handed-over or cold kernels, and their children) is left running.
+The waiting kernel is also checked to be invisible to the server's kernel list (so to its culling).
 Exits non-zero, saying which check failed. About 2-3 minutes on 2 cores (kernels start and warm up).
 """
 
@@ -184,6 +187,10 @@ def main() -> int:
         t0 = time.monotonic()
         lab.wait_ready(1)
         print(f"[warm] the pool's first kernel warmed {time.monotonic() - t0:.0f}s after the server started", flush=True)
+
+        # The waiting kernel is no kernel of the server's (culling and /api/kernels only see those).
+        listed = requests.get(f"{lab.base}/api/kernels", headers=lab.headers(), timeout=30).json()
+        check(listed == [], f"the waiting kernel is not among the server's kernels (culling cannot see it): {listed}")
 
         # 1 + 2: a chapter opened gets the warmed kernel, and sees nothing of its warm-up.
         waiting = lab.events("ready")[0]["pid"]

@@ -92,11 +92,12 @@ class PoolRules(unittest.TestCase):
 @unittest.skipUnless(sys.platform.startswith("linux"), "PR_SET_PDEATHSIG is Linux's")
 class DiesWithItsServer(unittest.TestCase):
     def test_a_guarded_child_dies_when_its_parent_is_killed(self):
+        self.assertTrue(warm.die_with_parent(), "no setpriv (util-linux): kernels would outlive a killed server")
         """A parent starts `sleep` with the guard, prints its pid, and is killed with SIGKILL."""
         parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
             import subprocess, sys, time
             import course_warm_kernel as w
-            p = subprocess.Popen(["sleep", "60"], preexec_fn=w._die_with_parent_preexec(), start_new_session=True)
+            p = subprocess.Popen(w.die_with_parent() + ["sleep", "60"], start_new_session=True)
             print(p.pid, flush=True)
             time.sleep(60)
         """)], stdout=subprocess.PIPE, text=True)

@@ -22,8 +22,8 @@ provisioner is exactly a `LocalProvisioner`.
 
 Bounds: the pool size (spec config `pool_size`, default 1; the environment variable COURSE_WARM_KERNELS
 overrides it; 0 turns the pool off). A waiting kernel belongs to no KernelManager, so Jupyter's culling
-never sees it. It dies with its server: it is started with PR_SET_PDEATHSIG (SIGKILL when the server
-process ends, however it ends: stopped, killed -9, crashed), and a normal exit also shuts the pool down
+never sees it. It dies with its server: it is started under `setpriv --pdeathsig KILL` (SIGKILL when the
+server process ends, however it ends: stopped, killed -9, crashed), and a normal exit also shuts the pool down
 (atexit). Every event is appended, one JSON object per line, to the record file (COURSE_WARM_KERNEL_RECORD,
 else `course-warm-kernels-<server pid>.jsonl` in Jupyter's runtime folder): that record is how the tests
 prove that a session got a warmed kernel.
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import json
 import os
 import shutil
@@ -70,23 +69,17 @@ def _pool_size(config: dict) -> int:
         return 1
 
 
-def _die_with_parent_preexec():
-    """A `preexec_fn` that makes the child receive SIGKILL when the process that started it ends
-    (Linux PR_SET_PDEATHSIG), or None where that does not exist. The parent's pid is read before the
-    fork, so a parent that already died before `prctl` took effect is noticed too."""
+def die_with_parent() -> list[str]:
+    """A command prefix under which the command gets SIGKILL when the process that started it ends, for
+    any reason (Linux PR_SET_PDEATHSIG, set by util-linux's `setpriv`, which then execs the command: the
+    kernel keeps its pid and its parent); [] where that does not exist. Not a `preexec_fn`: Python code
+    between fork and exec can deadlock in a threaded server and would block its event loop."""
     # PR_SET_PDEATHSIG fires when the *thread* that forked ends: only a child of the main thread (the
-    # server's event loop) would outlive nothing but its process.
+    # server's event loop) is tied to the life of the process.
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 async def answers_kernel_info(info: dict, process, timeout: float, stop=lambda: False) -> tuple[bool, str]:
@@ -220,7 +213,7 @@ class Pool:
         info["key"] = info["key"].encode()
         cmd = [arg.replace("{connection_file}", fname).replace("{resource_dir}", spec.resource_dir) for arg in spec.argv]
         try:
-            process = launch_kernel(cmd, env=env, cwd=self.root_dir, preexec_fn=_die_with_parent_preexec())
+            process = launch_kernel(die_with_parent() + cmd, env=env, cwd=self.root_dir)
         except Exception as e:
             self.failures[name] = self.failures.get(name, 0) + 1
             self.record("failed", spec=name, reason=f"launch: {e}")
@@ -342,6 +335,11 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
             why = "" if warm else "no waiting kernel fits (pool empty, another folder or environment)"
         if warm is None:
             pool.missed(name, self.kernel_id, why)
+            if self.handed_pid is not None:
+                # A cold start after a warm kernel (a restart): the connection file on disk still names the
+                # warm kernel's ports, and KernelManager.write_connection_file would keep it (it writes once).
+                # The new kernel must read the ports LocalProvisioner picks now, not race the rewrite.
+                km.cleanup_connection_file()
             return await super().pre_launch(**kwargs)
         if self.ports_cached:  # a cold kernel ran before (a restart): its ports go back to the cache
             await super().cleanup(restart=False)
@@ -357,9 +355,8 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         warm, self._warm = self._warm, None
         if warm is None:
             self.handed_pid = None
-            if Pool.current is not None and "preexec_fn" not in kwargs:
-                # Inside a server with a pool: a cold kernel dies with the server too.
-                kwargs["preexec_fn"] = _die_with_parent_preexec()
+            if Pool.current is not None:  # inside a server with a pool: a cold kernel dies with it too
+                cmd = die_with_parent() + list(cmd)
             return await super().launch_kernel(cmd, **kwargs)
         self.process = warm.process
         self.pid = warm.process.pid
