@@ -92,7 +92,9 @@ step "warm-kernel pool (tools/warm-kernel) inside .venv"
 # A kernel provisioner and a Jupyter Server extension (issue 28): JupyterLab keeps one kernel started and
 # warmed, and hands it to the next chapter opened or restarted. Reinstalled when its sources change.
 want="$(cat tools/warm-kernel/pyproject.toml tools/warm-kernel/course_warm_kernel/*.py | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$VENV/.warm-kernel.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
+# (also checked importable: a later sync of the venv to requirements.txt could have removed it)
+if [ "$(cat "$VENV/.warm-kernel.sha256" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c "import course_warm_kernel" 2>/dev/null \
+   && [ -f "$VENV/etc/jupyter/jupyter_server_config.d/course_warm_kernel.json" ]; then ok "up to date"
 else
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./tools/warm-kernel \
     >"$ROOT/build-warm-kernel.log" 2>&1 || fail "pip install ./tools/warm-kernel failed: see build-warm-kernel.log."
