@@ -7,7 +7,7 @@ export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
 .PHONY: help setup run test test-start lab python-lock lock ordinary-user hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
-	kernel-cache browser-setup browser-test slides notebook-slides reset update normalize clean
+	kernel-cache kernel-warm browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -42,7 +42,7 @@ TEST_TMP := $(shell mktemp -d /tmp/course-test.XXXXXX)
 endif
 test: export TMPDIR := $(TEST_TMP)
 test: export COURSE_TEST_SKIPS := $(TEST_TMP)/skipped
-test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile notebook-slides browser-test hub-test ordinary-user
+test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile kernel-warm notebook-slides browser-test hub-test ordinary-user
 	@n=$$(sort -u $(COURSE_TEST_SKIPS) 2>/dev/null | wc -l); \
 	if [ "$$n" = 0 ]; then echo "[test] all checks passed (none skipped)"; \
 	else echo "[test] all checks passed, $$n skipped:"; sort -u $(COURSE_TEST_SKIPS) | sed 's/^/[test]   skipped: /'; fi; \
@@ -89,6 +89,11 @@ kernel-cache:
 # The worst inputs sent to a live kernel: it must answer or refuse each, and keep its variables.
 kernel-hostile:
 	@echo "[test] hostile inputs in a live kernel (tests/kernel_hostile.py)"; $(PY) tests/kernel_hostile.py
+
+# The warm-kernel pool through a real JupyterLab server: a chapter gets a warmed kernel, a restart another,
+# no warm-up variable, never one kernel for two chapters, nothing left after the server stops or is killed.
+kernel-warm:
+	@echo "[test] warm kernels in a live JupyterLab (tests/kernel_warm.py)"; $(PY) tests/kernel_warm.py
 
 # A real browser on the built pages (after notebook-run): titles, navigation, inline SVG charts, folded
 # solutions, monospace output. Installs Chromium on Debian as root; elsewhere says why it skips.

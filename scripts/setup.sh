@@ -111,6 +111,24 @@ else
   ok "installed"
 fi
 
+step "warm-kernel pool (tools/warm-kernel) inside .venv"
+# A kernel provisioner and a Jupyter Server extension (issue 28): JupyterLab keeps one kernel started and
+# warmed, and hands it to the next chapter opened or restarted. Reinstalled when its sources change.
+want="$(cat tools/warm-kernel/pyproject.toml tools/warm-kernel/course_warm_kernel/*.py | sha256sum | cut -d' ' -f1)"
+# (also checked importable: a later sync of the venv to requirements.txt could have removed it)
+if [ "$(cat "$VENV/.warm-kernel.sha256" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c "import course_warm_kernel" 2>/dev/null \
+   && [ -f "$VENV/etc/jupyter/jupyter_server_config.d/course_warm_kernel.json" ]; then ok "up to date"
+else
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./tools/warm-kernel \
+    >"$ROOT/build-warm-kernel.log" 2>&1 || fail "pip install ./tools/warm-kernel failed: see build-warm-kernel.log."
+  rm -rf "$ROOT/build-warm-kernel.log" tools/warm-kernel/build tools/warm-kernel/*.egg-info
+  mkdir -p "$VENV/etc/jupyter/jupyter_server_config.d"
+  echo '{"ServerApp": {"jpserver_extensions": {"course_warm_kernel": true}}}' \
+    > "$VENV/etc/jupyter/jupyter_server_config.d/course_warm_kernel.json"
+  echo "$want" > "$VENV/.warm-kernel.sha256"
+  ok "installed"
+fi
+
 step "course-rustc-cache: each crate compiled once per machine"
 # evcxr builds every kernel in a fresh folder; this rustc wrapper (tools/rustc-cache) keeps each
 # compiled crate, checked against its sources at every use, in $CACHE_DIR.
@@ -153,6 +171,12 @@ spec = {
     # init.evcxr there (written by set-up from config/evcxr/) routes the kernel's builds through
     # course-rustc-cache, so the support crate and plotters compile once per machine.
     "env": {"EVCXR_CONFIG_DIR": config_dir},
+    # tools/warm-kernel: JupyterLab hands a chapter a kernel that already ran these lines (the chapters'
+    # own first cell, and a first type inference). COURSE_WARM_KERNELS=0 turns the pool off.
+    "metadata": {"kernel_provisioner": {"provisioner_name": "course-warm-provisioner", "config": {
+        "pool_size": 1,
+        "warm_up": [':dep support = { path = "../support" }', "{ let _warm_up = support::layout::SizeTable::new(); }"],
+    }}},
 }
 new = json.dumps(spec, indent=1)
 try:

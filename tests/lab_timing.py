@@ -10,7 +10,9 @@ then each chapter is opened from inside it, all its cells run as a learner press
 opening, and it reports per chapter: seconds until the kernel is idle, until the first code cell (the
 `:dep` cell) has finished, and until the first chart (an SVG output) is on screen; then the same after a
 kernel restart (outputs cleared, Run All again). It also checks that no
-news pop-up was shown. The numbers go to build/lab-timing.json, which the teacher's page shows. Not part of `make test` (it takes minutes, and timings are never pass/fail).
+news pop-up was shown. With the warm-kernel pool (tools/warm-kernel, on unless COURSE_WARM_KERNELS=0) it
+waits before each chapter until a warmed kernel waits (a lab open for a while), and says from the pool's record
+whether each start got a warm or a cold kernel, and the waiting kernel's memory and CPU-seconds. The numbers go to build/lab-timing.json, which the teacher's page shows. Not part of `make test` (it takes minutes, and timings are never pass/fail).
 """
 
 from __future__ import annotations
@@ -88,6 +90,69 @@ def run_until_chart(b, nb: str, t0: float) -> dict:
     return {"kernel_idle": t_idle, "first_cell": t_first, "first_chart": t_chart, "cells": opened["cells"]}
 
 
+def record(path: Path) -> list[dict]:
+    """The warm-kernel pool's record (tools/warm-kernel): one event per line; [] without a pool."""
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    except OSError:
+        return []
+
+
+def waiting_pids(path: Path) -> set[int]:
+    """Pool kernels started and not handed over (waiting or warming)."""
+    events = record(path)
+    handed = {e["pid"] for e in events if e["event"] == "handed"}
+    return {e["pid"] for e in events if e["event"] == "started"} - handed
+
+
+def safe_parents(p: psutil.Process) -> list:
+    try:
+        return p.parents()
+    except psutil.Error:
+        return []
+
+
+def wait_for_pool(path: Path, timeout: float = 300) -> float | None:
+    """Seconds waited until the pool has a warmed kernel waiting (None when the pool is off): "opening a
+    chapter inside a running JupyterLab" means a lab that has been open long enough to warm one."""
+    events = record(path)
+    pools = [e for e in events if e["event"] == "pool"]
+    if not pools or all(e["size"] == 0 for e in pools):
+        return None
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        events = record(path)
+        ready = {e["pid"] for e in events if e["event"] == "ready"}
+        gone = {e["pid"] for e in events if e["event"] in ("handed", "died", "failed", "stopped")}
+        if ready - gone:
+            break
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
+def waiting_cost(path: Path) -> str:
+    """Memory (RSS, the kernel and its children) and CPU-seconds so far of the pool's waiting kernel(s)."""
+    parts = []
+    for pid in sorted(waiting_pids(path)):
+        try:
+            procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+            rss = sum(p.memory_info().rss for p in procs) / 2**20
+            # the kernel's own time, that of the children it waited for (cargo, rustc), and live children's
+            cpu = sum(procs[0].cpu_times()[:4]) + sum(sum(p.cpu_times()[:2]) for p in procs[1:])
+            parts.append(f"waiting kernel {pid}: RSS {rss:.0f} MiB, {cpu:.1f} CPU-s to start and warm")
+        except psutil.Error:
+            pass
+    return "; ".join(parts) or "no kernel waiting"
+
+
+def kernel_kinds(path: Path, base: str, token: str, nb: str) -> list[str]:
+    """'warm' or 'cold' for each kernel start of the chapter's kernel (open, then restart), from the record."""
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}") as r:
+        ids = {s["kernel"]["id"] for s in json.load(r) if s.get("path", "").endswith(nb)}
+    return [("warm" if e["event"] == "handed" else "cold") for e in record(path)
+            if e["event"] in ("handed", "cold") and e.get("kernel_id") in ids]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,7 +167,8 @@ def main() -> int:
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_PATH=str(Path(sys.prefix) / "share" / "jupyter"),
                JUPYTERLAB_SETTINGS_DIR=str(scratch / "user-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"))
+               JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
+               COURSE_WARM_KERNEL_RECORD=str(scratch / "warm-record.jsonl"))
     args = [str(Path(sys.prefix) / "bin" / "jupyter"), "lab", "--no-browser", f"--port={port}",
             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
             f"--notebook-dir={scratch / 'notebooks'}", "--LabApp.expose_app_in_browser=True"]
@@ -136,6 +202,7 @@ def main() -> int:
                 if nb is None:
                     print(f"[lab] no chapter {nn}", flush=True)
                     continue
+                pool_wait = wait_for_pool(scratch / "warm-record.jsonl")
                 t0 = time.monotonic()
                 b.evaluate(f"(() => {{ void window.jupyterapp.commands.execute('docmanager:open', {{path: {json.dumps(nb)}, factory: 'Notebook'}}); return 1; }})()")
                 opened = run_until_chart(b, nb, t0)
@@ -149,11 +216,15 @@ def main() -> int:
                 t1 = time.monotonic()
                 time.sleep(0.5)  # the status leaves 'idle' once the restart is under way
                 restarted = run_until_chart(b, nb, t1)
-                results[nb] = {**opened, "restart_first_chart": restarted["first_chart"]}
+                kinds = kernel_kinds(scratch / "warm-record.jsonl", base, token, nb)
+                results[nb] = {**opened, "restart_first_chart": restarted["first_chart"], "kernels": kinds}
                 print(f"[lab] {nb:<28} kernel idle {opened['kernel_idle']:5.1f}s  first cell done "
                       f"{opened['first_cell'] or float('nan'):5.1f}s  first chart {opened['first_chart'] or float('nan'):5.1f}s"
                       f"  (from opening the chapter; {opened['cells']} code cells); after a restart: first chart "
                       f"{restarted['first_chart'] or float('nan'):5.1f}s", flush=True)
+                if pool_wait is not None:
+                    print(f"[lab] warm-kernel pool: waited {pool_wait:.1f}s for a warmed kernel before opening; kernels "
+                          f"(open, restart): {', '.join(kinds) or 'unknown'}; {waiting_cost(scratch / 'warm-record.jsonl')}", flush=True)
                 toasts = json.loads(b.evaluate(state(nb)))["news"]
                 print(f"[lab] notifications on screen: {toasts or 'none'}", flush=True)
                 # Leave the chapter: close its tab, shut its kernel down, and wait until every process
@@ -167,6 +238,9 @@ def main() -> int:
                         req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={token}", method="DELETE")
                         urllib.request.urlopen(req).close()
                 t_quiet = time.monotonic()
+                # Kernels of the warm-kernel pool still waiting for the next chapter are not this chapter's.
+                pool = waiting_pids(scratch / "warm-record.jsonl")
+                tree = [p for p in tree if p.pid not in pool and not (pool & {a.pid for a in safe_parents(p)})]
                 _, alive = psutil.wait_procs(tree, timeout=120)
                 left = sorted({p.name() for p in alive if p.is_running()})
                 if left:

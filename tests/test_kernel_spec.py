@@ -64,6 +64,24 @@ class KernelSpecIsStable(unittest.TestCase):
         self.assertNotIn("Updated Evcxr Jupyter installation", said)
 
 
+@unittest.skipUnless((SPEC_DIR / "kernel.json").exists(), f"no kernel spec at {SPEC_DIR}: run `make setup`")
+class WarmKernelProvisioner(unittest.TestCase):
+    def test_the_spec_names_an_installed_provisioner(self):
+        """jupyter_client hides a kernel spec whose provisioner is not installed: the course's kernel would
+        vanish from JupyterLab's launcher. The warm-up lines start with the chapters' own first cell."""
+        import json
+
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+        spec = json.loads((SPEC_DIR / "kernel.json").read_text())
+        prov = spec["metadata"]["kernel_provisioner"]
+        self.assertTrue(KernelProvisionerFactory.instance()._get_provisioner(prov["provisioner_name"]))
+        self.assertIn("rust", KernelSpecManager(kernel_dirs=[str(SPEC_DIR.parent)]).get_all_specs())
+        self.assertEqual(prov["config"]["warm_up"][0], ':dep support = { path = "../support" }')
+        self.assertEqual(prov["config"]["pool_size"], 1)
+
+
 OVERRIDES = SHARE / "lab" / "settings" / "overrides.json"
 SCHEMAS = SHARE / "lab" / "schemas"
 
