@@ -249,6 +249,10 @@ def learner_env(name: str) -> dict[str, str]:
         # Chapter 8's programs, built once by the server's set-up (nothing compiles jemalloc per learner).
         "COURSE_PROGRAMS_DIR": f"{PREFIX}/programs",
         "JUPYTER_PATH": f"{PREFIX}/venv/share/jupyter",
+        # The warm-kernel pool (tools/warm-kernel) starts its kernel where the chapters open; its size
+        # (default 1, 0 turns it off) is the teacher's COURSE_WARM_KERNELS.
+        "COURSE_WARM_KERNEL_DIR": f"{home}/{CONTENT_DIR}/notebooks",
+        "COURSE_WARM_KERNELS": os.environ.get("COURSE_WARM_KERNELS", "1"),
     }
 
 

@@ -172,18 +172,28 @@ mkdir -p "$P/evcxr" "$P/cache/rustc"
 kdir="$P/venv/share/jupyter/kernels/rust"
 mkdir -p "$kdir"
 cp "$ROOT/.venv/share/jupyter/kernels/rust/"* "$kdir/"
-"$P/venv/bin/python" - "$kdir/kernel.json" "$P" <<'PY'
+# The course's spec with the shared paths; its warm-kernel pool (tools/warm-kernel: the provisioner the
+# spec names and the server extension that fills the pool) is installed in the shared venv, so each
+# learner's server keeps one warmed kernel, running as the learner inside their cgroups.
+"$P/venv/bin/python" - "$ROOT/.venv/share/jupyter/kernels/rust/kernel.json" "$kdir/kernel.json" "$P" <<'PY'
 import json, sys
-path, prefix = sys.argv[1:]
-json.dump({
-    "argv": [f"{prefix}/bin/evcxr_jupyter", "--control_file", "{connection_file}"],
-    "display_name": "Rust (allocation course)",
-    "language": "rust",
-    "interrupt_mode": "message",
-    "env": {"EVCXR_CONFIG_DIR": f"{prefix}/evcxr"},
-}, open(path, "w"), indent=1)
+source, path, prefix = sys.argv[1:]
+spec = json.load(open(source))
+spec["argv"] = [f"{prefix}/bin/evcxr_jupyter", "--control_file", "{connection_file}"]
+spec["env"] = {"EVCXR_CONFIG_DIR": f"{prefix}/evcxr"}
+json.dump(spec, open(path, "w"), indent=1)
 PY
-ok
+want="$(cat tools/warm-kernel/pyproject.toml tools/warm-kernel/course_warm_kernel/*.py | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$P/venv/.warm-kernel.sha256" 2>/dev/null)" != "$want" ] || ! "$P/venv/bin/python" -c "import course_warm_kernel" 2>/dev/null; then
+  build="$(mktemp -d)"; cp -r tools/warm-kernel "$build/"
+  "$P/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$build/warm-kernel" \
+    >"$build/log" 2>&1 || { cat "$build/log" >&2; fail "pip install tools/warm-kernel into $P/venv failed."; }
+  rm -rf "$build"; echo "$want" > "$P/venv/.warm-kernel.sha256"
+fi
+mkdir -p "$P/venv/etc/jupyter/jupyter_server_config.d"
+echo '{"ServerApp": {"jpserver_extensions": {"course_warm_kernel": true}}}' \
+  > "$P/venv/etc/jupyter/jupyter_server_config.d/course_warm_kernel.json"
+ok "pool of $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["kernel_provisioner"]["config"]["pool_size"])' "$kdir/kernel.json") warm kernel per learner"
 
 step "crates compiled once for everyone (cache/rustc)"
 # A kernel as `nobody`-like learner would run it, but writing the shared cache: root warms it.

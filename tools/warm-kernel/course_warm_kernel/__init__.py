@@ -7,7 +7,7 @@ Two pieces, both small:
   "course-warm-provisioner"`; its `config` names the warm-up lines and the pool size.
 - `Pool`, started by this package's Jupyter Server extension (`_load_jupyter_server_extension`): for every
   kernel spec that selects the provisioner, it keeps `pool_size` kernels started in the server's root folder
-  with the environment the server gives its kernels, and warmed: evcxr runs the spec's `warm_up` lines from
+  (or COURSE_WARM_KERNEL_DIR, where the chapters are) with the environment the server gives its kernels, and warmed: evcxr runs the spec's `warm_up` lines from
   its start-up configuration (`init.evcxr` of a private `EVCXR_CONFIG_DIR` holding the course's own
   configuration plus those lines), before the kernel answers its first message. So the warm-up leaves no
   execution count, no output and no variable behind (the lines are a `:dep` and a block whose `let` dies
@@ -395,7 +395,12 @@ def _load_jupyter_server_extension(serverapp) -> None:
 
     runtime = getattr(serverapp, "runtime_dir", None) or jupyter_runtime_dir()
     os.makedirs(runtime, exist_ok=True)
+    # The folder the chapters open in: the server's root folder (make lab serves notebooks/), or
+    # COURSE_WARM_KERNEL_DIR where they live below it (a learner's ~/rust-alloc-course/notebooks on the hub).
     root = serverapp.root_dir or os.getcwd()
+    chapters = os.environ.get("COURSE_WARM_KERNEL_DIR")
+    if chapters and os.path.isdir(chapters):
+        root = chapters
     pool = Pool(serverapp.kernel_spec_manager, root, runtime, serverapp.log)
     Pool.current = pool
     atexit.register(pool.stop)
