@@ -70,16 +70,18 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Runs a check that calls learner code in a forked child ([`crate::infra::isolate`]), and returns
-/// its verdict with its evidence (HTML: a report, a picture; empty for none). Whatever the learner's
-/// code does — panic, recurse without end, loop, allocate without end — the answer is a verdict
-/// (NOT YET saying what happened) and the kernel's variables survive.
+/// Runs a check that calls learner code in the sandbox ([`crate::infra::isolate`]: a forked child,
+/// bounded, denied files and processes), and returns its verdict with its evidence (HTML: a report,
+/// a picture; empty for none). Whatever the learner's code does — panic, recurse without end, loop,
+/// allocate without end, print without end, open its own memory, plant a file, start a process —
+/// the answer is a verdict (NOT YET saying what happened) and the kernel's variables survive. When
+/// the machine could not enforce a guard, the verdict says which.
 pub fn run_check(
     exercise: &str,
     whose: &str,
     check: impl FnOnce() -> (Verdict, String),
 ) -> (Verdict, String) {
-    let ended = run_isolated(std::time::Duration::from_secs(LEARNER_CODE_SECONDS), || {
+    let run = run_isolated(std::time::Duration::from_secs(LEARNER_CODE_SECONDS), || {
         let (v, evidence) = check();
         format!(
             "{}\n{}\n{}\n{}{}",
@@ -90,16 +92,24 @@ pub fn run_check(
             evidence
         )
     });
-    let decoded = match &ended {
+    let decoded = match &run.ended {
         Ended::Returned(text) => decode(text),
         _ => None,
     };
-    decoded.unwrap_or_else(|| {
-        (
-            Verdict::not_yet(exercise, ended.describe(whose)),
-            String::new(),
-        )
-    })
+    let (mut verdict, evidence) = decoded.unwrap_or_else(|| {
+        let mut why = run.ended.describe(whose);
+        let printed = run.output.trim();
+        if !printed.is_empty() {
+            let shown: String = printed.chars().take(300).collect();
+            why += &format!(". It printed: {shown}");
+            if shown.len() < printed.len() {
+                why += " …";
+            }
+        }
+        (Verdict::not_yet(exercise, why), String::new())
+    });
+    verdict.message += &run.guard_note();
+    (verdict, evidence)
 }
 
 /// Reads back what [`run_check`]'s child wrote: `passed`, exercise, message length, message, evidence.
