@@ -8,8 +8,19 @@ use crate::growth::strategy::Growth;
 /// Exercise 4.1: over 100 000 pushes of `u64`, the strategy must keep the unused part of the
 /// buffer at most 25 % of the buffer (`(cap - len) / cap`, once the length reaches 64) and copy at
 /// most 40 bytes (5 elements) per push on average, counting a full copy at every reallocation.
+///
+/// The strategy is the learner's code: it runs in the sandbox ([`super::run_check`]), so a rule
+/// that loops (a ×1.5 rule stuck at capacity 0 returns 0 forever) or recurses is a NOT YET and the
+/// kernel keeps its variables.
 pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
     let ex = "4.1 a strategy with bounded overhead";
+    super::run_check(ex, "your strategy", || {
+        (strategy_verdict(ex, strategy), String::new())
+    })
+    .0
+}
+
+fn strategy_verdict<G: Growth + ?Sized>(ex: &str, strategy: &G) -> Verdict {
     let n = 100_000;
     let cost = match try_simulate(strategy, 8, n) {
         Ok(c) => c,

@@ -8,8 +8,7 @@
 
 use std::fmt;
 
-use crate::infra::isolate::{run_isolated, Ended};
-use crate::infra::limits::LEARNER_CODE_SECONDS;
+use crate::infra::isolate::{learner_time_limit, run_isolated, Ended};
 use crate::views::display::callout;
 use crate::views::palette::Tone;
 
@@ -81,7 +80,7 @@ pub fn run_check(
     whose: &str,
     check: impl FnOnce() -> (Verdict, String),
 ) -> (Verdict, String) {
-    let run = run_isolated(std::time::Duration::from_secs(LEARNER_CODE_SECONDS), || {
+    let run = run_isolated(learner_time_limit(), || {
         let (v, evidence) = check();
         format!(
             "{}\n{}\n{}\n{}{}",

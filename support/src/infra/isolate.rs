@@ -130,6 +130,24 @@ impl Sandboxed {
     }
 }
 
+static TIME_LIMIT_SECS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(crate::infra::limits::LEARNER_CODE_SECONDS);
+
+/// The wall (and CPU) time every check gives learner code: [`crate::infra::limits::LEARNER_CODE_SECONDS`]
+/// unless lowered by [`lower_time_limit`].
+pub fn learner_time_limit() -> Duration {
+    Duration::from_secs(TIME_LIMIT_SECS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Sets the time every check gives learner code to `secs`, within 1 ..= `LEARNER_CODE_SECONDS`
+/// (it can be lowered, never raised: the hostile tests use 2 s so that a loop costs 2 s, not 20).
+/// Returns the limit now in force.
+pub fn lower_time_limit(secs: u64) -> Duration {
+    let secs = secs.clamp(1, crate::infra::limits::LEARNER_CODE_SECONDS);
+    TIME_LIMIT_SECS.store(secs, std::sync::atomic::Ordering::Relaxed);
+    learner_time_limit()
+}
+
 /// Runs `f` in a forked, bounded, sandboxed child with at most `limit` of wall time (and of CPU
 /// time), and returns what it returned (or how it ended). `f` encodes its answer as text; the
 /// caller decodes it.
