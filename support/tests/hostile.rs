@@ -3819,8 +3819,10 @@ impl Growth for AttackingGrowth {
     }
 }
 
+type CheckRun = fn() -> support::exercise::Verdict;
+
 /// Every check of chapters 2, 4, 5, 6 and 7 that runs learner code, with that code attacking.
-fn learner_code_checks() -> Vec<(&'static str, fn() -> support::exercise::Verdict)> {
+fn learner_code_checks() -> Vec<(&'static str, CheckRun)> {
     vec![
         ("ch2::check_limit_allocator", || {
             ch2::check_limit_allocator(AttackingAllocator, 4096)
