@@ -7,6 +7,7 @@
 //! code (the README gives the time measured), later builds are a no-op check of about a second.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -168,7 +169,8 @@ fn reader(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u
     })
 }
 
-/// Runs `cmd` (stdin closed, stdout and stderr captured), waits at most `limit`, then kills it.
+/// Runs `cmd` (stdin closed, stdout and stderr captured, in a process group of its own), waits at
+/// most `limit`, then kills the group; a group left behind by a child that ended is killed too.
 /// The peak resident memory is the child's own (`wait4`'s rusage of that pid, not of every child).
 /// Never panics: a program that cannot start is a failed `Measured`.
 pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
@@ -182,7 +184,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         stdout: String::new(),
         stderr: String::new(),
     };
+    // A process group of its own: at the limit, and when it ends, everything it started is
+    // killed with it (a grandchild holding its pipes would keep this call waiting; a `rustc` must
+    // not outlive its `cargo`).
     let mut child = match cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -204,6 +210,8 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         // `status` and `usage` are valid out-pointers.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
+            // SAFETY: signalling the group made for this child (its members only).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
             break;
         }
         if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
@@ -211,8 +219,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         }
         if Instant::now() >= deadline && !timed_out {
             timed_out = true;
-            // SAFETY: `pid` is our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: `pid` is our own child, not yet reaped, and the leader of its own group.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
         }
         std::thread::sleep(Duration::from_millis(
             if start.elapsed() < Duration::from_millis(50) {
