@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use support::allocators::recording::EventKind;
 use support::boxes::{DropCounter, DropToken};
 use support::exercise::ch7::{
-    check_cycle_broken, check_make_mut_prediction, check_weak_prediction, exercise_7_1_truth,
+    check_cycle_broken, check_make_mut_prediction, check_weak_prediction,
 };
 use support::shared::inner::inner_layout_for;
 use support::shared::structures::Way;
@@ -169,9 +169,6 @@ fn arc_clone_past_max_refcount_aborts_the_child_only() {
 
 #[test]
 fn weak_prediction_check() {
-    let (root, leaf) = exercise_7_1_truth().expect("rc_trace exercise-weak runs");
-    assert_eq!(root, ["drop root"]);
-    assert_eq!(leaf, ["drop leaf", "dealloc root", "dealloc leaf"]);
     assert!(
         check_weak_prediction(
             &["DROP   root"],
@@ -206,7 +203,7 @@ fn make_mut_check() {
     assert!(check_make_mut_prediction([false, true, false, true, false]).passed);
     let v = check_make_mut_prediction([false, true, false, false, false]);
     assert!(
-        !v.passed && v.message.starts_with("1 of the 5 predictions is wrong"),
+        !v.passed && v.message.starts_with("not all 5 predictions are right yet"),
         "{v}"
     );
 }

@@ -1,7 +1,7 @@
 //! Checks for chapter 4 (Vec growth).
 
 use super::Verdict;
-use crate::growth::model::VecModel;
+
 use crate::growth::simulate::try_simulate;
 use crate::growth::strategy::Growth;
 
@@ -54,7 +54,7 @@ fn strategy_verdict<G: Growth + ?Sized>(ex: &str, strategy: &G) -> Verdict {
 }
 
 /// The snippet of exercise 4.2, run on a real `Vec<u16>`: capacities after each step.
-pub fn exercise_4_2_capacities() -> [usize; 5] {
+pub(crate) fn exercise_4_2_capacities() -> [usize; 5] {
     let mut v: Vec<u16> = Vec::with_capacity(3);
     for i in 0..4 {
         v.push(i);
@@ -105,8 +105,9 @@ pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
 }
 
 /// The model's answer for the snippet of exercise 4.2 (equal to the real `Vec`'s).
-pub fn exercise_4_2_model() -> [usize; 5] {
-    use crate::growth::model::Op::*;
+#[cfg(test)]
+fn exercise_4_2_model() -> [usize; 5] {
+    use crate::growth::model::{Op::*, VecModel};
     let mut m = VecModel::with_capacity::<u16>(3).expect("small");
     let mut caps = [0; 5];
     for _ in 0..4 {

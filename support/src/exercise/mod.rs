@@ -111,6 +111,37 @@ pub fn run_check(
     (verdict, evidence)
 }
 
+/// Free wrong attempts of a yes/no prediction check in one kernel, before each further one costs
+/// time ([`guess_cost`]).
+pub const FREE_GUESSES: u32 = 3;
+/// Seconds each wrong attempt beyond [`FREE_GUESSES`] waits (times how far beyond), at most 60.
+pub const GUESS_WAIT_SECONDS: u64 = 10;
+
+/// Counts a wrong attempt at `exercise` (a check of a few yes/no predictions, which could be
+/// answered by trying every combination) and, from the attempt after [`FREE_GUESSES`] on, waits
+/// before the verdict: 10 s, 20 s, … at most 60 s. Returns the sentence that says so (empty while
+/// attempts are free).
+pub(crate) fn guess_cost(exercise: &str) -> String {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static WRONG: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+    let n = {
+        let mut wrong = WRONG.lock().unwrap_or_else(|e| e.into_inner());
+        let n = wrong.entry(exercise.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    if n <= FREE_GUESSES {
+        return String::new();
+    }
+    let wait = (GUESS_WAIT_SECONDS * u64::from(n - FREE_GUESSES)).min(60);
+    std::thread::sleep(std::time::Duration::from_secs(wait));
+    format!(
+        " (wrong attempt {n}: this verdict waited {wait} s, and the next will wait longer: work each \
+         step out with the rule instead of trying combinations)"
+    )
+}
+
 /// Reads back what [`run_check`]'s child wrote: `passed`, exercise, message length, message, evidence.
 fn decode(text: &str) -> Option<(Verdict, String)> {
     let (passed, rest) = text.split_once('\n')?;
