@@ -112,7 +112,7 @@ pub fn run_check(
 }
 
 /// Free wrong attempts of a yes/no prediction check in one kernel, before each further one costs
-/// time ([`guess_cost`]).
+/// time (the check waits before its verdict).
 pub const FREE_GUESSES: u32 = 3;
 /// Seconds each wrong attempt beyond [`FREE_GUESSES`] waits (times how far beyond), at most 60.
 pub const GUESS_WAIT_SECONDS: u64 = 10;

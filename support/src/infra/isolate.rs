@@ -19,7 +19,7 @@
 //!   (`RLIMIT_FSIZE` 0), core dumps (`RLIMIT_CORE` 0), processes (`RLIMIT_NPROC` 0, which binds
 //!   every user but root) and open files (`RLIMIT_NOFILE` [`LEARNER_CODE_FILES`]); what it prints
 //!   goes to a pipe of which the parent keeps the first 64 KiB;
-//! - **denied by the kernel** ([`deny_filter`], seccomp-bpf through the `seccompiler` crate), before
+//! - **denied by the kernel** ([`deny_filters`], seccomp-bpf through the `seccompiler` crate), before
 //!   the learner's code runs: opening, creating, renaming, linking or removing any file (so no
 //!   `/proc/self/mem`, no file planted for a later build), `io_uring` (which opens files without
 //!   those calls), making a process (`fork`, `vfork`, `clone` without `CLONE_THREAD`, `clone3`,
