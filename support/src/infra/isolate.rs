@@ -16,8 +16,9 @@
 //!   process group, grandchildren too, and again when the child has ended, so nothing it started
 //!   outlives it or holds its pipes), CPU time (`RLIMIT_CPU`), address space (`RLIMIT_AS`: what the
 //!   process had mapped at the fork plus [`LEARNER_CODE_EXTRA_BYTES`]), bytes written to files
-//!   (`RLIMIT_FSIZE` 0), core dumps (`RLIMIT_CORE` 0), processes (`RLIMIT_NPROC` 0, which binds
-//!   every user but root) and open files (`RLIMIT_NOFILE` [`LEARNER_CODE_FILES`]); what it prints
+//!   (`RLIMIT_FSIZE` 0), core dumps (`RLIMIT_CORE` 0) and open files (`RLIMIT_NOFILE`
+//!   [`LEARNER_CODE_FILES`]); processes are the deny list's to refuse (threads stay allowed), and
+//!   where it cannot be installed `RLIMIT_NPROC` 0 (which binds every user but root); what it prints
 //!   goes to a pipe of which the parent keeps the first 64 KiB;
 //! - **denied by the kernel** ([`deny_filters`], seccomp-bpf through the `seccompiler` crate), before
 //!   the learner's code runs: opening, creating, renaming, linking or removing any file (so no
@@ -428,7 +429,6 @@ mod imp {
         off.extend(limit(libc::RLIMIT_CPU, "RLIMIT_CPU", secs, secs + 1).err());
         off.extend(limit(libc::RLIMIT_FSIZE, "RLIMIT_FSIZE", 0, 0).err());
         off.extend(limit(libc::RLIMIT_CORE, "RLIMIT_CORE", 0, 0).err());
-        off.extend(limit(libc::RLIMIT_NPROC, "RLIMIT_NPROC", 0, 0).err());
         off.extend(
             limit(
                 libc::RLIMIT_NOFILE,
@@ -460,6 +460,9 @@ mod imp {
         let me = unsafe { libc::getpid() };
         if let Err(e) = deny_files_and_processes(Some(me)) {
             off.push(format!("the file and process deny list ({e})"));
+            // Without the deny list, no new process either: RLIMIT_NPROC 0 (it binds every user but
+            // root, and threads too, which the deny list would have allowed).
+            off.extend(limit(libc::RLIMIT_NPROC, "RLIMIT_NPROC", 0, 0).err());
         }
         let mut head = format!("G{}\n", off.join("\x1f"));
         let msg = match catch_panic(f) {
