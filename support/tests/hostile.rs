@@ -3722,7 +3722,8 @@ const ATTACKS: [(&str, &str); 7] = [
     ("writes its own process memory", "refused"),
     ("plants a file", "refused"),
     ("spawns a process that would outlive it", "refused"),
-    ("prints a quarter of a gigabyte", "flooded"),
+    // its output is kept up to 64 KiB; on a loaded machine the printing may outlast the 2 s
+    ("prints a quarter of a gigabyte", "flooded|did not finish within 2 s"),
     ("never returns", "did not finish within 2 s"),
     ("recurses without end", "overflowed the stack"),
     ("allocates without end", "more memory than the check allows"),
@@ -3890,7 +3891,7 @@ fn every_check_of_learner_code_says_not_yet_to_every_attack() {
             runs += 1;
             let t = Instant::now();
             let v = run();
-            if v.passed || !v.message.contains(words) {
+            if v.passed || !words.split('|').any(|w| v.message.contains(w)) {
                 failures.push(format!("{check}, learner code that {what}: {v}"));
             }
             if t.elapsed() > Duration::from_secs(8) {
