@@ -3723,7 +3723,10 @@ const ATTACKS: [(&str, &str); 7] = [
     ("plants a file", "refused"),
     ("spawns a process that would outlive it", "refused"),
     // its output is kept up to 64 KiB; on a loaded machine the printing may outlast the 2 s
-    ("prints a quarter of a gigabyte", "flooded|did not finish within 2 s"),
+    (
+        "prints a quarter of a gigabyte",
+        "flooded|did not finish within 2 s",
+    ),
     ("never returns", "did not finish within 2 s"),
     ("recurses without end", "overflowed the stack"),
     ("allocates without end", "more memory than the check allows"),
