@@ -169,10 +169,10 @@ mod tests {
                 "<svg>\n</svg>".to_owned(),
             )
         });
-        assert_eq!(
-            (v.passed, v.exercise.as_str(), v.message.as_str()),
-            (false, "9.9 test", "two\nlines, and 3 digits")
-        );
+        // Under Miri (no fork) the message ends with a note that the guards were off.
+        assert_eq!((v.passed, v.exercise.as_str()), (false, "9.9 test"));
+        assert!(v.message.starts_with("two\nlines, and 3 digits"), "{v}");
+        assert_eq!(cfg!(miri), v.message.contains("could not enforce"), "{v}");
         assert_eq!(e, "<svg>\n</svg>");
         let (v, e) = run_check("9.9 test", "your rule", || panic!("no base case"));
         assert!(
