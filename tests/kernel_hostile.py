@@ -191,14 +191,9 @@ CASES = [
     # ---- the sandbox (support::infra::isolate) in every chapter whose check runs learner code: the
     # kernel denies files and processes to it, bounds it, and the kernel's variables survive ----
     Case(
-        "checks give learner code 5 s here (the limit can be lowered, never raised)",
-        "support::infra::isolate::lower_time_limit(5).as_secs()",
-        "ok",
-        "5",
-    ),
-    Case(
-        "2.1 with an allocator that calls itself",
+        "2.1 with an allocator that calls itself (a loop once optimised: 5 s, lowered in the cell)",
         "\n".join([
+            "support::infra::isolate::lower_time_limit(5);",
             "struct Selfish;",
             "unsafe impl std::alloc::GlobalAlloc for Selfish {",
             "    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 { unsafe { self.alloc(l) } }",
@@ -207,7 +202,7 @@ CASES = [
             "support::exercise::ch2::check_limit_allocator(Selfish, 4096).to_string()",
         ]),
         "ok",
-        "overflowed the stack",
+        "NOT YET [2.1",
     ),
     Case(
         "2.1 with an allocator that writes its own process memory",
@@ -226,8 +221,9 @@ CASES = [
         "panicked (refused: Operation not permitted",
     ),
     Case(
-        "4.1 with a x1.5 rule stuck at capacity 0",
+        "4.1 with a x1.5 rule stuck at capacity 0 (5 s, lowered in the cell: a cell's statics are its own)",
         "\n".join([
+            "support::infra::isolate::lower_time_limit(5);",
             "struct OneAndAHalf;",
             "impl support::growth::strategy::Growth for OneAndAHalf {",
             "    fn next_capacity(&self, cap: usize, required: usize, _e: usize) -> usize {",
@@ -306,6 +302,23 @@ CASES = [
         ]),
         "ok",
         "refused: Operation not permitted",
+    ),
+    # ---- a yes/no prediction check cannot be brute-forced: the count of wrong ones is never said,
+    # and wrong attempts beyond three cost time, counted across cells ----
+    *[
+        Case(
+            f"7.3 wrong attempt {i} (the count of wrong predictions is not said)",
+            "support::exercise::ch7::check_make_mut_prediction([true; 5]).to_string()",
+            "ok",
+            "not all 5 predictions are right yet",
+        )
+        for i in (1, 2, 3)
+    ],
+    Case(
+        "7.3 wrong attempt 4 waits 10 s before its verdict",
+        "support::exercise::ch7::check_make_mut_prediction([true; 5]).to_string()",
+        "ok",
+        "wrong attempt 4: this verdict waited 10 s",
     ),
     Case(
         "no file was planted and no process outlived its check",

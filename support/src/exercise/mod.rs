@@ -121,16 +121,24 @@ pub const GUESS_WAIT_SECONDS: u64 = 10;
 /// answered by trying every combination) and, from the attempt after [`FREE_GUESSES`] on, waits
 /// before the verdict: 10 s, 20 s, … at most 60 s. Returns the sentence that says so (empty while
 /// attempts are free).
+///
+/// The count lives in an environment variable of the kernel's process: evcxr links the crate into
+/// every cell anew, so a `static` would start again at 0 in each cell.
 pub(crate) fn guess_cost(exercise: &str) -> String {
-    use std::collections::BTreeMap;
-    use std::sync::Mutex;
-    static WRONG: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
-    let n = {
-        let mut wrong = WRONG.lock().unwrap_or_else(|e| e.into_inner());
-        let n = wrong.entry(exercise.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
+    let key: String = exercise
+        .split_whitespace()
+        .next()
+        .unwrap_or(exercise)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let key = format!("COURSE_WRONG_GUESSES_{key}");
+    let n = std::env::var(&key)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0)
+        .saturating_add(1);
+    std::env::set_var(&key, n.to_string());
     if n <= FREE_GUESSES {
         return String::new();
     }
