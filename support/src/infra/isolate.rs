@@ -177,8 +177,9 @@ pub type Instructions = Vec<(u16, u8, u8, u32)>;
 /// every file, process, signal and privilege call of the module's list with `EPERM`; the second
 /// answers `clone3` with `ENOSYS`, so that a thread (`clone` with `CLONE_THREAD`) is still made
 /// through glibc's fallback while a process is not. `own_pid` is the process that will run under
-/// them: signals to it stay allowed (an `abort` raises `SIGABRT` on itself); `None` denies `kill`
-/// of no process in particular (a program that cannot call `kill` at all in safe code).
+/// them: signals to it stay allowed (an `abort` raises `SIGABRT` on itself) and signals to any other
+/// are refused. `None` (a program built before its pid is known, whose safe code cannot call `kill`
+/// anyway) refuses only signals to process groups and to every process (a pid of 0 or below).
 pub fn deny_filters(own_pid: Option<i32>) -> Result<[Instructions; 2], String> {
     use seccompiler::{
         BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
