@@ -675,6 +675,49 @@ mod tests {
             .is_ok_and(|a| a.contains("errno"))
     }
 
+    /// A machine that refuses seccomp filters (a container's own filter answering `seccomp` with
+    /// EPERM, made here in a forked copy of the test): the check still runs, and says which guard
+    /// was off.
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_machine_that_refuses_the_deny_list_still_runs_the_check_and_says_so() {
+        if !kernel_has_seccomp() {
+            return;
+        }
+        let mut rules = std::collections::BTreeMap::new();
+        rules.insert(libc::SYS_seccomp, vec![]);
+        let filter: seccompiler::BpfProgram = seccompiler::SeccompFilter::new(
+            rules,
+            seccompiler::SeccompAction::Allow,
+            seccompiler::SeccompAction::Errno(libc::EPERM as u32),
+            std::env::consts::ARCH.try_into().unwrap(),
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        // SAFETY: the child only installs the filter, runs one sandboxed call and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let ok = seccompiler::apply_filter(&filter).is_ok() && {
+                let r = run_isolated(Duration::from_secs(10), || "ran".into());
+                r.ended == Ended::Returned("ran".into())
+                    && r.guards_off.iter().any(|g| g.contains("deny list"))
+                    && r.guard_note()
+                        .contains("could not enforce the file and process deny list")
+            };
+            // SAFETY: ends the forked test child at once.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the check ran without the deny list and said so (status {status})"
+        );
+    }
+
     // One test function: forking while other test threads hold locks is avoided by running the
     // cases one after another here (the test harness runs other tests in parallel threads).
     #[test]
