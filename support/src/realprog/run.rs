@@ -264,8 +264,24 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
     }
 }
 
-/// Runs a binary of the package (built by [`build`]) with `args`, measured, within `limit`.
+/// Runs a binary of the package (built by [`build`]) with `args`, measured, within `limit`. Only
+/// the package's own names ([`BINARIES`]) are run: any other name (a path such as `../../bin/sh`)
+/// is a failed `Measured` that says so, and nothing starts.
 pub fn run_binary(name: &str, args: &[String], limit: Duration) -> Measured {
+    if !BINARIES.contains(&name) {
+        return Measured {
+            success: false,
+            status: format!(
+                "did not start: `{name}` is not one of the course's programs ({})",
+                BINARIES.join(", ")
+            ),
+            code: None,
+            wall: 0.0,
+            max_rss_kib: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+    }
     let mut cmd = Command::new(binary(name));
     cmd.args(args);
     run_measured(cmd, limit)
@@ -330,6 +346,26 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5));
         let m = run_measured(Command::new("/nonexistent/program"), Duration::from_secs(1));
         assert!(m.status.starts_with("did not start"), "{m:?}");
+        // A grandchild that holds the pipes and would outlive its parent is killed with the group:
+        // the call returns at the limit, and no `sleep 987` is left.
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "sleep 987 & sleep 30"]);
+        let t = Instant::now();
+        let m = run_measured(sh, Duration::from_millis(300));
+        assert!(m.status.contains("stopped after"), "{m:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let left = Command::new("pgrep")
+            .args(["-f", "^sleep 987$"])
+            .output()
+            .unwrap();
+        assert!(left.stdout.is_empty(), "a grandchild outlived its group");
+        for name in ["../../../bin/sh", "/bin/sh", "", "cuts/../x"] {
+            let m = run_binary(name, &[], Duration::from_secs(1));
+            assert!(
+                m.status.contains("not one of the course's programs"),
+                "{m:?}"
+            );
+        }
         let mut big = Command::new("sh");
         big.args(["-c", "head -c 3000000 /dev/zero"]);
         assert_eq!(
