@@ -3390,6 +3390,18 @@ fn cases() -> Vec<Case> {
             },
         ),
         case(
+            "realprog::run::run_binary of a path out of the course's programs",
+            Error("not one of the course's programs"),
+            || {
+                let m = real_run::run_binary("../../../../bin/sh", &[], Duration::from_secs(1));
+                if m.success {
+                    Ok(m.status)
+                } else {
+                    Err(m.status)
+                }
+            },
+        ),
+        case(
             "realprog::run::build with a feature that does not exist",
             Error("not a feature of alloc-bench"),
             || real_run::build(&["--all-features; rm -rf /"]).map(|b| b.features),
