@@ -3390,6 +3390,43 @@ fn cases() -> Vec<Case> {
             },
         ),
         case(
+            "shared::structures::index_sum of a self-linked node of value u64::MAX",
+            Bounded,
+            || {
+                let node = trees::IndexNode {
+                    value: u64::MAX,
+                    parent: 0,
+                    left: 0,
+                    right: 1,
+                };
+                let loop_node = trees::IndexNode {
+                    value: 5,
+                    parent: 0,
+                    left: 1,
+                    right: 0,
+                };
+                let sum = trees::index_sum(&[node, loop_node], 0);
+                bounded(
+                    sum == u64::MAX,
+                    format!("sum {sum}, saturated, each node once"),
+                )
+            },
+        ),
+        case(
+            "shared::inner::InnerLayout::padding of an inconsistent layout",
+            Bounded,
+            || {
+                let l = rc_inner::InnerLayout {
+                    value_size: usize::MAX,
+                    value_align: 1,
+                    value_offset: 16,
+                    block_size: 0,
+                    block_align: 8,
+                };
+                bounded(l.padding() == 0, format!("padding {}", l.padding()))
+            },
+        ),
+        case(
             "realprog::run::run_binary of a path out of the course's programs",
             Error("not one of the course's programs"),
             || {

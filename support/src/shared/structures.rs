@@ -190,10 +190,24 @@ pub fn index_tree(n: usize) -> Result<Vec<IndexNode>, String> {
 
 /// The sum of the values under node `i`, walking the links from there.
 pub fn index_sum(nodes: &[IndexNode], i: u32) -> u64 {
-    match nodes.get(i as usize) {
-        None => 0,
-        Some(node) => node.value + index_sum(nodes, node.left) + index_sum(nodes, node.right),
+    // A loop with its own stack, each node visited once: a node that links to itself or to an
+    // ancestor (any `Vec` of nodes a cell builds) ends the walk instead of recursing without end,
+    // and the sum saturates instead of overflowing.
+    let mut seen = vec![false; nodes.len()];
+    let mut stack = vec![i];
+    let mut sum = 0u64;
+    while let Some(i) = stack.pop() {
+        let Some(node) = nodes.get(i as usize) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[i as usize], true) {
+            continue;
+        }
+        sum = sum.saturating_add(node.value);
+        stack.push(node.right);
+        stack.push(node.left);
     }
+    sum
 }
 
 fn build_arena<'a>(bump: &'a Bump, i: usize, n: usize) -> Option<&'a ArenaNode<'a>> {
