@@ -190,22 +190,38 @@ pub fn index_tree(n: usize) -> Result<Vec<IndexNode>, String> {
 
 /// The sum of the values under node `i`, walking the links from there.
 pub fn index_sum(nodes: &[IndexNode], i: u32) -> u64 {
-    // A loop with its own stack, each node visited once: a node that links to itself or to an
-    // ancestor (any `Vec` of nodes a cell builds) ends the walk instead of recursing without end,
-    // and the sum saturates instead of overflowing.
-    let mut seen = vec![false; nodes.len()];
-    let mut stack = vec![i];
+    // No recursion and no allocation (the chapter counts this walk's allocations: none): the walk
+    // follows the links down and the parent links back up, remembering only where it came from.
+    // A node that links to itself or to an ancestor (any `Vec` of nodes a cell builds) cannot make
+    // it run forever: it takes at most three steps per node, and the sum saturates.
+    let valid = |k: u32| (k as usize) < nodes.len();
+    if !valid(i) {
+        return 0;
+    }
+    let mut steps = nodes.len().saturating_mul(3).saturating_add(3);
+    let (mut prev, mut cur) = (nodes[i as usize].parent, i);
     let mut sum = 0u64;
-    while let Some(i) = stack.pop() {
-        let Some(node) = nodes.get(i as usize) else {
-            continue;
+    while steps > 0 && valid(cur) {
+        steps -= 1;
+        let node = &nodes[cur as usize];
+        let next = if prev == node.parent {
+            sum = sum.saturating_add(node.value);
+            if valid(node.left) {
+                node.left
+            } else if valid(node.right) {
+                node.right
+            } else {
+                node.parent
+            }
+        } else if prev == node.left && valid(node.right) {
+            node.right
+        } else {
+            node.parent
         };
-        if std::mem::replace(&mut seen[i as usize], true) {
-            continue;
+        if next == node.parent && cur == i {
+            break; // back up from where the walk began
         }
-        sum = sum.saturating_add(node.value);
-        stack.push(node.right);
-        stack.push(node.left);
+        (prev, cur) = (cur, next);
     }
     sum
 }
