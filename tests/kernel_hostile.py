@@ -188,6 +188,148 @@ CASES = [
         "ok",
         "more memory than the check allows",
     ),
+    # ---- the sandbox (support::infra::isolate) in every chapter whose check runs learner code: the
+    # kernel denies files and processes to it, bounds it, and the kernel's variables survive ----
+    Case(
+        "2.1 with an allocator that calls itself (a loop once optimised: 5 s, lowered in the cell)",
+        "\n".join([
+            "support::infra::isolate::lower_time_limit(5);",
+            "struct Selfish;",
+            "unsafe impl std::alloc::GlobalAlloc for Selfish {",
+            "    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 { unsafe { self.alloc(l) } }",
+            "    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) { unsafe { std::alloc::System.dealloc(p, l) } }",
+            "}",
+            "support::exercise::ch2::check_limit_allocator(Selfish, 4096).to_string()",
+        ]),
+        "ok",
+        "NOT YET [2.1",
+    ),
+    Case(
+        "2.1 with an allocator that writes its own process memory",
+        "\n".join([
+            "struct Peek;",
+            "unsafe impl std::alloc::GlobalAlloc for Peek {",
+            "    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {",
+            '        if let Err(e) = std::fs::OpenOptions::new().write(true).open("/proc/self/mem") { panic!("refused: {e}") }',
+            "        unsafe { std::alloc::System.alloc(l) }",
+            "    }",
+            "    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) { unsafe { std::alloc::System.dealloc(p, l) } }",
+            "}",
+            "support::exercise::ch2::check_limit_allocator(Peek, 4096).to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "4.1 with a x1.5 rule stuck at capacity 0 (5 s, lowered in the cell: a cell's statics are its own)",
+        "\n".join([
+            "support::infra::isolate::lower_time_limit(5);",
+            "struct OneAndAHalf;",
+            "impl support::growth::strategy::Growth for OneAndAHalf {",
+            "    fn next_capacity(&self, cap: usize, required: usize, _e: usize) -> usize {",
+            "        let mut c = cap; while c < required { c = c * 3 / 2; } c",
+            "    }",
+            '    fn name(&self) -> String { "x1.5".into() }',
+            "}",
+            "support::exercise::ch4::check_strategy(&OneAndAHalf).to_string()",
+        ]),
+        "ok",
+        "did not finish within 5 s",
+    ),
+    Case(
+        "4.1 with a strategy that spawns a process that would outlive it",
+        "\n".join([
+            "struct Spawner;",
+            "impl support::growth::strategy::Growth for Spawner {",
+            "    fn next_capacity(&self, cap: usize, required: usize, _e: usize) -> usize {",
+            '        if let Err(e) = std::process::Command::new("sleep").arg("1000").spawn() { panic!("refused: {e}") }',
+            "        (cap * 2).max(required)",
+            "    }",
+            '    fn name(&self) -> String { "spawner".into() }',
+            "}",
+            "support::exercise::ch4::check_strategy(&Spawner).to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "5.1 with a bump rule that plants a file",
+        "\n".join([
+            "fn planting(cur: usize, _s: usize, _z: usize, _a: usize) -> Option<usize> {",
+            '    if let Err(e) = std::fs::write("/tmp/course-kernel-planted", "x") { panic!("refused: {e}") }',
+            "    Some(cur)",
+            "}",
+            "support::exercise::ch5::check_bump_down(planting).verdict.to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "6.2 with a sizing closure that prints a quarter of a gigabyte",
+        "\n".join([
+            "support::exercise::ch6::check_with_capacity(|n| {",
+            '    let l = "y".repeat(1 << 20); for _ in 0..256 { println!("{l}"); } panic!("flooded {n}")',
+            "}).to_string()",
+        ]),
+        "ok",
+        "NOT YET",
+    ),
+    Case(
+        "7.2 with a build function that writes its own process memory",
+        "\n".join([
+            "support::exercise::ch7::check_cycle_broken(|_c: &support::boxes::DropCounter| -> Vec<std::rc::Rc<u8>> {",
+            '    if let Err(e) = std::fs::OpenOptions::new().write(true).open("/proc/self/mem") { panic!("refused: {e}") }',
+            "    vec![]",
+            "}).to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "8.1 with a source that brings in a file through #[path]",
+        'support::exercise::ch8::check_render_table("#[path = \\"/etc/passwd\\"]\\nmod m;\\npub fn render_table(_: &[(&str, u32)]) -> String { String::new() }").to_string()',
+        "ok",
+        "`#[path]` is not allowed",
+    ),
+    Case(
+        "8.2 with a function that writes its own process memory",
+        "\n".join([
+            'support::exercise::ch8::check_clean_tabs(r##"use std::borrow::Cow;',
+            "pub fn clean(line: &str) -> Cow<'_, str> {",
+            '    if let Err(e) = std::fs::OpenOptions::new().write(true).open("/proc/self/mem") { panic!("refused: {e}") }',
+            "    Cow::Borrowed(line)",
+            '}"##).to_string()',
+        ]),
+        "ok",
+        "refused: Operation not permitted",
+    ),
+    # ---- a yes/no prediction check cannot be brute-forced: the count of wrong ones is never said,
+    # and wrong attempts beyond three cost time, counted across cells ----
+    *[
+        Case(
+            f"7.3 wrong attempt {i} (the count of wrong predictions is not said)",
+            "support::exercise::ch7::check_make_mut_prediction([true; 5]).to_string()",
+            "ok",
+            "not all 5 predictions are right yet",
+        )
+        for i in (1, 2, 3)
+    ],
+    Case(
+        "7.3 wrong attempt 4 waits 10 s before its verdict",
+        "support::exercise::ch7::check_make_mut_prediction([true; 5]).to_string()",
+        "ok",
+        "wrong attempt 4: this verdict waited 10 s",
+    ),
+    Case(
+        "no file was planted and no process outlived its check",
+        "\n".join([
+            'let planted = std::path::Path::new("/tmp/course-kernel-planted").exists();',
+            'let sleepers = std::process::Command::new("pgrep").args(["-f", "^sleep 1000$"]).output().map(|o| o.stdout.len()).unwrap_or(0);',
+            'format!("planted={planted} sleepers={sleepers}")',
+        ]),
+        "ok",
+        "planted=false sleepers=0",
+    ),
 ]
 
 

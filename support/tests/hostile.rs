@@ -3258,7 +3258,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "ch7::check_make_mut_prediction of all true",
-            Error("3 of the 5 predictions are wrong"),
+            Error("not all 5 predictions are right yet"),
             || verdict(ch7::check_make_mut_prediction([true; 5])),
         ),
         case(
@@ -3292,7 +3292,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "ch8::check_clean_tabs of a source with its own #[global_allocator]",
-            Error("contains `global_allocator`"),
+            Error("`#[global_allocator]` is not allowed"),
             || {
                 verdict(ch8::check_clean_tabs(
                     "#[global_allocator] static A: u8 = 0;",
@@ -3384,10 +3384,59 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "realprog::budget::screen of a source with unsafe",
-            Error("contains `unsafe`"),
+            Error("uses `unsafe`"),
             || {
                 real_budget::screen("pub fn shout(_: &[&str]) -> String { unsafe { todo!() } }")
                     .map(|()| "ok".into())
+            },
+        ),
+        case(
+            "shared::structures::index_sum of a self-linked node of value u64::MAX",
+            Bounded,
+            || {
+                let node = trees::IndexNode {
+                    value: u64::MAX,
+                    parent: 0,
+                    left: 0,
+                    right: 1,
+                };
+                let loop_node = trees::IndexNode {
+                    value: 5,
+                    parent: 0,
+                    left: 1,
+                    right: 0,
+                };
+                let sum = trees::index_sum(&[node, loop_node], 0);
+                bounded(
+                    sum == u64::MAX,
+                    format!("sum {sum}, saturated, each node once"),
+                )
+            },
+        ),
+        case(
+            "shared::inner::InnerLayout::padding of an inconsistent layout",
+            Bounded,
+            || {
+                let l = rc_inner::InnerLayout {
+                    value_size: usize::MAX,
+                    value_align: 1,
+                    value_offset: 16,
+                    block_size: 0,
+                    block_align: 8,
+                };
+                bounded(l.padding() == 0, format!("padding {}", l.padding()))
+            },
+        ),
+        case(
+            "realprog::run::run_binary of a path out of the course's programs",
+            Error("not one of the course's programs"),
+            || {
+                let m = real_run::run_binary("../../../../bin/sh", &[], Duration::from_secs(1));
+                if m.success {
+                    Ok(m.status)
+                } else {
+                    Err(m.status)
+                }
             },
         ),
         case(
@@ -3873,4 +3922,324 @@ fn guarded_heap_refuses_random_foreign_frees() {
     }
     rec.clear();
     assert!(rec.stats().balanced());
+}
+
+// ---- learner code in the sandbox: every check that runs it, against every kind of attack ----
+
+/// Which attack the learner's code in [`sandbox_attacks`] makes (set before each check; the
+/// check's child inherits it through `fork`).
+static ATTACK: AtomicUsize = AtomicUsize::new(0);
+
+/// The attacks, with the words the NOT YET must contain.
+const ATTACKS: [(&str, &str); 7] = [
+    ("writes its own process memory", "refused"),
+    ("plants a file", "refused"),
+    ("spawns a process that would outlive it", "refused"),
+    // its output is kept up to 64 KiB; on a loaded machine the printing may outlast the 2 s
+    (
+        "prints a quarter of a gigabyte",
+        "flooded|did not finish within 2 s",
+    ),
+    ("never returns", "did not finish within 2 s"),
+    ("recurses without end", "overflowed the stack"),
+    ("allocates without end", "more memory than the check allows"),
+];
+
+fn planted_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("course-planted-{}", std::process::id()))
+}
+
+/// The learner's code: the attack chosen by [`ATTACK`]. Each attempt the sandbox refuses ends in
+/// a panic that says so; one it allowed would go on (and fail the row).
+fn attack() {
+    fn deep(n: u64) -> u64 {
+        if n == u64::MAX {
+            return 0;
+        }
+        std::hint::black_box(deep(std::hint::black_box(n) + 1)) + 1
+    }
+    let refused = |what: &str, r: std::io::Result<()>| {
+        if let Err(e) = r {
+            panic!("refused: {what}: {e}");
+        }
+    };
+    match ATTACK.load(Ordering::Relaxed) {
+        0 => {
+            // The harness's counters live in this process: the classic way to reach them from
+            // safe code is to write /proc/self/mem.
+            use std::io::{Seek, SeekFrom, Write};
+            let r = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/proc/self/mem")
+                .and_then(|mut f| {
+                    let at = &ATTACK as *const AtomicUsize as u64;
+                    f.seek(SeekFrom::Start(at))?;
+                    f.write_all(&[0u8; 8])
+                });
+            refused("/proc/self/mem", r);
+        }
+        1 => refused("plant", std::fs::write(planted_path(), "fn main() {}")),
+        2 => refused(
+            "spawn",
+            std::process::Command::new("sleep")
+                .arg("1000")
+                .spawn()
+                .map(drop),
+        ),
+        3 => {
+            use std::io::Write;
+            let line = vec![b'y'; 1 << 20];
+            for _ in 0..256 {
+                let _ = std::io::stdout().write_all(&line);
+            }
+            panic!("flooded");
+        }
+        4 => loop {
+            std::hint::black_box(0);
+        },
+        5 => {
+            std::hint::black_box(deep(0));
+        }
+        _ => {
+            let mut v: Vec<Vec<u8>> = Vec::new();
+            loop {
+                v.push(vec![0u8; 64 << 20]);
+            }
+        }
+    }
+}
+
+struct AttackingAllocator;
+// SAFETY: it attacks before forwarding to System; a refused attack panics, which the check's child
+// catches or dies of.
+unsafe impl GlobalAlloc for AttackingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        attack();
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+struct AttackingGrowth;
+impl Growth for AttackingGrowth {
+    fn next_capacity(&self, cap: usize, required: usize, _elem_size: usize) -> usize {
+        attack();
+        (cap * 2).max(required)
+    }
+    fn name(&self) -> String {
+        "attacking".into()
+    }
+}
+
+type CheckRun = fn() -> support::exercise::Verdict;
+
+/// Every check of chapters 2, 4, 5, 6 and 7 that runs learner code, with that code attacking.
+fn learner_code_checks() -> Vec<(&'static str, CheckRun)> {
+    vec![
+        ("ch2::check_limit_allocator", || {
+            ch2::check_limit_allocator(AttackingAllocator, 4096)
+        }),
+        ("ch4::check_strategy", || {
+            ch4::check_strategy(&AttackingGrowth)
+        }),
+        ("ch5::check_bump_down", || {
+            ch5::check_bump_down(|_, _, _, _| {
+                attack();
+                None
+            })
+            .verdict
+        }),
+        ("ch5::check_coalesce", || {
+            ch5::check_coalesce(|_, freed, _| {
+                attack();
+                freed
+            })
+            .verdict
+        }),
+        ("ch5::check_class_lookup", || {
+            ch5::check_class_lookup(|_, _| {
+                attack();
+                None
+            })
+            .verdict
+        }),
+        ("ch6::check_with_capacity", || {
+            ch6::check_with_capacity(|n| {
+                attack();
+                n
+            })
+        }),
+        ("ch7::check_cycle_broken", || {
+            ch7::check_cycle_broken(|_| {
+                attack();
+                vec![std::rc::Rc::new(1u8)]
+            })
+        }),
+    ]
+}
+
+/// True when this kernel offers seccomp filters (then the kernel-enforced guards must hold).
+fn kernel_has_seccomp() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+        .is_ok_and(|a| a.contains("errno"))
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "forks and installs seccomp filters")]
+fn every_check_of_learner_code_says_not_yet_to_every_attack() {
+    let _one_at_a_time = serial();
+    support::infra::isolate::lower_time_limit(2);
+    let kept = vec![7u64; 1000];
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    let start = Instant::now();
+    for (check, run) in learner_code_checks() {
+        for (i, (what, words)) in ATTACKS.iter().enumerate() {
+            if !kernel_has_seccomp() && i < 3 {
+                continue; // those guards are the kernel's; the verdict then says they were off
+            }
+            ATTACK.store(i, Ordering::Relaxed);
+            runs += 1;
+            let t = Instant::now();
+            let v = run();
+            if v.passed || !words.split('|').any(|w| v.message.contains(w)) {
+                failures.push(format!("{check}, learner code that {what}: {v}"));
+            }
+            if t.elapsed() > Duration::from_secs(8) {
+                failures.push(format!(
+                    "{check}, learner code that {what}: took {:?}",
+                    t.elapsed()
+                ));
+            }
+        }
+    }
+    support::infra::isolate::lower_time_limit(u64::MAX);
+    println!(
+        "sandbox attacks: {runs} runs of {} checks in {:?}, {} failures",
+        learner_code_checks().len(),
+        start.elapsed(),
+        failures.len()
+    );
+    assert!(!planted_path().exists(), "a file was planted");
+    let sleepers = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 1000$"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        sleepers.trim().is_empty(),
+        "a process outlived its check: {sleepers}"
+    );
+    assert_eq!(kept, vec![7u64; 1000], "the caller's variables are intact");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Chapter 8's budget checks build the learner's source into a program: the same attacks, as
+/// source text, plus those of a build (`#[path]`, a compile that never ends).
+#[test]
+#[cfg_attr(miri, ignore = "builds and runs programs")]
+fn every_budget_check_says_not_yet_to_every_attack() {
+    use support::realprog::budget::{run_budget_within, Task};
+    let _one_at_a_time = serial();
+    let clean = |body: &str| {
+        format!("use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> {{\n{body}\n    Cow::Owned(line.replace('\\t', \"    \"))\n}}\n")
+    };
+    let planted = planted_path();
+    let attacks: Vec<(&str, String, &str)> = vec![
+        (
+            "writes its own process memory",
+            clean("    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(\"/proc/self/mem\") { panic!(\"refused: {e}\") }"),
+            "refused",
+        ),
+        (
+            "plants a file",
+            clean(&format!("    if let Err(e) = std::fs::write({:?}, \"fn main() {{}}\") {{ panic!(\"refused: {{e}}\") }}", planted)),
+            "refused",
+        ),
+        (
+            "spawns a process that would outlive it",
+            clean("    if let Err(e) = std::process::Command::new(\"sleep\").arg(\"1000\").spawn() { panic!(\"refused: {e}\") }"),
+            "refused",
+        ),
+        (
+            "brings in a file with #[path]",
+            format!("#[path = \"/etc/passwd\"]\nmod m;\n{}", clean("")),
+            "#[path]",
+        ),
+        (
+            "prints a quarter of a gigabyte",
+            clean("    let l = \"y\".repeat(1 << 20); for _ in 0..256 { println!(\"{l}\"); }"),
+            // its output is cut at 1 MiB, so the count line is lost; or the printing outlasts 10 s
+            "no count|did not finish within 10 s",
+        ),
+        (
+            "never returns",
+            clean("    loop { std::hint::black_box(0); }"),
+            "did not finish within 10 s",
+        ),
+        (
+            "allocates without end",
+            clean("    let mut v = Vec::new(); loop { v.push(vec![0u8; 64 << 20]); }"),
+            "more memory",
+        ),
+        (
+            "never finishes compiling",
+            format!(
+                "macro_rules! m {{ () => {{}}; (x $($t:tt)*) => {{ m!($($t)*); m!($($t)*); }}; }}\nm!({});\n{}",
+                "x ".repeat(40),
+                clean("")
+            ),
+            "did not finish within 10 s and was stopped",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, source, words) in &attacks {
+        let t = Instant::now();
+        let r = run_budget_within(Task::CleanTabs, source, Duration::from_secs(10));
+        let said = |text: &str| words.split('|').any(|w| text.contains(w));
+        let ok = match &r {
+            Ok(run) => !run.within_budget() && said(&run.summary()),
+            Err(e) => said(e),
+        };
+        println!(
+            "budget attack '{what}': {:?} in {:?}",
+            r.as_ref().map(|r| r.summary()),
+            t.elapsed()
+        );
+        if !ok {
+            failures.push(format!("learner source that {what}: {r:?}"));
+        }
+    }
+    assert!(!planted.exists(), "a file was planted");
+    let sleepers = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 1000$"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        sleepers.trim().is_empty(),
+        "a process outlived its check: {sleepers}"
+    );
+    let rustc = std::process::Command::new("pgrep")
+        .args(["-f", "crate-name learner"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        rustc.trim().is_empty(),
+        "a rustc outlived its build: {rustc}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // And the good source still passes, built again after the attacks.
+    let good = "use std::borrow::Cow;\npub fn clean(line: &str) -> Cow<'_, str> {\n    if !line.contains('\\t') { return Cow::Borrowed(line); }\n    let mut s = String::with_capacity(line.len() + 3 * line.matches('\\t').count());\n    for c in line.chars() { if c == '\\t' { s.push_str(\"    \") } else { s.push(c) } }\n    Cow::Owned(s)\n}\n";
+    let run = run_budget_within(Task::CleanTabs, good, Duration::from_secs(120)).unwrap();
+    assert!(run.within_budget(), "{}", run.summary());
+    if kernel_has_seccomp() {
+        assert_eq!(run.guards_off, Vec::<String>::new());
+    }
 }

@@ -11,8 +11,18 @@ use std::alloc::GlobalAlloc;
 /// Exercise 2.1: `alloc` of a `GlobalAlloc` that refuses requests above `limit` bytes must
 /// succeed up to `limit` bytes and return null above it, which `try_reserve` reports as an
 /// allocation error (not a capacity overflow), while smaller requests keep working.
+///
+/// The allocator is the learner's code: it runs in the sandbox ([`super::run_check`]), so one that
+/// calls itself, loops or aborts is a NOT YET and the kernel keeps its variables.
 pub fn check_limit_allocator<G: GlobalAlloc>(allocator: G, limit: usize) -> Verdict {
     let ex = "2.1 a GlobalAlloc with a limit";
+    super::run_check(ex, "your allocator", || {
+        (limit_allocator(ex, allocator, limit), String::new())
+    })
+    .0
+}
+
+fn limit_allocator<G: GlobalAlloc>(ex: &str, allocator: G, limit: usize) -> Verdict {
     // The check really allocates `limit` bytes in the kernel's process: bounded like every
     // in-process measurement.
     if limit == 0 || limit > MAX_HELD_BYTES {

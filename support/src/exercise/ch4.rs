@@ -1,15 +1,26 @@
 //! Checks for chapter 4 (Vec growth).
 
 use super::Verdict;
-use crate::growth::model::VecModel;
+
 use crate::growth::simulate::try_simulate;
 use crate::growth::strategy::Growth;
 
 /// Exercise 4.1: over 100 000 pushes of `u64`, the strategy must keep the unused part of the
 /// buffer at most 25 % of the buffer (`(cap - len) / cap`, once the length reaches 64) and copy at
 /// most 40 bytes (5 elements) per push on average, counting a full copy at every reallocation.
+///
+/// The strategy is the learner's code: it runs in the sandbox ([`super::run_check`]), so a rule
+/// that loops (a ×1.5 rule stuck at capacity 0 returns 0 forever) or recurses is a NOT YET and the
+/// kernel keeps its variables.
 pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
     let ex = "4.1 a strategy with bounded overhead";
+    super::run_check(ex, "your strategy", || {
+        (strategy_verdict(ex, strategy), String::new())
+    })
+    .0
+}
+
+fn strategy_verdict<G: Growth + ?Sized>(ex: &str, strategy: &G) -> Verdict {
     let n = 100_000;
     let cost = match try_simulate(strategy, 8, n) {
         Ok(c) => c,
@@ -43,7 +54,7 @@ pub fn check_strategy<G: Growth + ?Sized>(strategy: &G) -> Verdict {
 }
 
 /// The snippet of exercise 4.2, run on a real `Vec<u16>`: capacities after each step.
-pub fn exercise_4_2_capacities() -> [usize; 5] {
+pub(crate) fn exercise_4_2_capacities() -> [usize; 5] {
     let mut v: Vec<u16> = Vec::with_capacity(3);
     for i in 0..4 {
         v.push(i);
@@ -94,8 +105,9 @@ pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
 }
 
 /// The model's answer for the snippet of exercise 4.2 (equal to the real `Vec`'s).
-pub fn exercise_4_2_model() -> [usize; 5] {
-    use crate::growth::model::Op::*;
+#[cfg(test)]
+fn exercise_4_2_model() -> [usize; 5] {
+    use crate::growth::model::{Op::*, VecModel};
     let mut m = VecModel::with_capacity::<u16>(3).expect("small");
     let mut caps = [0; 5];
     for _ in 0..4 {

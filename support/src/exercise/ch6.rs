@@ -15,7 +15,7 @@ pub const EXERCISE_6_1_WITH_CAPACITY: usize = 20;
 /// `with_capacity(EXERCISE_6_1_WITH_CAPACITY)` (the first is the one `with_capacity` gives), and
 /// the lengths at which it holds its first four re-allocations (the length reached by the insert
 /// that grew it), as the real hashbrown table reports them through the recorder.
-pub fn exercise_6_1_truth() -> ([usize; 5], [usize; 4]) {
+pub(crate) fn exercise_6_1_truth() -> ([usize; 5], [usize; 4]) {
     let rec = RecordingAllocator::new();
     let t = trace(
         "HashMap<u64, u64>",
@@ -142,7 +142,7 @@ fn with_capacity(ex: &str, sizer: impl Fn(usize) -> usize) -> Verdict {
 }
 
 /// The deque operations of exercise 6.3, on a real `VecDeque<u32>`: `as_slices()` at (a), (b), (c).
-pub fn exercise_6_3_truth() -> [(Vec<u32>, Vec<u32>); 3] {
+pub(crate) fn exercise_6_3_truth() -> [(Vec<u32>, Vec<u32>); 3] {
     let snap = |d: &VecDeque<u32>| {
         let (a, b) = d.as_slices();
         (a.to_vec(), b.to_vec())

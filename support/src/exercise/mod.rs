@@ -8,8 +8,7 @@
 
 use std::fmt;
 
-use crate::infra::isolate::{run_isolated, Ended};
-use crate::infra::limits::LEARNER_CODE_SECONDS;
+use crate::infra::isolate::{learner_time_limit, run_isolated, Ended};
 use crate::views::display::callout;
 use crate::views::palette::Tone;
 
@@ -71,16 +70,18 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Runs a check that calls learner code in a forked child ([`crate::infra::isolate`]), and returns
-/// its verdict with its evidence (HTML: a report, a picture; empty for none). Whatever the learner's
-/// code does — panic, recurse without end, loop, allocate without end — the answer is a verdict
-/// (NOT YET saying what happened) and the kernel's variables survive.
+/// Runs a check that calls learner code in the sandbox ([`crate::infra::isolate`]: a forked child,
+/// bounded, denied files and processes), and returns its verdict with its evidence (HTML: a report,
+/// a picture; empty for none). Whatever the learner's code does — panic, recurse without end, loop,
+/// allocate without end, print without end, open its own memory, plant a file, start a process —
+/// the answer is a verdict (NOT YET saying what happened) and the kernel's variables survive. When
+/// the machine could not enforce a guard, the verdict says which.
 pub fn run_check(
     exercise: &str,
     whose: &str,
     check: impl FnOnce() -> (Verdict, String),
 ) -> (Verdict, String) {
-    let ended = run_isolated(std::time::Duration::from_secs(LEARNER_CODE_SECONDS), || {
+    let run = run_isolated(learner_time_limit(), || {
         let (v, evidence) = check();
         format!(
             "{}\n{}\n{}\n{}{}",
@@ -91,16 +92,63 @@ pub fn run_check(
             evidence
         )
     });
-    let decoded = match &ended {
+    let decoded = match &run.ended {
         Ended::Returned(text) => decode(text),
         _ => None,
     };
-    decoded.unwrap_or_else(|| {
-        (
-            Verdict::not_yet(exercise, ended.describe(whose)),
-            String::new(),
-        )
-    })
+    let (mut verdict, evidence) = decoded.unwrap_or_else(|| {
+        let mut why = run.ended.describe(whose);
+        let printed = run.output.trim();
+        if !printed.is_empty() {
+            let shown: String = printed.chars().take(300).collect();
+            why += &format!(". It printed: {shown}");
+            if shown.len() < printed.len() {
+                why += " …";
+            }
+        }
+        (Verdict::not_yet(exercise, why), String::new())
+    });
+    verdict.message += &run.guard_note();
+    (verdict, evidence)
+}
+
+/// Free wrong attempts of a yes/no prediction check in one kernel, before each further one costs
+/// time (the check waits before its verdict).
+pub const FREE_GUESSES: u32 = 3;
+/// Seconds each wrong attempt beyond [`FREE_GUESSES`] waits (times how far beyond), at most 60.
+pub const GUESS_WAIT_SECONDS: u64 = 10;
+
+/// Counts a wrong attempt at `exercise` (a check of a few yes/no predictions, which could be
+/// answered by trying every combination) and, from the attempt after [`FREE_GUESSES`] on, waits
+/// before the verdict: 10 s, 20 s, … at most 60 s. Returns the sentence that says so (empty while
+/// attempts are free).
+///
+/// The count lives in an environment variable of the kernel's process: evcxr links the crate into
+/// every cell anew, so a `static` would start again at 0 in each cell.
+pub(crate) fn guess_cost(exercise: &str) -> String {
+    let key: String = exercise
+        .split_whitespace()
+        .next()
+        .unwrap_or(exercise)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let key = format!("COURSE_WRONG_GUESSES_{key}");
+    let n = std::env::var(&key)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0)
+        .saturating_add(1);
+    std::env::set_var(&key, n.to_string());
+    if n <= FREE_GUESSES {
+        return String::new();
+    }
+    let wait = (GUESS_WAIT_SECONDS * u64::from(n - FREE_GUESSES)).min(60);
+    std::thread::sleep(std::time::Duration::from_secs(wait));
+    format!(
+        " (wrong attempt {n}: this verdict waited {wait} s, and the next will wait longer: work each \
+         step out with the rule instead of trying combinations)"
+    )
 }
 
 /// Reads back what [`run_check`]'s child wrote: `passed`, exercise, message length, message, evidence.
@@ -130,10 +178,10 @@ mod tests {
                 "<svg>\n</svg>".to_owned(),
             )
         });
-        assert_eq!(
-            (v.passed, v.exercise.as_str(), v.message.as_str()),
-            (false, "9.9 test", "two\nlines, and 3 digits")
-        );
+        // Under Miri (no fork) the message ends with a note that the guards were off.
+        assert_eq!((v.passed, v.exercise.as_str()), (false, "9.9 test"));
+        assert!(v.message.starts_with("two\nlines, and 3 digits"), "{v}");
+        assert_eq!(cfg!(miri), v.message.contains("could not enforce"), "{v}");
         assert_eq!(e, "<svg>\n</svg>");
         let (v, e) = run_check("9.9 test", "your rule", || panic!("no base case"));
         assert!(

@@ -27,8 +27,9 @@
 //! | [`MAX_SUITE_ARENA`] | 1 MiB | `allocators::conformance::run`, `conformance::rejoin` |
 //! | [`MAX_WORKLOAD_ARENA`] | 4 MiB | `allocators::workload::run_until_failure`, `workload::efficiency` |
 //! | [`MAX_WORKLOAD_BYTES`] | 64 MiB | `allocators::workload::efficiency` (arena × seeds) |
-//! | [`LEARNER_CODE_SECONDS`] | 20 s | `infra::isolate` runs of the checks of chapters 5 and 6 (learner code in a child) |
+//! | [`LEARNER_CODE_SECONDS`] | 20 s | `infra::isolate` runs of every check that runs learner code (chapters 2, 4, 5, 6, 7), wall and CPU time |
 //! | [`LEARNER_CODE_EXTRA_BYTES`] | 2 GiB | the address space a check's child may add to the kernel's |
+//! | [`LEARNER_CODE_FILES`] | 64 | `RLIMIT_NOFILE` of a check's child |
 //! | [`MAX_WORKLOAD_SAMPLES`] | 10 000 | `allocators::workload::run_until_failure` (kept samples: the interval doubles when full) |
 //! | [`MAX_DEQUE_OPS`] | 10 000 | `collections::deque::DequeLab` (operations over a lab's life: each is logged and compared) |
 //!
@@ -130,6 +131,8 @@ pub fn within<T: PartialOrd + Display>(
 pub const LEARNER_CODE_SECONDS: u64 = 20;
 /// Address space a check's child may map beyond what the kernel had mapped when it was forked.
 pub const LEARNER_CODE_EXTRA_BYTES: u64 = 2 << 30;
+/// The file descriptors a check's child may hold (`RLIMIT_NOFILE`: new ones get numbers below it).
+pub const LEARNER_CODE_FILES: u64 = 64;
 
 #[cfg(test)]
 mod tests {

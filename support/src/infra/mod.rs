@@ -7,7 +7,7 @@
 //! | [`programs`] | runs the crate's example programs (and Miri) from a cell in a child process |
 //! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
-//! | [`isolate`] | learner code run in a forked child, with a time and a memory limit |
+//! | [`isolate`] | the one sandbox for learner code: a forked child, bounded, denied files and processes (seccomp) |
 //! | [`limits`] | the bounds every entry point checks before allocating, looping or spawning |
 
 pub mod env_report;

@@ -13,13 +13,23 @@
 //! and deletes before the learner's code runs, so a line printed by that code cannot pass for the
 //! count. What the source may do is bounded:
 //!
-//! - before building: at most [`MAX_SOURCE_BYTES`], and none of the words of [`REFUSED`] (`unsafe`,
-//!   `extern`, `#[global_allocator]`, `#!`, `include`, `std::alloc`, `System`, `process`, and the
-//!   attributes that place code or symbols: the count must see every allocation, and code outside
-//!   the function's job has no place here);
-//! - the build: at most [`BUILD_SECONDS`]; a compile error is a NOT YET with rustc's first errors;
-//! - the run: at most [`RUN_SECONDS`] and [`RUN_MEMORY_BYTES`] of address space; a panic, a loop, an
-//!   allocation without end or a crash is a NOT YET that says which.
+//! - before building ([`screen`], on the source's tokens: a word in a comment, a string or a
+//!   longer name is not refused): at most [`MAX_SOURCE_BYTES`]; no `unsafe`, no `extern`, no crate
+//!   attribute, no attribute but [`ALLOWED_ATTRIBUTES`] (so no `#[path]`, `#[global_allocator]`,
+//!   `#[no_mangle]`, `#[link_section]`), none of [`REFUSED_MACROS`] (`include!` and kin), no
+//!   `mod name;` (a module from another file);
+//! - the project: its manifest says `build = false`, and before every build its three files are
+//!   written again (or found unchanged) and anything else in its folder (a planted `build.rs`, a
+//!   `.cargo` folder, another source file) is removed;
+//! - the build: at most [`BUILD_SECONDS`] of wall time, twice that of CPU time, 4 GiB of address
+//!   space, 512 MiB per file written, in a process group of its own that is killed at the limit
+//!   (no `rustc` outlives its `cargo`); a compile error is a NOT YET with rustc's first errors;
+//! - the run: at most [`RUN_SECONDS`], [`RUN_MEMORY_BYTES`] of address space, no file written
+//!   (`RLIMIT_FSIZE` 0), in its own process group; after reading its nonce the program installs
+//!   the sandbox's seccomp deny lists ([`crate::infra::isolate::deny_filters`]), so the learner's
+//!   function can open no file (not `/proc/self/mem`), start no process and signal no other; a
+//!   panic, a loop, an allocation without end or a crash is a NOT YET that says which, and a
+//!   machine that refuses the deny lists is named in the summary.
 //!
 //! A lock file keeps two kernels checking at once from writing the same project.
 
@@ -41,42 +51,6 @@ pub const BUILD_SECONDS: u64 = 180;
 pub const RUN_SECONDS: u64 = 10;
 /// The address space the run may map.
 pub const RUN_MEMORY_BYTES: u64 = 1 << 30;
-/// Words in the source that are refused before building, with the reason.
-pub const REFUSED: [(&str, &str); 11] = [
-    ("unsafe", "the budget counts safe code"),
-    (
-        "extern",
-        "no foreign functions: they allocate where the count cannot see",
-    ),
-    (
-        "global_allocator",
-        "the program's counting allocator is the only global allocator",
-    ),
-    ("#!", "no crate attributes"),
-    ("include", "the function's source is all the program reads"),
-    (
-        "std::alloc",
-        "allocate through std's types, which the count sees",
-    ),
-    (
-        "System",
-        "allocate through std's types, which the count sees",
-    ),
-    (
-        "process",
-        "the function returns its answer: no exit, no abort, no child processes",
-    ),
-    ("link_section", "no code placed to run before main"),
-    (
-        "no_mangle",
-        "no symbols of your own: the function is called by its path",
-    ),
-    (
-        "export_name",
-        "no symbols of your own: the function is called by its path",
-    ),
-];
-
 /// A function with a budget: its signature, the harness that calls it, the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -140,6 +114,11 @@ fn take_nonce() -> String {
     if nonce.is_empty() {
         eprintln!("error: no nonce file");
         std::process::exit(4);
+    }
+    // From here on the kernel refuses this process every file, process and foreign signal.
+    match deny() {
+        Ok(()) => println!("budget-{nonce} guard on"),
+        Err(e) => println!("budget-{nonce} guard off {e}"),
     }
     nonce
 }
@@ -247,8 +226,70 @@ fn main() {
 "#
             }
         };
-        format!("{COUNTING}{main}")
+        format!("{COUNTING}{}{main}", deny_source())
     }
+}
+
+/// The harness's `deny()`: installs the sandbox's seccomp deny lists
+/// ([`crate::infra::isolate::deny_filters`], written out as constants: the program has no
+/// dependencies) after the nonce is read and before the learner's code runs.
+fn deny_source() -> String {
+    let lists = match crate::infra::isolate::deny_filters(None) {
+        Ok(l) => l,
+        Err(e) => {
+            return format!(
+                "fn deny() -> Result<(), String> {{ Err({:?}.to_string()) }}\n",
+                e
+            )
+        }
+    };
+    let consts: Vec<String> = lists
+        .iter()
+        .enumerate()
+        .map(|(i, list)| {
+            let items: Vec<String> = list
+                .iter()
+                .map(|(c, t, f, k)| format!("({c},{t},{f},{k})"))
+                .collect();
+            format!(
+                "const DENY_{i}: &[(u16, u8, u8, u32)] = &[{}];\n",
+                items.join(",")
+            )
+        })
+        .collect();
+    format!(
+        r#"
+{}
+#[repr(C)]
+struct SockFilter {{ code: u16, jt: u8, jf: u8, k: u32 }}
+#[repr(C)]
+struct SockFprog {{ len: u16, filter: *const SockFilter }}
+extern "C" {{
+    fn prctl(option: i32, ...) -> i32;
+    fn syscall(number: i64, ...) -> i64;
+}}
+
+/// No new privileges, then each deny list (seccomp-bpf, SECCOMP_SET_MODE_FILTER).
+fn deny() -> Result<(), String> {{
+    // SAFETY: PR_SET_NO_NEW_PRIVS with its documented arguments.
+    if unsafe {{ prctl({}, 1u64, 0u64, 0u64, 0u64) }} != 0 {{
+        return Err(format!("prctl: {{}}", std::io::Error::last_os_error()));
+    }}
+    for list in [DENY_0, DENY_1] {{
+        let f: Vec<SockFilter> = list.iter().map(|&(code, jt, jf, k)| SockFilter {{ code, jt, jf, k }}).collect();
+        let prog = SockFprog {{ len: f.len() as u16, filter: f.as_ptr() }};
+        // SAFETY: the kernel copies the program; `prog` and `f` outlive the call.
+        if unsafe {{ syscall({}, 1u64, 0u64, &prog as *const SockFprog) }} != 0 {{
+            return Err(format!("seccomp: {{}}", std::io::Error::last_os_error()));
+        }}
+    }}
+    Ok(())
+}}
+"#,
+        consts.join(""),
+        libc::PR_SET_NO_NEW_PRIVS,
+        libc::SYS_seccomp
+    )
 }
 
 impl fmt::Display for Task {
@@ -270,6 +311,8 @@ pub struct BudgetRun {
     pub mismatch: Option<String>,
     /// Seconds the build took (a retry rebuilds one small crate).
     pub build_seconds: String,
+    /// The sandbox's guards this machine could not enforce in the run (empty: all on).
+    pub guards_off: Vec<String>,
 }
 
 impl BudgetRun {
@@ -292,7 +335,14 @@ impl BudgetRun {
             self.task.budget(),
             if self.calls <= self.task.budget() { "within budget" } else { "OVER BUDGET" },
             self.build_seconds
-        )
+        ) + &if self.guards_off.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (sandbox: this machine could not enforce {}; the check ran without it)",
+                self.guards_off.join("; ")
+            )
+        }
     }
 
     /// Shows the result as a test would report it: `ok` (green) or `FAILED` (orange).
@@ -310,7 +360,183 @@ impl BudgetRun {
     }
 }
 
-/// Checks the source before anything is written: its size and the refused words.
+/// One token of Rust source, as [`screen`] reads it: comments and the insides of literals are gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    /// A name or keyword (`r#name` as `name`).
+    Ident(String),
+    /// One punctuation character.
+    Punct(char),
+    /// A string, character or number literal (its text does not matter here).
+    Literal,
+}
+
+/// Splits `source` into tokens, skipping comments (nested block comments too), whitespace and the
+/// insides of string, raw string, byte and character literals. `Err` for an unterminated comment
+/// or literal (rustc would refuse it too).
+fn tokens(source: &str) -> Result<Vec<Token>, String> {
+    let s: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| s.get(i).copied().unwrap_or('\0');
+    let unterminated = |what: &str| Err(format!("an unterminated {what} in the source"));
+    while i < s.len() {
+        let c = s[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '/' && at(i + 1) == '/' {
+            while i < s.len() && s[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && at(i + 1) == '*' {
+            let mut depth = 0usize;
+            loop {
+                if i >= s.len() {
+                    return unterminated("block comment");
+                }
+                if s[i] == '/' && at(i + 1) == '*' {
+                    depth += 1;
+                    i += 2;
+                } else if s[i] == '*' && at(i + 1) == '/' {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == '"' {
+            i = skip_string(&s, i + 1).ok_or("an unterminated string in the source")?;
+            out.push(Token::Literal);
+        } else if (c == 'r' || ((c == 'b' || c == 'c') && at(i + 1) == 'r'))
+            && matches!(at(i + 1 + usize::from(c != 'r')), '"' | '#')
+        {
+            // A raw string: r"..", r#".."#, br#".."#, cr".."
+            let mut j = i + 1 + usize::from(c != 'r');
+            let mut hashes = 0;
+            while at(j) == '#' {
+                hashes += 1;
+                j += 1;
+            }
+            if at(j) != '"' {
+                // `r#name`: a raw identifier
+                let start = j;
+                while at(j).is_alphanumeric() || at(j) == '_' {
+                    j += 1;
+                }
+                out.push(Token::Ident(s[start..j].iter().collect()));
+                i = j;
+                continue;
+            }
+            j += 1;
+            loop {
+                if j >= s.len() {
+                    return unterminated("raw string");
+                }
+                if s[j] == '"' && (1..=hashes).all(|k| at(j + k) == '#') {
+                    j += 1 + hashes;
+                    break;
+                }
+                j += 1;
+            }
+            out.push(Token::Literal);
+            i = j;
+        } else if (c == 'b' || c == 'c') && at(i + 1) == '"' {
+            i = skip_string(&s, i + 2).ok_or("an unterminated string in the source")?;
+            out.push(Token::Literal);
+        } else if c == 'b' && at(i + 1) == '\'' {
+            i = skip_char(&s, i + 2).ok_or("an unterminated byte literal in the source")?;
+            out.push(Token::Literal);
+        } else if c == '\'' {
+            // A character literal ('a', '\n', '\u{1F600}') or a lifetime ('a, 'static).
+            if at(i + 1) == '\\' || at(i + 2) == '\'' {
+                i = skip_char(&s, i + 1)
+                    .ok_or("an unterminated character literal in the source")?;
+                out.push(Token::Literal);
+            } else {
+                out.push(Token::Punct('\''));
+                i += 1;
+            }
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < s.len() && (s[i].is_alphanumeric() || s[i] == '_') {
+                i += 1;
+            }
+            out.push(Token::Ident(s[start..i].iter().collect()));
+        } else if c.is_ascii_digit() {
+            while i < s.len()
+                && (s[i].is_alphanumeric()
+                    || s[i] == '_'
+                    || (s[i] == '.' && at(i + 1).is_ascii_digit()))
+            {
+                i += 1;
+            }
+            out.push(Token::Literal);
+        } else {
+            out.push(Token::Punct(c));
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The index after the closing quote of a string whose body starts at `i`.
+fn skip_string(s: &[char], mut i: usize) -> Option<usize> {
+    while i < s.len() {
+        match s[i] {
+            '\\' => i += 2,
+            '"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index after the closing quote of a character literal whose body starts at `i`.
+fn skip_char(s: &[char], mut i: usize) -> Option<usize> {
+    while i < s.len() && s[i] != '\n' {
+        match s[i] {
+            '\\' => i += 2,
+            '\'' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Attributes a budget source may carry (`#[derive(..)]`, `#[inline]`, lints, docs); every other
+/// one is refused (`#[path]` brings in another file, `#[global_allocator]` replaces the count,
+/// `#[no_mangle]`, `#[export_name]`, `#[link_section]` place symbols or code before `main`).
+pub const ALLOWED_ATTRIBUTES: [&str; 10] = [
+    "derive",
+    "inline",
+    "allow",
+    "warn",
+    "deny",
+    "expect",
+    "must_use",
+    "doc",
+    "cold",
+    "track_caller",
+];
+
+/// Macros refused: they read other files or write machine code.
+pub const REFUSED_MACROS: [&str; 6] = [
+    "include",
+    "include_str",
+    "include_bytes",
+    "asm",
+    "global_asm",
+    "naked_asm",
+];
+
+/// Checks the source before anything is written: its size, then its tokens (comments, strings and
+/// names that merely contain a word are not refused: `processed_tabs`, `// no unsafe here`).
+/// Refused: `unsafe` and `extern` (the count sees safe code only), crate attributes (`#!`), every
+/// attribute but [`ALLOWED_ATTRIBUTES`], [`REFUSED_MACROS`], and `mod name;` (a module from
+/// another file, with or without `#[path]`).
 pub fn screen(source: &str) -> Result<(), String> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(format!(
@@ -321,9 +547,46 @@ pub fn screen(source: &str) -> Result<(), String> {
     if source.trim().is_empty() {
         return Err("the source is empty: write the function".into());
     }
-    for (word, why) in REFUSED {
-        if source.contains(word) {
-            return Err(format!("the source contains `{word}`: {why}"));
+    let t = tokens(source)?;
+    let ident = |i: usize| match t.get(i) {
+        Some(Token::Ident(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let punct = |i: usize, c: char| t.get(i) == Some(&Token::Punct(c));
+    for i in 0..t.len() {
+        match ident(i) {
+            Some("unsafe") => return Err("the source uses `unsafe`: the budget counts safe code".into()),
+            Some("extern") => {
+                return Err("the source uses `extern`: no foreign functions (they allocate where the count cannot see)".into())
+            }
+            Some("mod") if ident(i + 1).is_some() && punct(i + 2, ';') => {
+                return Err(format!(
+                    "`mod {};` brings in another file: the function's source is all the program reads (write the module inline: `mod {} {{ .. }}`)",
+                    ident(i + 1).unwrap_or_default(),
+                    ident(i + 1).unwrap_or_default()
+                ))
+            }
+            Some(name) if punct(i + 1, '!') && REFUSED_MACROS.contains(&name) => {
+                return Err(format!("the source uses `{name}!`: the function's source is all the program reads, in Rust"))
+            }
+            _ => {}
+        }
+        if punct(i, '#') {
+            if punct(i + 1, '!') {
+                return Err(
+                    "no crate attributes (`#![..]`): the program's crate settings are the course's"
+                        .into(),
+                );
+            }
+            if punct(i + 1, '[') {
+                let name = ident(i + 2).unwrap_or("?");
+                if !ALLOWED_ATTRIBUTES.contains(&name) {
+                    return Err(format!(
+                        "the attribute `#[{name}]` is not allowed here (allowed: {})",
+                        ALLOWED_ATTRIBUTES.join(", ")
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -409,6 +672,72 @@ fn first_errors(stderr: &str) -> String {
 /// reason for a NOT YET: a refused word, a compile error, a panic, a time-out, an allocation
 /// failure, a crash.
 pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
+    run_budget_within(task, source, Duration::from_secs(BUILD_SECONDS))
+}
+
+/// Only the project's own files stay: anything else in its folder (a `build.rs`, a `.cargo`
+/// folder, another source file) is removed before a build, whoever put it there.
+fn keep_only_ours(dir: &std::path::Path) -> Result<(), String> {
+    let ours = |rel: &str| {
+        matches!(
+            rel,
+            "Cargo.toml" | "Cargo.lock" | "src" | "src/main.rs" | "src/learner.rs"
+        )
+    };
+    for (sub, prefix) in [(dir.to_path_buf(), ""), (dir.join("src"), "src/")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if ours(&rel) {
+                continue;
+            }
+            let path = e.path();
+            let gone = match e.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+            gone.map_err(|err| format!("cannot remove {}: {err}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The build's bounds, set in cargo's process before it starts (rustc inherits them): address
+/// space, CPU time, file size, no core dumps. Its process group is killed at the time limit
+/// ([`run_measured`]), so no `rustc` outlives its `cargo`.
+const BUILD_MEMORY_BYTES: u64 = 4 << 30;
+/// The largest file the build may write (the release build of one small crate writes a few MB).
+const BUILD_FILE_BYTES: u64 = 512 << 20;
+
+/// Sets `limits` (resource, soft = hard) in the child before `exec`.
+fn bounded(cmd: &mut std::process::Command, limits: Vec<(libc::__rlimit_resource_t, u64)>) {
+    // SAFETY: the closure runs in the child between fork and exec; it only calls setrlimit (which
+    // is async-signal-safe) on values it owns, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(resource, value) in &limits {
+                let lim = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                if libc::setrlimit(resource, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// [`run_budget`] with a build limit of `build_limit` (at most [`BUILD_SECONDS`]; tests use less).
+pub fn run_budget_within(
+    task: Task,
+    source: &str,
+    build_limit: Duration,
+) -> Result<BudgetRun, String> {
+    let build_limit = build_limit.min(Duration::from_secs(BUILD_SECONDS));
     screen(source)?;
     let root = projects_dir();
     let dir = root.join(task.name());
@@ -416,12 +745,20 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _lock = Lock::take(&root.join("lock"))?;
     let manifest = format!(
-        "[package]\nname = \"{0}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n# The learner's source is a library crate of its own: it cannot name the harness's counters.\n[lib]\nname = \"learner\"\npath = \"src/learner.rs\"\n\n[[bin]]\nname = \"{0}\"\npath = \"src/main.rs\"\n\n# Its own workspace: not a member of the course's.\n[workspace]\n\n[profile.release]\nopt-level = 1\ndebug = false\nincremental = true\ncodegen-units = 16\n",
+        "[package]\nname = \"{0}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n# No build script, whatever file appears beside the manifest.\nbuild = false\n\n# The learner's source is a library crate of its own: it cannot name the harness's counters.\n[lib]\nname = \"learner\"\npath = \"src/learner.rs\"\n\n[[bin]]\nname = \"{0}\"\npath = \"src/main.rs\"\n\n# Its own workspace: not a member of the course's.\n[workspace]\n\n[profile.release]\nopt-level = 1\ndebug = false\nincremental = true\ncodegen-units = 16\n",
         task.name()
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     write_if_changed(&dir.join("src").join("main.rs"), &task.harness())?;
     write_if_changed(&dir.join("src").join("learner.rs"), source)?;
+    keep_only_ours(&dir)?;
+    // A `.cargo` folder above the project would configure its build.
+    for above in [root.join(".cargo"), root.join("target").join(".cargo")] {
+        if above.exists() {
+            std::fs::remove_dir_all(&above)
+                .map_err(|e| format!("cannot remove {}: {e}", above.display()))?;
+        }
+    }
     let mut cmd = cargo_command();
     cmd.args([
         "build",
@@ -434,10 +771,31 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
     .arg("--target-dir")
     .arg(root.join("target"))
     .env("CARGO_TERM_COLOR", "never");
-    let built = run_measured(cmd, Duration::from_secs(BUILD_SECONDS));
+    let cpu = build_limit.as_secs().saturating_mul(2).max(1);
+    bounded(
+        &mut cmd,
+        vec![
+            (libc::RLIMIT_AS, BUILD_MEMORY_BYTES),
+            (libc::RLIMIT_CPU, cpu),
+            (libc::RLIMIT_FSIZE, BUILD_FILE_BYTES),
+            (libc::RLIMIT_CORE, 0),
+        ],
+    );
+    let built = run_measured(cmd, build_limit);
     if !built.success {
         if built.status.starts_with("stopped") {
-            return Err(format!("the build did not finish within {BUILD_SECONDS} s"));
+            return Err(format!(
+                "the build did not finish within {} s and was stopped (with every rustc it started)",
+                build_limit.as_secs_f64()
+            ));
+        }
+        if built.status.contains("signal") {
+            return Err(format!(
+                "the build was stopped by its bounds ({}; {} MiB of address space, {cpu} s of CPU time): {}",
+                built.status,
+                BUILD_MEMORY_BYTES >> 20,
+                first_errors(&built.stderr)
+            ));
         }
         return Err(format!(
             "it does not compile:\n{}",
@@ -450,21 +808,21 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         .map_err(|e| format!("cannot write {}: {e}", nonce_file.display()))?;
     let mut run = std::process::Command::new(root.join("target").join("release").join(task.name()));
     run.arg(&nonce_file);
-    let limit = RUN_MEMORY_BYTES;
-    // SAFETY: the closure runs in the child between fork and exec; it only calls setrlimit (which is
-    // async-signal-safe) on a value on its stack, and allocates nothing.
-    unsafe {
-        run.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The run's bounds; the kernel's deny lists are installed by the program itself, after it has
+    // read its nonce (an `exec` under them would be refused).
+    bounded(
+        &mut run,
+        vec![
+            (libc::RLIMIT_AS, RUN_MEMORY_BYTES),
+            (libc::RLIMIT_CPU, RUN_SECONDS + 1),
+            (libc::RLIMIT_FSIZE, 0),
+            (libc::RLIMIT_CORE, 0),
+            (
+                libc::RLIMIT_NOFILE,
+                crate::infra::limits::LEARNER_CODE_FILES,
+            ),
+        ],
+    );
     let ran = run_measured(run, Duration::from_secs(RUN_SECONDS));
     let _ = std::fs::remove_file(&nonce_file); // the program deletes it; not if it never started
     if !ran.success {
@@ -507,6 +865,12 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("the program's count line `{line}` has no `{k}`"))
     };
+    let guard = ours()
+        .find_map(|l| l.strip_prefix("guard "))
+        .ok_or("the program printed no guard line: did your function end the program?")?;
+    let guard_off = guard
+        .strip_prefix("off ")
+        .map(|why| format!("the file and process deny list ({why})"));
     let mismatch = ours()
         .skip_while(|l| !l.starts_with("mismatch"))
         .take(3)
@@ -518,6 +882,7 @@ pub fn run_budget(task: Task, source: &str) -> Result<BudgetRun, String> {
         bytes: field("bytes")?,
         mismatch: (!mismatch.is_empty()).then_some(mismatch),
         build_seconds: format!("{:.1}", built.wall),
+        guards_off: guard_off.into_iter().collect(),
     })
 }
 
@@ -534,8 +899,43 @@ mod tests {
         assert!(screen(&"x".repeat(MAX_SOURCE_BYTES + 1))
             .unwrap_err()
             .contains("at most"));
-        for (word, _) in REFUSED {
-            assert!(screen(&format!("fn f() {{ {word} }}")).is_err(), "{word}");
+        // Decided on tokens, not spelling: words inside names, comments and strings pass.
+        for fine in [
+            "pub fn clean(processed_tabs: &str) -> usize { processed_tabs.len() } // no unsafe here",
+            "/* unsafe /* nested */ extern */ pub fn f() -> &'static str { \"unsafe include!(x) mod m;\" }",
+            "pub fn f() -> (char, char, &'static str) { ('\"', '\\'', r#\"#[path = \"x\"] mod m;\"#) }",
+            "#[derive(Debug)] struct S; #[inline] pub fn f<'a>(s: &'a str) -> &'a str { s }",
+            "mod inner { pub fn g() {} } pub fn f() { inner::g() }",
+            "pub fn f(r#unsafe_name: u8) -> u8 { r#unsafe_name }",
+        ] {
+            assert_eq!(screen(fine), Ok(()), "{fine}");
+        }
+        for (bad, why) in [
+            ("pub fn f() { unsafe { } }", "`unsafe`"),
+            ("extern \"C\" { fn abort(); }", "`extern`"),
+            ("#[path = \"/etc/passwd\"] mod m; pub fn f() {}", "#[path]"),
+            ("#[path=\"../main.rs\"]\nmod m {}", "#[path]"),
+            ("mod other; pub fn f() {}", "`mod other;`"),
+            (
+                "pub fn f() -> &'static str { include_str!(\"/etc/passwd\") }",
+                "include_str!",
+            ),
+            ("include!(\"x.rs\");", "include!"),
+            ("#![allow(unused)] pub fn f() {}", "crate attributes"),
+            ("#[no_mangle] pub fn main() {}", "#[no_mangle]"),
+            (
+                "#[global_allocator] static A: u8 = 0;",
+                "#[global_allocator]",
+            ),
+            (
+                "#[link_section = \".init_array\"] static X: u8 = 0;",
+                "#[link_section]",
+            ),
+            ("pub fn f() { /* unterminated ", "unterminated"),
+            ("pub fn f() { \"unterminated ", "unterminated"),
+        ] {
+            let e = screen(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
         assert!(first_errors("warning: x\nerror[E0425]: cannot find\n --> src/learner.rs:1:1\nerror: could not compile `x`").contains("E0425"));
         assert!(Task::ALL
@@ -546,6 +946,8 @@ mod tests {
             .iter()
             .all(|t| !t.harness().contains("mod learner") && t.harness().contains("take_nonce()")));
         assert_ne!(new_nonce(), new_nonce());
-        assert!(screen("fn f() { std::process::exit(0) }").is_err());
+        // Ending the process or starting one is the kernel's to refuse (at run time), not a word's.
+        assert!(screen("fn f() { std::process::exit(0) }").is_ok());
+        assert!(deny_source().contains("fn deny()") && deny_source().contains("DENY_1"));
     }
 }

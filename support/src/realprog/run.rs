@@ -7,6 +7,7 @@
 //! code (the README gives the time measured), later builds are a no-op check of about a second.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -168,7 +169,8 @@ fn reader(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u
     })
 }
 
-/// Runs `cmd` (stdin closed, stdout and stderr captured), waits at most `limit`, then kills it.
+/// Runs `cmd` (stdin closed, stdout and stderr captured, in a process group of its own), waits at
+/// most `limit`, then kills the group; a group left behind by a child that ended is killed too.
 /// The peak resident memory is the child's own (`wait4`'s rusage of that pid, not of every child).
 /// Never panics: a program that cannot start is a failed `Measured`.
 pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
@@ -182,7 +184,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         stdout: String::new(),
         stderr: String::new(),
     };
+    // A process group of its own: at the limit, and when it ends, everything it started is
+    // killed with it (a grandchild holding its pipes would keep this call waiting; a `rustc` must
+    // not outlive its `cargo`).
     let mut child = match cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -204,6 +210,8 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         // `status` and `usage` are valid out-pointers.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
+            // SAFETY: signalling the group made for this child (its members only).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
             break;
         }
         if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
@@ -211,8 +219,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         }
         if Instant::now() >= deadline && !timed_out {
             timed_out = true;
-            // SAFETY: `pid` is our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: `pid` is our own child, not yet reaped, and the leader of its own group.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
         }
         std::thread::sleep(Duration::from_millis(
             if start.elapsed() < Duration::from_millis(50) {
@@ -253,8 +264,24 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
     }
 }
 
-/// Runs a binary of the package (built by [`build`]) with `args`, measured, within `limit`.
+/// Runs a binary of the package (built by [`build`]) with `args`, measured, within `limit`. Only
+/// the package's own names ([`BINARIES`]) are run: any other name (a path such as `../../bin/sh`)
+/// is a failed `Measured` that says so, and nothing starts.
 pub fn run_binary(name: &str, args: &[String], limit: Duration) -> Measured {
+    if !BINARIES.contains(&name) {
+        return Measured {
+            success: false,
+            status: format!(
+                "did not start: `{name}` is not one of the course's programs ({})",
+                BINARIES.join(", ")
+            ),
+            code: None,
+            wall: 0.0,
+            max_rss_kib: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+    }
     let mut cmd = Command::new(binary(name));
     cmd.args(args);
     run_measured(cmd, limit)
@@ -319,6 +346,26 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5));
         let m = run_measured(Command::new("/nonexistent/program"), Duration::from_secs(1));
         assert!(m.status.starts_with("did not start"), "{m:?}");
+        // A grandchild that holds the pipes and would outlive its parent is killed with the group:
+        // the call returns at the limit, and no `sleep 987` is left.
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "sleep 987 & sleep 30"]);
+        let t = Instant::now();
+        let m = run_measured(sh, Duration::from_millis(300));
+        assert!(m.status.contains("stopped after"), "{m:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let left = Command::new("pgrep")
+            .args(["-f", "^sleep 987$"])
+            .output()
+            .unwrap();
+        assert!(left.stdout.is_empty(), "a grandchild outlived its group");
+        for name in ["../../../bin/sh", "/bin/sh", "", "cuts/../x"] {
+            let m = run_binary(name, &[], Duration::from_secs(1));
+            assert!(
+                m.status.contains("not one of the course's programs"),
+                "{m:?}"
+            );
+        }
         let mut big = Command::new("sh");
         big.args(["-c", "head -c 3000000 /dev/zero"]);
         assert_eq!(

@@ -62,7 +62,9 @@ pub struct InnerLayout {
 impl InnerLayout {
     /// Bytes of the block that are neither counts nor value: padding before and after the value.
     pub fn padding(&self) -> usize {
-        self.block_size - 2 * std::mem::size_of::<usize>() - self.value_size
+        self.block_size
+            .saturating_sub(2 * std::mem::size_of::<usize>())
+            .saturating_sub(self.value_size)
     }
 }
 

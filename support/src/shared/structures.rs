@@ -190,10 +190,40 @@ pub fn index_tree(n: usize) -> Result<Vec<IndexNode>, String> {
 
 /// The sum of the values under node `i`, walking the links from there.
 pub fn index_sum(nodes: &[IndexNode], i: u32) -> u64 {
-    match nodes.get(i as usize) {
-        None => 0,
-        Some(node) => node.value + index_sum(nodes, node.left) + index_sum(nodes, node.right),
+    // No recursion and no allocation (the chapter counts this walk's allocations: none): the walk
+    // follows the links down and the parent links back up, remembering only where it came from.
+    // A node that links to itself or to an ancestor (any `Vec` of nodes a cell builds) cannot make
+    // it run forever: it takes at most three steps per node, and the sum saturates.
+    let valid = |k: u32| (k as usize) < nodes.len();
+    if !valid(i) {
+        return 0;
     }
+    let mut steps = nodes.len().saturating_mul(3).saturating_add(3);
+    let (mut prev, mut cur) = (nodes[i as usize].parent, i);
+    let mut sum = 0u64;
+    while steps > 0 && valid(cur) {
+        steps -= 1;
+        let node = &nodes[cur as usize];
+        let next = if prev == node.parent {
+            sum = sum.saturating_add(node.value);
+            if valid(node.left) {
+                node.left
+            } else if valid(node.right) {
+                node.right
+            } else {
+                node.parent
+            }
+        } else if prev == node.left && valid(node.right) {
+            node.right
+        } else {
+            node.parent
+        };
+        if next == node.parent && cur == i {
+            break; // back up from where the walk began
+        }
+        (prev, cur) = (cur, next);
+    }
+    sum
 }
 
 fn build_arena<'a>(bump: &'a Bump, i: usize, n: usize) -> Option<&'a ArenaNode<'a>> {

@@ -10,7 +10,7 @@
 //! | [`structure_costs`] | `structures RUNS N...` | one tree built four ways ([`super::structures`]): allocations, peak bytes, time |
 //! | [`child_layouts`] | `layout` | the block the allocator was asked for by `Rc::new` for three values, and where `Rc::as_ptr` points in it |
 //! | [`arc_overflow`] | `arc-overflow` | the program aborts in `Arc::clone` past `MAX_REFCOUNT` (its exit status is shown) |
-//! | [`weak_exercise_events`] | `exercise-weak` | the events of exercise 7.1, each block named |
+//! | `weak_exercise_events` (crate-private: the answer of exercise 7.1) | `exercise-weak` | the events of exercise 7.1, each block named |
 //!
 //! Every line the program prints for this module is a [`Line`]: `ev kind=Alloc size=24 align=8
 //! live=24 label=...` and so on; labels have their spaces written as `·` and read back as spaces.
@@ -683,7 +683,7 @@ pub fn arc_overflow() -> ProgramOutput {
 
 /// Runs `rc_trace exercise-weak`: the events of exercise 7.1, each allocator call named by its
 /// block (`root` or `leaf`), after the marks `drop(root)` and `drop(leaf)`.
-pub fn weak_exercise_events() -> Result<Vec<RcEvent>, String> {
+pub(crate) fn weak_exercise_events() -> Result<Vec<RcEvent>, String> {
     read_lines(&run(&["exercise-weak"])?, "ev", RcEvent::from_line)
 }
 
