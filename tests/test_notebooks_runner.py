@@ -134,6 +134,17 @@ class CellFailures(unittest.TestCase):
         self.assertIn("did not say NOT YET", f[0])
         self.assertIn("did not say PASS", f[1])
 
+    def test_a_check_this_machine_cannot_make_is_a_note_not_a_failure(self):
+        said = lambda text: new_output("execute_result", data={"text/html": text})  # noqa: E731
+        nb = notebook(
+            code("check", tags=["exercise-check"], outputs=[said("<b>CANNOT CHECK HERE [9.1]: no strace</b>")]),
+            code("solution", tags=["solution"], outputs=[said("CANNOT CHECK HERE [9.1]: no strace")]),
+        )
+        self.assertEqual(notebooks.cell_failures(nb), [])
+        notes = notebooks.unchecked_notes(nb)
+        self.assertEqual(len(notes), 2, notes)
+        self.assertIn("cell 0: CANNOT CHECK HERE [9.1]: no strace", notes[0])
+
     def test_a_bare_unit_value_is_flagged(self):
         value = lambda text: new_output("execute_result", data={"text/plain": text})  # noqa: E731
         nb = notebook(code("for i in 0..3 { }", outputs=[value("()")]), code("1 + 1", outputs=[value("2")]))

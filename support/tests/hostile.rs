@@ -4038,7 +4038,7 @@ impl Growth for AttackingGrowth {
 
 type CheckRun = fn() -> support::exercise::Verdict;
 
-/// Every check of chapters 2, 4, 5, 6 and 7 that runs learner code, with that code attacking.
+/// Every check of chapters 2, 4, 5, 6, 7 and 9 that runs learner code, with that code attacking.
 fn learner_code_checks() -> Vec<(&'static str, CheckRun)> {
     vec![
         ("ch2::check_limit_allocator", || {
@@ -4078,6 +4078,12 @@ fn learner_code_checks() -> Vec<(&'static str, CheckRun)> {
             ch7::check_cycle_broken(|_| {
                 attack();
                 vec![std::rc::Rc::new(1u8)]
+            })
+        }),
+        ("ch9::check_give_back", || {
+            ch9::check_give_back(|blocks| {
+                attack();
+                blocks
             })
         }),
     ]

@@ -120,14 +120,14 @@ pub fn judge_predictions(predictions: &[&str], trace: &Trace) -> Verdict {
     }
 }
 
-/// Exercise 9.1: traces [`PREDICT_OPS`] here and compares. Where tracing is refused, NOT YET with
-/// the reason (the check cannot be done on this machine).
+/// Exercise 9.1: traces [`PREDICT_OPS`] here and compares. Where tracing is refused (no strace, no
+/// ptrace), CANNOT CHECK HERE with the reason.
 pub fn check_predict_calls(predictions: &[&str]) -> Verdict {
     match trace_ops(PREDICT_OPS) {
         Ok(t) => judge_predictions(predictions, &t),
-        Err(why) => Verdict::not_yet(
+        Err(why) => Verdict::cannot_check(
             "9.1 predict the system calls",
-            format!("the check needs a trace and could not make one: {why}"),
+            format!("the check needs a trace of the program's system calls and could not make one: {why}"),
         ),
     }
 }
@@ -142,15 +142,29 @@ pub const GIVE_BACK_KEEP_EVERY: usize = 64;
 /// the blocks were made, as a fraction of the bytes handed over.
 pub const GIVE_BACK_BOUND: f64 = 0.25;
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+/// The child's resident memory, read through a descriptor of `/proc/self/statm` that the check opens
+/// before the sandbox's deny list (which refuses opening files to the learner's code, and to the check
+/// after it); each read starts again at offset 0, so the kernel writes the figures anew.
+struct Resident(std::fs::File);
+
+impl Resident {
+    fn open() -> Result<Resident, String> {
+        std::fs::File::open("/proc/self/statm")
+            .map(Resident)
+            .map_err(|e| format!("/proc/self/statm: {e}"))
+    }
+
+    /// Resident KiB now (`statm`'s second field, in pages), or `None` when unreadable.
+    fn kib(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 256];
+        let n = self.0.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        Some(pages.saturating_mul(page) / 1024)
+    }
 }
 
 /// Exercise 9.2: `release` gets [`GIVE_BACK_BLOCKS`] blocks of [`GIVE_BACK_SIZE`] bytes (each
@@ -160,27 +174,44 @@ fn rss_kib() -> u64 {
 /// the check makes the blocks and reads `VmRSS` itself.
 pub fn check_give_back(release: impl FnOnce(Vec<Box<[u8]>>) -> Vec<Box<[u8]>>) -> Verdict {
     let ex = "9.2 give the memory back";
-    let (v, _) = super::run_check(ex, "your release function", move || {
-        // The bytes change from check to check, so only the blocks handed over can be returned.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(7, |d| d.subsec_nanos() as usize);
-        let byte = |i: usize| (i.wrapping_mul(31).wrapping_add(seed) % 251) as u8;
-        let before = rss_kib();
-        let blocks: Vec<Box<[u8]>> = (0..GIVE_BACK_BLOCKS)
-            .map(|i| vec![byte(i); GIVE_BACK_SIZE].into_boxed_slice())
-            .collect();
-        let peak = rss_kib();
-        let kept = release(blocks);
-        let after = rss_kib();
-        let want = GIVE_BACK_BLOCKS.div_ceil(GIVE_BACK_KEEP_EVERY);
-        let intact = kept.len() == want
-            && kept.iter().enumerate().all(|(j, b)| {
-                b.len() == GIVE_BACK_SIZE && b.iter().all(|&x| x == byte(j * GIVE_BACK_KEEP_EVERY))
-            });
-        let handed = (GIVE_BACK_BLOCKS * GIVE_BACK_SIZE) as f64 / 1024.0;
-        let above = after.saturating_sub(before) as f64;
-        let figures = format!(
+    let (v, _) = super::run_check_prepared(
+        ex,
+        "your release function",
+        Resident::open,
+        move |resident| {
+            let resident = match resident {
+            Ok(r) if r.kib().is_some() => r,
+            Ok(_) => return (Verdict::not_yet(ex, "the check could not read this process's resident memory (/proc/self/statm)"), String::new()),
+            Err(e) => return (Verdict::not_yet(ex, format!("the check could not read this process's resident memory ({e})")), String::new()),
+        };
+            let rss_kib = || resident.kib();
+            // The bytes change from check to check, so only the blocks handed over can be returned.
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.subsec_nanos() as usize);
+            let byte = |i: usize| (i.wrapping_mul(31).wrapping_add(seed) % 251) as u8;
+            let before = rss_kib();
+            let blocks: Vec<Box<[u8]>> = (0..GIVE_BACK_BLOCKS)
+                .map(|i| vec![byte(i); GIVE_BACK_SIZE].into_boxed_slice())
+                .collect();
+            let peak = rss_kib();
+            let kept = release(blocks);
+            let after = rss_kib();
+            let (Some(before), Some(peak), Some(after)) = (before, peak, after) else {
+                return (
+                    Verdict::not_yet(ex, "the check could not read this process's resident memory (/proc/self/statm)"),
+                    String::new(),
+                );
+            };
+            let want = GIVE_BACK_BLOCKS.div_ceil(GIVE_BACK_KEEP_EVERY);
+            let intact = kept.len() == want
+                && kept.iter().enumerate().all(|(j, b)| {
+                    b.len() == GIVE_BACK_SIZE
+                        && b.iter().all(|&x| x == byte(j * GIVE_BACK_KEEP_EVERY))
+                });
+            let handed = (GIVE_BACK_BLOCKS * GIVE_BACK_SIZE) as f64 / 1024.0;
+            let above = after.saturating_sub(before) as f64;
+            let figures = format!(
             "resident memory above the start: {:.1} MiB with every block alive, {:.1} MiB after your function (the bound: {:.1} MiB, {:.0}% of the {:.0} MiB handed over)",
             peak.saturating_sub(before) as f64 / 1024.0,
             above / 1024.0,
@@ -188,8 +219,8 @@ pub fn check_give_back(release: impl FnOnce(Vec<Box<[u8]>>) -> Vec<Box<[u8]>>) -
             GIVE_BACK_BOUND * 100.0,
             handed / 1024.0
         );
-        let v = if !intact {
-            Verdict::not_yet(
+            let v = if !intact {
+                Verdict::not_yet(
                 ex,
                 format!(
                     "the function must return the {want} blocks 0, {k}, {}, ... in order, each with its bytes intact; it returned {} blocks",
@@ -198,19 +229,20 @@ pub fn check_give_back(release: impl FnOnce(Vec<Box<[u8]>>) -> Vec<Box<[u8]>>) -
                     k = GIVE_BACK_KEEP_EVERY
                 ),
             )
-        } else if above <= handed * GIVE_BACK_BOUND {
-            Verdict::pass(ex, figures)
-        } else {
-            Verdict::not_yet(
+            } else if above <= handed * GIVE_BACK_BOUND {
+                Verdict::pass(ex, figures)
+            } else {
+                Verdict::not_yet(
                 ex,
                 format!(
                     "{figures}. The freed blocks sit between blocks that stay: which part of the heap does free give back on its own, and what else can return whole free pages in the middle?"
                 ),
             )
-        };
-        drop(kept);
-        (v, String::new())
-    });
+            };
+            drop(kept);
+            (v, String::new())
+        },
+    );
     v
 }
 

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::infra::isolate::{learner_time_limit, run_isolated, Ended};
+use crate::infra::isolate::{learner_time_limit, run_isolated_prepared, Ended};
 use crate::views::display::callout;
 use crate::views::palette::Tone;
 
@@ -31,6 +31,9 @@ pub struct Verdict {
     pub passed: bool,
     /// What was checked, or what is wrong.
     pub message: String,
+    /// True when this machine cannot make the check at all (a tool or a kernel feature the check
+    /// measures with is missing): shown as CANNOT CHECK HERE, never as PASS.
+    pub unchecked: bool,
 }
 
 impl Verdict {
@@ -40,6 +43,7 @@ impl Verdict {
             exercise: exercise.into(),
             passed: true,
             message: message.into(),
+            unchecked: false,
         }
     }
 
@@ -49,6 +53,16 @@ impl Verdict {
             exercise: exercise.into(),
             passed: false,
             message: message.into(),
+            unchecked: false,
+        }
+    }
+
+    /// The check cannot be made on this machine (`why` says what is missing and how to get it): not
+    /// a pass, and not the learner's fault either.
+    pub fn cannot_check(exercise: &str, why: impl Into<String>) -> Verdict {
+        Verdict {
+            unchecked: true,
+            ..Verdict::not_yet(exercise, why)
         }
     }
 
@@ -65,7 +79,11 @@ impl Verdict {
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let word = if self.passed { "PASS" } else { "NOT YET" };
+        let word = match (self.passed, self.unchecked) {
+            (true, _) => "PASS",
+            (false, true) => "CANNOT CHECK HERE",
+            (false, false) => "NOT YET",
+        };
         write!(f, "{word} [{}]: {}", self.exercise, self.message)
     }
 }
@@ -81,8 +99,20 @@ pub fn run_check(
     whose: &str,
     check: impl FnOnce() -> (Verdict, String),
 ) -> (Verdict, String) {
-    let run = run_isolated(learner_time_limit(), || {
-        let (v, evidence) = check();
+    run_check_prepared(exercise, whose, || (), |()| check())
+}
+
+/// As [`run_check`], with the check's own `prepare` step run in the child before the sandbox's
+/// bounds and deny lists ([`crate::infra::isolate::run_isolated_prepared`]): a file the check reads
+/// to measure the learner's code is opened there, out of the learner's reach.
+pub fn run_check_prepared<P>(
+    exercise: &str,
+    whose: &str,
+    prepare: impl FnOnce() -> P,
+    check: impl FnOnce(P) -> (Verdict, String),
+) -> (Verdict, String) {
+    let run = run_isolated_prepared(learner_time_limit(), prepare, |p| {
+        let (v, evidence) = check(p);
         format!(
             "{}\n{}\n{}\n{}{}",
             u8::from(v.passed),
@@ -162,6 +192,7 @@ fn decode(text: &str) -> Option<(Verdict, String)> {
         exercise: exercise.to_owned(),
         passed: passed == "1",
         message: message.to_owned(),
+        unchecked: false,
     };
     Some((v, evidence.to_owned()))
 }

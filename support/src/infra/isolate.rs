@@ -154,7 +154,31 @@ pub fn lower_time_limit(secs: u64) -> Duration {
 /// caller decodes it.
 #[cfg(all(target_os = "linux", not(miri)))]
 pub fn run_isolated(limit: Duration, f: impl FnOnce() -> String) -> Sandboxed {
-    imp::run(limit, f)
+    imp::run(limit, || (), |()| f())
+}
+
+/// As [`run_isolated`], with a `prepare` step that runs in the child *before* the bounds and the
+/// deny lists: the check's own set-up, such as opening `/proc/self/statm` to measure the child's
+/// resident memory after the learner's code (a file the deny list would refuse to open later; the
+/// open descriptor is read again with `pread`). `f` gets what `prepare` returned.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub fn run_isolated_prepared<P>(
+    limit: Duration,
+    prepare: impl FnOnce() -> P,
+    f: impl FnOnce(P) -> String,
+) -> Sandboxed {
+    imp::run(limit, prepare, f)
+}
+
+/// As [`run_isolated`], with a `prepare` step run first (Miri has no `fork`, other systems no seccomp).
+#[cfg(any(not(target_os = "linux"), miri))]
+pub fn run_isolated_prepared<P>(
+    limit: Duration,
+    prepare: impl FnOnce() -> P,
+    f: impl FnOnce(P) -> String,
+) -> Sandboxed {
+    let p = prepare();
+    run_isolated(limit, move || f(p))
 }
 
 /// Runs `f` in this process with panics caught (Miri has no `fork`, other systems no seccomp).
@@ -444,11 +468,12 @@ mod imp {
 
     /// The child's side: own process group, output to the parent, bounds, the deny filters, then
     /// the learner's code; the answer to the answer pipe, then `_exit`.
-    fn child(
+    fn child<P>(
         answer: libc::c_int,
         output: libc::c_int,
         cpu: Duration,
-        f: impl FnOnce() -> String,
+        prepare: impl FnOnce() -> P,
+        f: impl FnOnce(P) -> String,
     ) -> ! {
         // SAFETY: setpgid and dup2 on this process and descriptors it owns.
         unsafe {
@@ -456,6 +481,9 @@ mod imp {
             libc::dup2(output, 1);
             libc::dup2(output, 2);
         }
+        // The check's own set-up, before any bound or deny list (a panic here is the check's, and
+        // ends the child like any other).
+        let prepared = catch_panic(prepare);
         let mut off = bound_this_process(cpu);
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
@@ -466,7 +494,7 @@ mod imp {
             off.extend(limit(libc::RLIMIT_NPROC, "RLIMIT_NPROC", 0, 0).err());
         }
         let mut head = format!("G{}\n", off.join("\x1f"));
-        let msg = match catch_panic(f) {
+        let msg = match prepared.and_then(|p| catch_panic(move || f(p))) {
             Ok(s) => format!("R{s}"),
             Err(p) => format!("P{p}"),
         };
@@ -477,7 +505,11 @@ mod imp {
         unsafe { libc::_exit(0) }
     }
 
-    pub(super) fn run(limit: Duration, f: impl FnOnce() -> String) -> Sandboxed {
+    pub(super) fn run<P>(
+        limit: Duration,
+        prepare: impl FnOnce() -> P,
+        f: impl FnOnce(P) -> String,
+    ) -> Sandboxed {
         let not_started = |why: String| Sandboxed {
             ended: Ended::NotStarted(why),
             guards_off: Vec::new(),
@@ -504,7 +536,7 @@ mod imp {
         if pid == 0 {
             close(answer[0]);
             close(output[0]);
-            child(answer[1], output[1], limit, f);
+            child(answer[1], output[1], limit, prepare, f);
         }
         // SAFETY: our own child; the child does the same (whichever runs first makes the group).
         unsafe { libc::setpgid(pid, pid) };
