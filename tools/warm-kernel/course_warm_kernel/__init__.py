@@ -131,8 +131,11 @@ class Pool:
 
     current: Pool | None = None  # the running server's pool (set by the server extension)
 
-    def __init__(self, kernel_spec_manager, root_dir: str, runtime_dir: str, log) -> None:
+    def __init__(self, kernel_spec_manager, root_dir: str, runtime_dir: str, log, ip: str = "127.0.0.1") -> None:
         self.ksm = kernel_spec_manager
+        # The address the server's kernels listen on (KernelManager.ip: a learner's own loopback address
+        # on the classroom server, whose firewall rule closes it to other learners): the pool's too.
+        self.ip = ip
         self.root_dir = str(Path(root_dir).resolve())
         self.runtime_dir = runtime_dir
         self.log = log
@@ -206,7 +209,7 @@ class Pool:
         env_key = {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV}
         env = dict(env, EVCXR_CONFIG_DIR=self._config_dir(name, spec.env or {}))
         fname = os.path.join(self.runtime_dir, f"course-warm-{uuid.uuid4()}.json")
-        fname, _ = write_connection_file(fname, ip="127.0.0.1", key=str(uuid.uuid4()).encode(), transport="tcp",
+        fname, _ = write_connection_file(fname, ip=self.ip, key=str(uuid.uuid4()).encode(), transport="tcp",
                                          signature_scheme="hmac-sha256", kernel_name=name)
         with open(fname) as f:
             info = json.load(f)
@@ -322,7 +325,7 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         if pool is None or km is None or name not in pool.sizes:
             return await super().pre_launch(**kwargs)
         why = ""
-        if km.transport != "tcp" or km.ip not in ("127.0.0.1", "localhost"):
+        if km.transport != "tcp" or (km.ip if km.ip != "localhost" else "127.0.0.1") != pool.ip:
             why = f"transport {km.transport}://{km.ip}"
         elif kwargs.get("transport_encryption", "disabled") != "disabled" or km._transport_encryption_policy() != "disabled":
             why = "transport encryption"
@@ -401,7 +404,10 @@ def _load_jupyter_server_extension(serverapp) -> None:
     chapters = os.environ.get("COURSE_WARM_KERNEL_DIR")
     if chapters and os.path.isdir(chapters):
         root = chapters
-    pool = Pool(serverapp.kernel_spec_manager, root, runtime, serverapp.log)
+    # KernelManager.ip as the server was configured (`--KernelManager.ip=...` on the classroom server).
+    km_config = serverapp.config.get("KernelManager", {})
+    ip = str(km_config["ip"]) if "ip" in km_config else "127.0.0.1"
+    pool = Pool(serverapp.kernel_spec_manager, root, runtime, serverapp.log, ip="127.0.0.1" if ip == "localhost" else ip)
     Pool.current = pool
     atexit.register(pool.stop)
     from tornado.ioloop import IOLoop
