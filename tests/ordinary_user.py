@@ -23,16 +23,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from skips import record_skip  # noqa: E402
 USER = "course-ordinary"
 PREFIX = Path(os.environ.get("COURSE_PREFIX", "/opt/rust-alloc-course"))
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def record_skip(why: str) -> None:
-    record = os.environ.get("COURSE_TEST_SKIPS")
-    if record:
-        with open(record, "a") as f:
-            f.write(why + "\n")
 
 
 def remove_user() -> None:
