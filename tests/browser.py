@@ -19,7 +19,6 @@ Without Chromium it prints one line saying why it skipped, and exits 0. It ends 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
