@@ -253,6 +253,9 @@ def learner_env(name: str) -> dict[str, str]:
         # (default 1, 0 turns it off) is the teacher's COURSE_WARM_KERNELS.
         "COURSE_WARM_KERNEL_DIR": f"{home}/{CONTENT_DIR}/notebooks",
         "COURSE_WARM_KERNELS": os.environ.get("COURSE_WARM_KERNELS", "1"),
+        # A refill (the kernel for a learner's next chapter or restart) waits for a quiet machine: while a
+        # room arrives it would slow every learner's first chart (tools/warm-kernel, "quiet" policy).
+        "COURSE_WARM_REFILL": os.environ.get("COURSE_WARM_REFILL", "quiet"),
     }
 
 

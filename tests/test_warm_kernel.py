@@ -1,10 +1,13 @@
 """The warm-kernel pool's rules without a kernel (tools/warm-kernel; tests/kernel_warm.py runs real ones).
 
 A waiting kernel is handed out once, only to a request from its own folder and environment, never when it
-died while waiting; the pool size is bounded whatever COURSE_WARM_KERNELS says; a process started with the
+died while waiting; a kernel still warming is claimed once and handed over when warmed (or the request goes
+cold when its warm-up fails); refills count only unclaimed kernels and wait for a quiet machine under the
+"quiet" policy unless claimed; the pool size is bounded whatever COURSE_WARM_KERNELS says; a process started with the
 pool's guard dies when the process that started it is killed with SIGKILL.
 """
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -73,6 +76,78 @@ class PoolRules(unittest.TestCase):
         self.pool.stop()
         self.assertTrue(all(k.process.poll() is not None for k in ks))
         self.assertIsNone(self.pool.take("rust", self.tmp.name, {"A": "1"}))
+
+    def warming(self, env=None):
+        """A slot of the pool whose kernel is launched (a `sleep`), not warmed yet."""
+        slot = warm.Slot("rust")
+        p = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        self.procs.append(p)
+        conn = Path(self.tmp.name, f"k{p.pid}.json")
+        conn.write_text("{}")
+        slot.kernel = warm.WarmKernel("rust", p, {}, str(conn), ["sleep"], str(Path(self.tmp.name).resolve()),
+                                      env if env is not None else {"A": "1"})
+        self.pool.starting.setdefault("rust", []).append(slot)
+        return slot
+
+    def test_a_warming_kernel_is_claimed_once_and_handed_when_warm(self):
+        async def go():
+            slot = self.warming()
+            self.assertIsNone(self.pool.claim("rust", "/"))  # another folder
+            self.assertIs(self.pool.claim("rust", self.tmp.name), slot)
+            self.assertIsNone(self.pool.claim("rust", self.tmp.name))  # once
+            waiter = asyncio.ensure_future(self.pool.await_claimed(slot, {"A": "1", "JPY_SESSION_NAME": "x"}))
+            await asyncio.sleep(0.05)
+            self.assertFalse(waiter.done(), "handed over before it was warm")
+            slot.kernel.ready = True
+            slot.done.set()
+            self.assertIs(await waiter, slot.kernel)
+            self.assertEqual(self.pool.waiting.get("rust", []), [])  # not also left waiting
+        asyncio.run(go())
+
+    def test_a_claimed_kernel_that_fails_or_does_not_fit_is_not_handed(self):
+        async def go():
+            failed = self.warming()
+            self.assertIs(self.pool.claim("rust", self.tmp.name), failed)
+            failed.done.set()  # warm-up failed: never ready
+            self.assertIsNone(await self.pool.await_claimed(failed, {"A": "1"}))
+            other = self.warming(env={"A": "2"})
+            self.assertIs(self.pool.claim("rust", self.tmp.name), other)
+            other.kernel.ready = True
+            other.done.set()
+            self.assertIsNone(await self.pool.await_claimed(other, {"A": "1"}))
+            self.assertEqual(self.pool.waiting["rust"], [other.kernel])  # it waits for a request that fits
+        asyncio.run(go())
+
+    def test_refills_count_unclaimed_kernels_and_wait_for_quiet(self):
+        launched = []
+
+        async def fake_launch(slot):
+            launched.append(slot)
+
+        async def go():
+            self.pool.sizes["rust"] = 1
+            self.pool._launch_and_warm = fake_launch
+            self.pool.refill_policy = "quiet"
+            saved = warm.machine_is_quiet, warm.QUIET_POLL
+            warm.machine_is_quiet, warm.QUIET_POLL = (lambda: False), 0.01
+            try:
+                self.pool.refill("rust")
+                self.pool.refill("rust")  # decided in a row: still one kernel
+                self.assertEqual(len(self.pool.starting["rust"]), 1)
+                await asyncio.sleep(0.1)
+                self.assertEqual(launched, [], "a quiet refill started on a busy machine")
+                slot = self.pool.claim("rust", self.tmp.name)
+                self.pool.refill("rust")  # the claimed one no longer counts
+                self.assertEqual(len(self.pool.starting["rust"]), 2)
+                await asyncio.sleep(0.1)
+                self.assertEqual(launched, [slot], "a claimed refill waits for the machine, not for the request")
+                warm.machine_is_quiet = lambda: True
+                await asyncio.sleep(0.1)
+                self.assertEqual(len(launched), 2)
+                self.assertEqual(self.pool.starting["rust"], [])
+            finally:
+                warm.machine_is_quiet, warm.QUIET_POLL = saved
+        asyncio.run(go())
 
     def test_pool_size_is_bounded(self):
         saved = os.environ.pop("COURSE_WARM_KERNELS", None)

@@ -14,9 +14,18 @@ Two pieces, both small:
   with the block), and a kernel is ready exactly when it answers `kernel_info`.
 
 When a notebook asks the server for a kernel (opening it, or a restart), the provisioner takes a waiting
-kernel whose folder and environment match the request (never the same one twice: taking is synchronous on
-the server's event loop), returns its connection information to the KernelManager, and the pool starts a
-refill in the background. An empty pool, or a request that does not match, is an ordinary cold start.
+kernel whose folder and environment match the request (never the same one twice: taking and claiming are
+synchronous on the server's event loop), returns its connection information to the KernelManager, and the
+pool starts a refill in the background. With no kernel waiting, a request claims a kernel that is still
+warming and waits for it: it is further along than a cold start would be, and a cold start beside it would
+pay for the same work twice (on the classroom server, where a room's learners arrive at once, that doubled
+every learner's CPU). A pool with nothing waiting or warming, or a request that does not match, is an
+ordinary cold start.
+
+Refills start at once (`refill = "now"`, the default: a learner's second restart finds a warm kernel), or
+on a busy shared machine only once it is quiet (COURSE_WARM_REFILL=quiet, the classroom server: wait until the
+1-minute load average is below the number of cores, at most QUIET_WAIT_MAX seconds): a refill is work for a
+learner's *next* chapter or restart, and while a room arrives it would slow every learner's first one.
 Without the server extension (nbclient, `jupyter execute`, plain jupyter_client) there is no pool and the
 provisioner is exactly a `LocalProvisioner`.
 
@@ -58,6 +67,21 @@ NAME = "course-warm-provisioner"
 PER_NOTEBOOK_ENV = ("JPY_SESSION_NAME",)
 READY_TIMEOUT = 300.0  # seconds a pool kernel may take to start and warm up
 MAX_FAILURES = 3  # consecutive failed warm-ups after which a spec's pool stops refilling
+QUIET_WAIT_MAX = 600.0  # seconds a "quiet" refill waits for the machine's load to drop, at most
+QUIET_POLL = 5.0
+
+
+def _refill_policy() -> str:
+    """COURSE_WARM_REFILL: "quiet" (wait for a quiet machine) or anything else: "now"."""
+    return "quiet" if os.environ.get("COURSE_WARM_REFILL", "now").strip().lower() == "quiet" else "now"
+
+
+def machine_is_quiet() -> bool:
+    """The 1-minute load average is below the number of cores (so a refill takes no one's CPU)."""
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1)
+    except OSError:
+        return True
 
 
 def _pool_size(config: dict) -> int:
@@ -126,6 +150,17 @@ class WarmKernel:
     ready: bool = False
 
 
+class Slot:
+    """A kernel of the pool from the moment its refill is decided (before it is launched) until it is
+    waiting: a request may claim it (synchronously, so once) and await it."""
+
+    def __init__(self, spec_name: str) -> None:
+        self.spec_name = spec_name
+        self.kernel: WarmKernel | None = None  # once launched
+        self.claimed = False
+        self.done = asyncio.Event()  # set when warmed (kernel.ready) or failed (kernel None or not ready)
+
+
 class Pool:
     """Waiting, warmed kernels per kernel spec (one Pool per Jupyter server process)."""
 
@@ -142,7 +177,8 @@ class Pool:
         self.record_path = os.environ.get("COURSE_WARM_KERNEL_RECORD") or os.path.join(
             runtime_dir, f"course-warm-kernels-{os.getpid()}.jsonl")
         self.waiting: dict[str, list[WarmKernel]] = {}
-        self.starting: dict[str, list[WarmKernel]] = {}
+        self.starting: dict[str, list[Slot]] = {}
+        self.refill_policy = _refill_policy()
         self.sizes: dict[str, int] = {}
         self.warm_up: dict[str, list[str]] = {}
         self.failures: dict[str, int] = {}
@@ -180,11 +216,26 @@ class Pool:
     def refill(self, name: str) -> None:
         if self.stopped or self.failures.get(name, 0) >= MAX_FAILURES:
             return
-        missing = self.sizes.get(name, 0) - len(self.waiting.get(name, [])) - len(self.starting.get(name, []))
+        unclaimed = [s for s in self.starting.get(name, []) if not s.claimed]
+        missing = self.sizes.get(name, 0) - len(self.waiting.get(name, [])) - len(unclaimed)
         for _ in range(max(0, missing)):
-            task = asyncio.ensure_future(self._warm_one(name))
+            slot = Slot(name)  # counted at once: two refills decided in a row never both start a kernel
+            self.starting.setdefault(name, []).append(slot)
+            task = asyncio.ensure_future(self._warm_one(slot))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+    async def _quiet(self, slot: Slot) -> None:
+        """With the "quiet" policy, waits for a quiet machine (at most QUIET_WAIT_MAX s), or for a claim: a
+        request waiting for this kernel needs it now."""
+        if self.refill_policy != "quiet":
+            return
+        t0 = time.monotonic()
+        while (not machine_is_quiet() and not slot.claimed and not self.stopped
+               and time.monotonic() - t0 < QUIET_WAIT_MAX):
+            await asyncio.sleep(QUIET_POLL)
+        if time.monotonic() - t0 >= QUIET_POLL:
+            self.record("quiet", spec=slot.spec_name, waited=round(time.monotonic() - t0, 1), claimed=slot.claimed)
 
     def _config_dir(self, name: str, spec_env: dict) -> str:
         """A private EVCXR_CONFIG_DIR: the spec's own init.evcxr and prelude.rs, then the warm-up lines."""
@@ -200,7 +251,18 @@ class Pool:
         Path(folder, "init.evcxr").write_text(init.rstrip("\n") + ("\n" if init else "") + "".join(f"{x}\n" for x in lines))
         return folder
 
-    async def _warm_one(self, name: str) -> None:
+    async def _warm_one(self, slot: Slot) -> None:
+        try:
+            await self._quiet(slot)
+            if not self.stopped:
+                await self._launch_and_warm(slot)
+        finally:
+            if slot in self.starting.get(slot.spec_name, []):
+                self.starting[slot.spec_name].remove(slot)
+            slot.done.set()
+
+    async def _launch_and_warm(self, slot: Slot) -> None:
+        name = slot.spec_name
         spec = self.ksm.get_kernel_spec(name)
         # The environment a server's kernel gets: the server's own, with the spec's `env` applied
         # (KernelProvisionerBase.pre_launch does that substitution; ask it, with no KernelManager).
@@ -223,10 +285,9 @@ class Pool:
             os.unlink(fname)
             return
         kernel = WarmKernel(name, process, info, fname, cmd, self.root_dir, env_key)
-        self.starting.setdefault(name, []).append(kernel)
+        slot.kernel = kernel
         self.record("started", spec=name, pid=process.pid, cwd=self.root_dir)
         ok, reason = await self._wait_ready(kernel)
-        self.starting[name].remove(kernel)
         if not ok or self.stopped:
             self.failures[name] = self.failures.get(name, 0) + (0 if self.stopped else 1)
             self.record("failed", spec=name, pid=process.pid, reason=reason if not ok else "server stopping")
@@ -235,9 +296,10 @@ class Pool:
             return
         self.failures[name] = 0
         kernel.ready = True
-        self.waiting.setdefault(name, []).append(kernel)
+        if not slot.claimed:  # a claimed kernel goes to the request waiting for it, not to the waiting list
+            self.waiting.setdefault(name, []).append(kernel)
         seconds = time.monotonic() - kernel.started
-        self.record("ready", spec=name, pid=process.pid, seconds=round(seconds, 2))
+        self.record("ready", spec=name, pid=process.pid, seconds=round(seconds, 2), claimed=slot.claimed)
         self.log.info("[warm kernels] %s: kernel %d warmed in %.1fs, waiting", name, process.pid, seconds)
 
     async def _wait_ready(self, kernel: WarmKernel) -> tuple[bool, str]:
@@ -262,6 +324,30 @@ class Pool:
                 self.waiting[name].remove(kernel)
                 return kernel
         return None
+
+    def claim(self, name: str, cwd: str | None) -> Slot | None:
+        """An unclaimed kernel of spec `name` still warming in `cwd`, now claimed (synchronous: once), or None.
+        Its environment is compared when it is ready (`await_claimed`)."""
+        if self.stopped or cwd is None or str(Path(cwd).resolve()) != self.root_dir:
+            return None
+        for slot in self.starting.get(name, []):
+            if not slot.claimed:
+                slot.claimed = True
+                self.record("claimed", spec=name, pid=slot.kernel.process.pid if slot.kernel else None)
+                return slot
+        return None
+
+    async def await_claimed(self, slot: Slot, env: dict) -> WarmKernel | None:
+        """The claimed kernel once warmed, if its environment fits `env`; None when its warm-up failed (or it
+        does not fit: it then waits for the next request, as any warmed kernel)."""
+        await slot.done.wait()
+        kernel = slot.kernel
+        if kernel is None or not kernel.ready or self.stopped or kernel.process.poll() is not None:
+            return None
+        if {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV} != kernel.env_key:
+            self.waiting.setdefault(slot.spec_name, []).append(kernel)
+            return None
+        return kernel
 
     def handed_over(self, kernel: WarmKernel, kernel_id: str | None) -> None:
         self.record("handed", spec=kernel.spec_name, pid=kernel.process.pid, kernel_id=kernel_id,
@@ -299,11 +385,17 @@ class Pool:
     def stop(self) -> None:
         """Ends every waiting or warming kernel (called at the server's exit)."""
         self.stopped = True
-        for kernels in [*self.waiting.values(), *self.starting.values()]:
+        for kernels in self.waiting.values():
             for kernel in list(kernels):
                 self.record("stopped", spec=kernel.spec_name, pid=kernel.process.pid)
                 self.discard(kernel)
             kernels.clear()
+        for slots in self.starting.values():
+            for slot in list(slots):
+                if slot.kernel is not None:
+                    self.record("stopped", spec=slot.spec_name, pid=slot.kernel.process.pid)
+                    self.discard(slot.kernel)
+            slots.clear()
         for folder in self.config_dirs:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -335,7 +427,11 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         if not why:
             wanted = await KernelProvisionerBase.pre_launch(self, **dict(kwargs))
             warm = pool.take(name, kwargs.get("cwd"), wanted["env"])
-            why = "" if warm else "no waiting kernel fits (pool empty, another folder or environment)"
+            if warm is None:
+                slot = pool.claim(name, kwargs.get("cwd"))
+                if slot is not None:
+                    warm = await pool.await_claimed(slot, wanted["env"])
+            why = "" if warm else "no waiting or warming kernel fits (pool empty, another folder or environment)"
         if warm is None:
             pool.missed(name, self.kernel_id, why)
             if self.handed_pid is not None:
