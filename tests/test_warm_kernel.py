@@ -145,6 +145,11 @@ class PoolRules(unittest.TestCase):
                 await asyncio.sleep(0.1)
                 self.assertEqual(len(launched), 2)
                 self.assertEqual(self.pool.starting["rust"], [])
+                warm.machine_is_quiet = lambda: False
+                self.pool.waiting.pop("rust", None)
+                self.pool.refill("rust", first=True)  # a server's first kernel does not wait
+                await asyncio.sleep(0.1)
+                self.assertEqual(len(launched), 3)
             finally:
                 warm.machine_is_quiet, warm.QUIET_POLL = saved
         asyncio.run(go())

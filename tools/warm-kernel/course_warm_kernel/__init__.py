@@ -22,10 +22,11 @@ pay for the same work twice (on the classroom server, where a room's learners ar
 every learner's CPU). A pool with nothing waiting or warming, or a request that does not match, is an
 ordinary cold start.
 
-Refills start at once (`refill = "now"`, the default: a learner's second restart finds a warm kernel), or
+Refills start at once (COURSE_WARM_REFILL=now, the default: a learner's second restart finds a warm kernel), or
 on a busy shared machine only once it is quiet (COURSE_WARM_REFILL=quiet, the classroom server: wait until the
 1-minute load average is below the number of cores, at most QUIET_WAIT_MAX seconds): a refill is work for a
-learner's *next* chapter or restart, and while a room arrives it would slow every learner's first one.
+learner's *next* chapter or restart, and while a room arrives it would slow every learner's first one. The
+first kernel of a server starts at once under either policy.
 Without the server extension (nbclient, `jupyter execute`, plain jupyter_client) there is no pool and the
 provisioner is exactly a `LocalProvisioner`.
 
@@ -154,8 +155,9 @@ class Slot:
     """A kernel of the pool from the moment its refill is decided (before it is launched) until it is
     waiting: a request may claim it (synchronously, so once) and await it."""
 
-    def __init__(self, spec_name: str) -> None:
+    def __init__(self, spec_name: str, quiet: bool = False) -> None:
         self.spec_name = spec_name
+        self.quiet = quiet  # wait for a quiet machine before launching (unless claimed)
         self.kernel: WarmKernel | None = None  # once launched
         self.claimed = False
         self.done = asyncio.Event()  # set when warmed (kernel.ready) or failed (kernel None or not ready)
@@ -211,15 +213,17 @@ class Pool:
             self.warm_up[name] = [str(line) for line in config.get("warm_up", [])]
             self.record("pool", spec=name, size=self.sizes[name], cwd=self.root_dir, warm_up=self.warm_up[name])
             self.log.info("[warm kernels] %s: %d kernel(s) kept warm in %s", name, self.sizes[name], self.root_dir)
-            self.refill(name)
+            self.refill(name, first=True)
 
-    def refill(self, name: str) -> None:
+    def refill(self, name: str, first: bool = False) -> None:
+        """Starts the kernels missing from spec `name`'s pool; the server's first ones at once whatever the
+        refill policy (a learner who just logged in opens a chapter in seconds)."""
         if self.stopped or self.failures.get(name, 0) >= MAX_FAILURES:
             return
         unclaimed = [s for s in self.starting.get(name, []) if not s.claimed]
         missing = self.sizes.get(name, 0) - len(self.waiting.get(name, [])) - len(unclaimed)
         for _ in range(max(0, missing)):
-            slot = Slot(name)  # counted at once: two refills decided in a row never both start a kernel
+            slot = Slot(name, quiet=not first and self.refill_policy == "quiet")  # counted at once: two refills decided in a row never both start a kernel
             self.starting.setdefault(name, []).append(slot)
             task = asyncio.ensure_future(self._warm_one(slot))
             self.tasks.add(task)
@@ -228,7 +232,7 @@ class Pool:
     async def _quiet(self, slot: Slot) -> None:
         """With the "quiet" policy, waits for a quiet machine (at most QUIET_WAIT_MAX s), or for a claim: a
         request waiting for this kernel needs it now."""
-        if self.refill_policy != "quiet":
+        if not slot.quiet:
             return
         t0 = time.monotonic()
         while (not machine_is_quiet() and not slot.claimed and not self.stopped
