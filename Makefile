@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test test-start lab python-lock lock ordinary-user hub hub-stop hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
+.PHONY: help setup run test test-start lab python-lock lock ordinary-user hub hub-stop hub-warm hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
 	kernel-cache kernel-warm browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -19,6 +19,8 @@ help:
 	@echo "make hub CLASS=class.txt [TEACHER=name HUB_IP=0.0.0.0 HUB_PORT=8000 HUB_CERT=.. HUB_KEY=.. or HUB_TLS=self-signed]"
 	@echo "              - the course for a room, on this machine (root): one Unix user per learner, passwords"
 	@echo "              printed once, https with the teacher's or a self-signed certificate; make hub-stop ends it"
+	@echo "make hub-warm - pre-start the room before the session: every learner's server and a warmed kernel"
+	@echo "              waiting (refuses a class that would not fit in memory); first chart after login in seconds"
 	@echo "make hub-update - bring the course's current chapters to every learner (their edits kept)"
 	@echo "make hub-load LEARNERS=20 WINDOW=120 - load test of a hub of its own (figures, not a pass/fail test)"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
@@ -138,6 +140,11 @@ hub-stop:
 	@[ "$$(id -u)" = 0 ] || { echo "make hub-stop needs root (the hub, its proxy and the learners' servers run as root and as the learners): sudo make hub-stop"; exit 1; }
 	@$(PY) hub/run.py stop
 
+# The room pre-started before the session: every learner's server and warmed kernel waiting (hub/prestart.py).
+hub-warm:
+	@[ "$$(id -u)" = 0 ] || { echo "make hub-warm needs root (it starts servers as the learners and reads their cgroups): sudo make hub-warm"; exit 1; }
+	@$(PY) hub/run.py warm
+
 hub-update: setup
 	@$(PY) hub/run.py update --base "http://$(HUB_IP):$(HUB_PORT)"
 
@@ -155,7 +162,7 @@ ordinary-user: setup
 	@$(PY) tests/ordinary_user.py
 
 hub-load: hub-setup
-	@$(PY) tests/hub_load.py --learners $(LEARNERS) --window $(WINDOW)
+	@$(PY) tests/hub_load.py --learners $(LEARNERS) --window $(WINDOW) $(if $(filter 1,$(PRESTART)),--prestart)
 
 lab: setup
 	.venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)

@@ -7,6 +7,8 @@
       With --cert/--key (the teacher's, PEM) or --self-signed (a pair made once in the hub's state
       folder, tls.crt; learners' browsers must be told to trust it) the hub serves https only.
   hub/run.py stop                   stops the hub, its proxy and every learner's server
+  hub/run.py warm                   pre-starts every learner's server and warmed kernel (hub/prestart.py);
+                                    refuses a class whose measured footprint does not fit in memory
   hub/run.py password NAME          a new password for NAME, printed once
   hub/run.py update                 the course's current chapters into content.git; prints the link
                                     that merges them into each learner's home (edits are kept)
@@ -129,6 +131,9 @@ def cmd_start(args) -> int:
     if tls:
         env["COURSE_HUB_CERT"], env["COURSE_HUB_KEY"] = tls
     (STATE / "class.txt").write_text("\n".join([args.teacher, *learners]) + "\n")
+    (STATE / "learners.txt").write_text("".join(f"{n}\n" for n in learners))
+    # Where root's own tools (hub/run.py warm) reach the hub's API on this machine.
+    (STATE / "api_url").write_text(f"{'https' if tls else 'http'}://{'127.0.0.1' if args.ip == '0.0.0.0' else args.ip}:{args.port}\n")
     base = f"{'https' if tls else 'http'}://{'localhost' if args.ip in ('127.0.0.1', '0.0.0.0') else args.ip}:{args.port}"
     cmd = [str(PREFIX / "venv/bin/jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")]
     if args.background:
@@ -169,6 +174,32 @@ def cmd_stop(args) -> int:
     return 0
 
 
+def cmd_warm(args) -> int:
+    """Pre-starts the room: every learner's server and warmed kernel (hub/prestart.py)."""
+    import prestart
+
+    if os.geteuid() != 0:
+        print("[hub-warm] error: run as root (it reads the learners' cgroups and the hub's service token)", file=sys.stderr)
+        return 1
+    try:
+        base = (STATE / "api_url").read_text().strip()
+        token = (STATE / "service_token").read_text().strip()
+        names = course_hub.read_class_list(STATE / "learners.txt")
+    except (OSError, course_hub.ClassListError) as e:
+        print(f"[hub-warm] error: no running hub in {STATE} ({e}): start it first (make hub CLASS=...)", file=sys.stderr)
+        return 1
+    status, _ = prestart.api(base, token, "GET", "/")
+    if status != 200:
+        print(f"[hub-warm] error: the hub at {base} does not answer (HTTP {status}): start it first", file=sys.stderr)
+        return 1
+    try:
+        prestart.prestart(base, token, names)
+    except prestart.PrestartError as e:
+        print(f"[hub-warm] {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_password(args) -> int:
     if not course_hub.user_exists(args.name):
         print(f"[hub] error: no user {args.name!r}", file=sys.stderr)
@@ -200,6 +231,7 @@ def main(argv: list[str]) -> int:
     s.add_argument("--self-signed", action="store_true", help="serve https with a certificate made once here")
     s.set_defaults(fn=cmd_start)
     sub.add_parser("stop").set_defaults(fn=cmd_stop)
+    sub.add_parser("warm").set_defaults(fn=cmd_warm)
     p = sub.add_parser("password")
     p.add_argument("name")
     p.set_defaults(fn=cmd_password)

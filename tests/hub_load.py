@@ -7,7 +7,11 @@ start, the `:dep` cell, the cells up to the chart): wall seconds and the learner
 cgroups' CPU accounting), the spawner's own steps (its "start phases" log lines), and the hub's and
 proxy's CPU-seconds per learner. Figures only: nothing here is a timed assertion.
 
-  tests/hub_load.py --learners 20 --window 120     (as root; starts its own hub on 127.0.0.1:18000)
+  tests/hub_load.py --learners 20 --window 120 [--prestart]   (as root; starts its own hub on 127.0.0.1:18000)
+
+With --prestart the room is pre-started first (hub/prestart.py, what `make hub-warm` does) and its cost
+printed; learners then arrive at running servers with warmed kernels. The run ends with a Markdown table row
+(the figures the README's load table holds) and the commit measured.
   tests/hub_load.py --base http://... --class F --passwords F   (against a running hub)
 """
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
 import course_hub  # noqa: E402
+import prestart  # noqa: E402
 from hub_client import Learner, has_chart, output_text  # noqa: E402
 
 CHAPTER = f"{course_hub.CONTENT_DIR}/notebooks/00-start-here.ipynb"
@@ -179,6 +184,27 @@ def breakdown(results: list[Result], hub_log: str = "", hub_cpu: float | None = 
     return "\n".join(lines)
 
 
+def table_row(results: list[Result], args) -> str:
+    """The README's load-table row for this run: figures, failures, CPU per learner, and the commit."""
+    import subprocess
+
+    def p(key: str) -> str:
+        vals = [getattr(r, key) for r in results if getattr(r, key) is not None]
+        return f"{statistics.median(vals):.1f} / {pct(vals, 95):.1f} s" if vals else "-"
+
+    cpu = [r.cpu["chart"] for r in results if r.cpu.get("chart") is not None]
+    peak = [r.peak_mb for r in results if r.peak_mb is not None]
+    commit = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent), "log", "-1", "--format=%h"],
+                            capture_output=True, text=True).stdout.strip() or "?"
+    return ("| learners | arriving over | pre-started | running server p50 / p95 | kernel ready p50 / p95 | "
+            "first chart p50 / p95 | failures | CPU-s per learner p50 | peak MiB p50 | commit |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n"
+            f"| {len(results)} | {args.window:.0f} s | {'yes' if args.prestart else 'no'} | {p('server_s')} | "
+            f"{p('kernel_s')} | {p('chart_s')} | {sum(1 for r in results if r.error)} of {len(results)} | "
+            f"{statistics.median(cpu):.1f} | {statistics.median(peak):.0f} | {commit} |" if cpu and peak else
+            "(no learner reached a chart: no table row)")
+
+
 def hub_cpu_seconds() -> float:
     """CPU-seconds of root's jupyterhub and configurable-http-proxy processes (and their reaped children)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -205,12 +231,22 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--learners", type=int, default=3)
     ap.add_argument("--window", type=float, default=10.0, help="seconds over which learners arrive")
+    ap.add_argument("--prestart", action="store_true", help="pre-start every learner's server first (make hub-warm)")
     args = ap.parse_args(argv)
     if not 1 <= args.learners <= 200:
         print("--learners must be 1..200", file=sys.stderr)
         return 2
     with hub_test.TestHub(n_learners=args.learners) as hub:
-        print(f"[hub-load] {args.learners} learners arriving over {args.window:.0f} s at {hub.base}", flush=True)
+        if args.prestart:
+            t = time.monotonic()
+            cpu0 = {n: course_hub.cpu_seconds(n) or 0.0 for n, _ in hub.accounts}
+            prestart.prestart(hub.base, (hub.state / "service_token").read_text().strip(), [n for n, _ in hub.accounts],
+                              say=lambda line: print(line, flush=True))
+            pre_cpu = [(course_hub.cpu_seconds(n) or 0.0) - cpu0[n] for n, _ in hub.accounts]
+            print(f"[hub-load] pre-start: {time.monotonic() - t:.0f} s, {statistics.median(pre_cpu):.1f} CPU-s per "
+                  f"learner (p50)", flush=True)
+        print(f"[hub-load] {args.learners} learners arriving over {args.window:.0f} s at {hub.base}"
+              f"{' (pre-started)' if args.prestart else ''}", flush=True)
         t = time.monotonic()
         cpu0 = hub_cpu_seconds()
         results = run(hub.base, hub.accounts, args.window)
@@ -219,6 +255,7 @@ def main(argv: list[str]) -> int:
         log = hub.state / "hub.log"
         print(breakdown(results, log.read_text(errors="replace") if log.exists() else "", hub_cpu))
         print(f"[hub-load] whole run {time.monotonic() - t:.0f} s")
+        print(table_row(results, args))
         return 1 if any(r.error for r in results) else 0
 
 
