@@ -58,13 +58,20 @@ def mem_available() -> int:
 
 
 def memory_bytes(name: str) -> int | None:
-    """What the learner's processes use now, as their memory bound counts it."""
+    """What the learner's processes hold of their own: anonymous memory and shared memory / tmpfs pages (their
+    private /tmp), from the cgroup's memory.stat. Not the page cache of files everyone reads (the toolchain,
+    the shared compiled crates): the cgroup that reads such a file first is charged for it, so counting it
+    would make the first learner look a few hundred MiB bigger than the next."""
+    keys = {1: ("total_rss", "total_shmem"), 2: ("anon", "shmem")}.get(course_hub.cgroup_version() or 0, ())
     for d in course_hub.cgroup_dirs(name):
-        for f in ("memory.usage_in_bytes", "memory.current"):
-            try:
-                return int((d / f).read_text())
-            except (OSError, ValueError):
-                continue
+        try:
+            stat = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        try:
+            return sum(int(stat[k]) for k in keys) if keys else None
+        except (KeyError, ValueError):
+            return None
     return None
 
 
@@ -139,8 +146,8 @@ def prestart(base: str, token: str, names: list[str], say: Callable[[str], None]
             f"the room's memory cannot be checked)")
         footprint = 0
     else:
-        say(f"[hub-warm] {first}: server and warmed kernel ready in {seconds:.1f} s, {footprint / 2**20:.0f} MiB "
-            f"(its cgroup)")
+        say(f"[hub-warm] {first}: server and warmed kernel ready in {seconds:.1f} s, holding {footprint / 2**20:.0f} MiB "
+            f"(its cgroup's anonymous and shared memory)")
     rest = names[1:]
     if footprint and not fits(len(rest), footprint, available - footprint):
         raise PrestartError(

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "hub"))
 import course_hub  # noqa: E402
 import hub_load  # noqa: E402
+import prestart  # noqa: E402
 from hub_client import Learner, output_text  # noqa: E402
 
 CGROUP_NAME = course_hub.CGROUP_NAME
@@ -130,6 +131,45 @@ def check(name: str, ok: bool, detail: str = "") -> None:
 def run_cell(kernel, code: str, timeout: float = 300) -> tuple[str, str]:
     status, out = kernel.execute(code, timeout=timeout)
     return status, output_text(out)
+
+
+def prestart_room(hub: TestHub) -> float:
+    """make hub-warm's pre-start: a room that does not fit is refused after its first learner (the others
+    not started); then the whole room is pre-started, each learner's kernel running as them in their cgroup.
+    Returns the time the room was ready (the learners' kernels must have started before it)."""
+    token = (hub.state / "service_token").read_text().strip()
+    said: list[str] = []
+    real = prestart.mem_available
+    try:
+        prestart.mem_available = lambda: 700 * 2**20  # a machine with room for one learner at most
+        try:
+            prestart.prestart(hub.base, token, hub.names, say=said.append)
+            refused = ""
+        except prestart.PrestartError as e:
+            refused = str(e)
+    finally:
+        prestart.mem_available = real
+    others = [n for n in hub.names[1:] if course_hub.cgroup_pids(n)]
+    check("hub-warm refuses a room that does not fit in memory, with one line, before starting the others",
+          refused.startswith("refused:") and "available" in refused and not others,
+          f"{refused or said}; started anyway: {others}")
+    prestart.prestart(hub.base, token, hub.names, say=lambda line: print(line, flush=True))
+    kernels_ok = []
+    for name in hub.names:
+        uid = pwd.getpwnam(name).pw_uid
+        evcxr = [p for p in course_hub.cgroup_pids(name)
+                 if Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().strip() == "evcxr_jupyter"]
+        kernels_ok.append(bool(evcxr) and all(os.stat(f"/proc/{p}").st_uid == uid for p in evcxr))
+    check("hub-warm pre-starts every learner's server and warmed kernel, running as the learner in their cgroup",
+          all(kernels_ok), f"{dict(zip(hub.names, kernels_ok))}")
+    return time.time()
+
+
+def started_before(pid: int, when: float) -> bool:
+    """Whether process `pid` started before the wall-clock time `when` (from /proc, root's side)."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = float(Path("/proc/stat").read_text().split("btime ")[1].split()[0])
+    return boot + ticks / os.sysconf("SC_CLK_TCK") < when
 
 
 def anonymous_is_refused(hub: TestHub) -> None:
@@ -692,10 +732,15 @@ def main() -> int:
         try:
             anonymous_is_refused(hub)
             kernels: dict = {}
+            ready = prestart_room(hub)
             results = hub_load.run(hub.base, hub.accounts, window=5, keep=kernels)
             print(hub_load.report(results), flush=True)
             check("three learners reach chapter 00's first chart at once", all(r.chart_s for r in results),
                   "; ".join(r.error for r in results if r.error))
+            pids = {n: int(run_cell(k, "std::os::unix::process::parent_id()")[1].strip() or 0)
+                    for n, (_, k) in kernels.items()}
+            check("after hub-warm, each learner's chapter runs in the kernel pre-started for them",
+                  len(pids) == 3 and all(p and started_before(p, ready) for p in pids.values()), f"{pids}")
             listening(hub)
             login_throttle(hub)
             if len(kernels) >= 2:
