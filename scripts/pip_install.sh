@@ -3,7 +3,11 @@
 # On failure it prints pip's own reason and what to do (used by setup.sh and setup_shared.sh), exit 1.
 set -uo pipefail
 py="$1"; log="$2"; shift 2
-if "$py" -m pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1; then rm -f "$log"; exit 0; fi
+# rfc3987-syntax (jsonschema's optional check of the "iri" format, pulled in by jupyter-events) builds an Earley
+# parser when jsonschema is imported: 1.9 CPU-seconds at the start of every Jupyter server, every learner's on the
+# classroom server, for a format no schema here uses (jsonschema skips the check without it). Removed after install.
+drop() { "$py" -m pip uninstall --quiet --yes --disable-pip-version-check rfc3987-syntax >>"$log" 2>&1 || true; }
+if "$py" -m pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1; then drop; rm -f "$log"; exit 0; fi
 ver="$("$py" -c 'import platform; print(platform.python_version())' 2>/dev/null)"
 grep -E '^(ERROR|error)|Requires-Python|requires a different Python' "$log" | head -6 | cut -c1-240 | sed 's/^/  pip: /' >&2
 if grep -q 'Requires-Python\|requires a different Python' "$log"; then

@@ -95,7 +95,7 @@ else
 fi
 
 step "Python virtual environment .venv (requirements.txt)"
-want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+want="$(cat requirements.txt scripts/pip_install.sh | sha256sum | cut -d' ' -f1)"
 # A .venv whose Python no longer runs, is older than PY_MIN, or is not the one PYTHON= names is made again.
 venv_python="$("$VENV/bin/python" -c 'import platform; print(platform.python_version())' 2>/dev/null || true)"
 if [ -e "$VENV" ] && { [ -z "$venv_python" ] || ! "$VENV/bin/python" -c "import sys; sys.exit(sys.version_info[:2] < (${PY_MIN/./, }))" \

@@ -61,7 +61,7 @@ else
 fi
 
 step "Python environment venv/ (hub/requirements.txt)"
-want="$(sha256sum hub/requirements.txt | cut -d' ' -f1)"
+want="$(cat hub/requirements.txt scripts/pip_install.sh | sha256sum | cut -d' ' -f1)"
 if [ -x "$P/venv/bin/jupyterhub" ] && [ "$(cat "$P/venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then ok "up to date"
 else
   [ -x "$P/venv/bin/python" ] || "$PYBIN" -m venv "$P/venv" || fail "could not create $P/venv."
