@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The built pages in a real browser (headless Chromium): what a reader without a kernel sees.
 
-    python tests/browser.py            # after `tests/notebooks.py execute` (make test runs it after the notebooks)
+    python tests/browser.py            # after `course/runner.py execute` (make test runs it after the notebooks)
 
 For build/index.html, every chapter page it links, build/teachers.html and, when built, the slide decks:
 - the page loads, without uncaught script errors, and has its real title;
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
 import cdp  # noqa: E402
 from skips import record_skip  # noqa: E402
 import pages  # noqa: E402
@@ -216,7 +217,7 @@ def check_slides(b: cdp.Browser, c: Checker, built: list[dict]) -> int:
 def main() -> int:
     start = time.monotonic()
     if not (BUILD / "index.html").exists():
-        print("[browser] error: build/index.html is missing: run `make run` (or tests/notebooks.py execute) first")
+        print("[browser] error: build/index.html is missing: run `make run` (or course/runner.py execute) first")
         return 1
     try:
         b = cdp.Browser.start()

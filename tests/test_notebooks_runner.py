@@ -8,12 +8,12 @@ import tempfile
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
 
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
-import notebooks  # noqa: E402
+import runner  # noqa: E402
 import pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,21 +46,21 @@ class Hygiene(unittest.TestCase):
         self.tmp = tempfile.mkdtemp()
 
     def test_clean_notebook_passes(self):
-        nb = notebook(new_markdown_cell("# Title"), code(notebooks.SUPPORT_DEP), code("1 + 1"))
-        self.assertEqual(notebooks.hygiene_problems(write(self.tmp, nb)), [])
+        nb = notebook(new_markdown_cell("# Title"), code(runner.SUPPORT_DEP), code("1 + 1"))
+        self.assertEqual(runner.hygiene_problems(write(self.tmp, nb)), [])
 
     def test_outputs_counts_kernel_and_dep_line_are_reported(self):
         c = code("1 + 1", outputs=[new_output("stream", name="stdout", text="2")])
         c.execution_count = 3
         nb = notebook(new_markdown_cell("no title"), code(":dep plotters = \"0.3\""), c, kernel="python3")
-        probs = "\n".join(notebooks.hygiene_problems(write(self.tmp, nb)))
+        probs = "\n".join(runner.hygiene_problems(write(self.tmp, nb)))
         for words in ["kernelspec name is 'python3'", "with outputs", "execution count",
                       "must start with", "markdown title"]:
             self.assertIn(words, probs)
 
     def test_first_code_cell_holds_only_dep_lines(self):
-        nb = notebook(new_markdown_cell("# T"), code(notebooks.SUPPORT_DEP + "\nlet x = 1;"))
-        self.assertIn("only :dep lines", "\n".join(notebooks.hygiene_problems(write(self.tmp, nb))))
+        nb = notebook(new_markdown_cell("# T"), code(runner.SUPPORT_DEP + "\nlet x = 1;"))
+        self.assertIn("only :dep lines", "\n".join(runner.hygiene_problems(write(self.tmp, nb))))
 
 
 class UnsafeNeedsSafety(unittest.TestCase):
@@ -72,7 +72,7 @@ class UnsafeNeedsSafety(unittest.TestCase):
             code("let a = 1;\nunsafe { c() };"),
             code("// SAFETY: too far away\nlet b = 2;\nlet y = unsafe { d() };"),
         )
-        probs = notebooks.unsafe_problems(nb)
+        probs = runner.unsafe_problems(nb)
         self.assertEqual(len(probs), 2, probs)  # not cell 2: a string, a comment, an unsafe fn
         self.assertIn("cell 3 line 2", probs[0])
         self.assertIn("cell 4 line 3", probs[1])
@@ -87,7 +87,7 @@ class Excerpts(unittest.TestCase):
         )
 
     def test_requests_are_read_from_code_cells_and_unescaped(self):
-        reqs = notebooks.excerpt_requests(self.nb())
+        reqs = runner.excerpt_requests(self.nb())
         self.assertEqual(reqs, [
             (0, ("alloc/src/boxed.rs", 'pub unsafe extern "C" fn x')),
             (1, ("alloc/src/no_such_file.rs", "fn y")),
@@ -97,10 +97,10 @@ class Excerpts(unittest.TestCase):
     def test_missing_items_are_problems_and_the_deliberate_error_must_fail(self):
         def check(requests):
             return ["ok x:1-2", "error: not found", "error: `fn b` was not found"]
-        probs = notebooks.excerpt_problems({"nb": self.nb()}, check)["nb"]
+        probs = runner.excerpt_problems({"nb": self.nb()}, check)["nb"]
         self.assertEqual(len(probs), 1, probs)
         self.assertIn("cell 1: excerpt a.rs / impl A / fn b: error: `fn b` was not found", probs[0])
-        found = notebooks.excerpt_problems({"nb": self.nb()}, lambda r: ["ok"] * len(r))["nb"]
+        found = runner.excerpt_problems({"nb": self.nb()}, lambda r: ["ok"] * len(r))["nb"]
         self.assertEqual(len(found), 1, found)
         self.assertIn("no_such_file.rs / fn y: it was found", found[0])
 
@@ -115,7 +115,7 @@ class CellFailures(unittest.TestCase):
             code("c", tags=["raises-exception"]),
             code("d", tags=["raises-exception"], outputs=[err]),
         )
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 3, f)
         self.assertIn("cell 0", f[0])
         self.assertIn("panic", f[1])
@@ -129,7 +129,7 @@ class CellFailures(unittest.TestCase):
             code("check", tags=["exercise-check"], outputs=[said("NOT YET [1.2]: no")]),
             code("solution", tags=["solution"], outputs=[said("PASS [1.2]: ok")]),
         )
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 2, f)
         self.assertIn("did not say NOT YET", f[0])
         self.assertIn("did not say PASS", f[1])
@@ -140,15 +140,15 @@ class CellFailures(unittest.TestCase):
             code("check", tags=["exercise-check"], outputs=[said("<b>CANNOT CHECK HERE [9.1]: no strace</b>")]),
             code("solution", tags=["solution"], outputs=[said("CANNOT CHECK HERE [9.1]: no strace")]),
         )
-        self.assertEqual(notebooks.cell_failures(nb), [])
-        notes = notebooks.unchecked_notes(nb)
+        self.assertEqual(runner.cell_failures(nb), [])
+        notes = runner.unchecked_notes(nb)
         self.assertEqual(len(notes), 2, notes)
         self.assertIn("cell 0: CANNOT CHECK HERE [9.1]: no strace", notes[0])
 
     def test_a_bare_unit_value_is_flagged(self):
         value = lambda text: new_output("execute_result", data={"text/plain": text})  # noqa: E731
         nb = notebook(code("for i in 0..3 { }", outputs=[value("()")]), code("1 + 1", outputs=[value("2")]))
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 1, f)
         self.assertIn("cell 0 shows a bare `()`", f[0])
 
@@ -259,8 +259,8 @@ class GitSide(unittest.TestCase):
         git(self.repo, "config", "user.name", "t")
         (self.repo / "notebooks").mkdir()
         self.nb_path = self.repo / "notebooks" / "01-a.ipynb"
-        nb = notebook(new_markdown_cell("# T"), code(notebooks.SUPPORT_DEP), code("1 + 1"))
-        self.nb_path.write_text(notebooks.canonical(nbformat.writes(nb)))
+        nb = notebook(new_markdown_cell("# T"), code(runner.SUPPORT_DEP), code("1 + 1"))
+        self.nb_path.write_text(runner.canonical(nbformat.writes(nb)))
         git(self.repo, "add", "-A")
         git(self.repo, "commit", "-qm", "course")
 
@@ -275,11 +275,11 @@ class GitSide(unittest.TestCase):
 
     def test_outputs_count_as_a_problem_only_without_the_filter(self):
         self.with_outputs()
-        self.assertIn("with outputs", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+        self.assertIn("with outputs", "\n".join(runner.hygiene_problems(self.nb_path)))
         (self.repo / ".gitattributes").write_text("*.ipynb filter=nbstripout\n")
         git(self.repo, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
         git(self.repo, "config", "filter.nbstripout.smudge", "cat")
-        self.assertEqual(notebooks.hygiene_problems(self.nb_path), [])
+        self.assertEqual(runner.hygiene_problems(self.nb_path), [])
         self.assertEqual(git(self.repo, "diff", "--name-only"), "", "git diff sees no change")
         # git status compares sizes before it runs the filter: it lists the file until it is re-added.
         git(self.repo, "add", "notebooks")
@@ -291,7 +291,7 @@ class GitSide(unittest.TestCase):
         text = self.nb_path.read_text().replace("\n ", "\n  ")  # indent 2 instead of nbformat's 1
         self.nb_path.write_text(text)
         git(self.repo, "commit", "-qam", "reindent")
-        self.assertIn("make normalize", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+        self.assertIn("make normalize", "\n".join(runner.hygiene_problems(self.nb_path)))
 
     def use_scripts_and_filter(self, repo: Path) -> None:
         (repo / "scripts").mkdir(exist_ok=True)
@@ -304,7 +304,7 @@ class GitSide(unittest.TestCase):
     def edit_title(self, path: Path, title: str) -> None:
         nb = nbformat.read(path, as_version=4)
         nb.cells[0].source = title
-        path.write_text(notebooks.canonical(nbformat.writes(nb)))
+        path.write_text(runner.canonical(nbformat.writes(nb)))
 
     def test_update_pulls_over_outputs_and_saves_edited_chapters(self):
         self.use_scripts_and_filter(self.repo)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Notebook checks and headless execution for the course.
 
-    python tests/notebooks.py hygiene             # structure checks, no kernel needed (seconds)
-    python tests/notebooks.py execute [NB ...]     # run every chapter through the real `rust` kernel
-    python tests/notebooks.py slides [NB ...]      # reveal.js decks from the executed chapters
-    python tests/notebooks.py pages [NB ...]       # write the HTML again from build/ (no kernel)
-    python tests/notebooks.py normalize [NB ...]   # rewrite notebooks in the form the git filter commits
+    python course/runner.py hygiene             # structure checks, no kernel needed (seconds)
+    python course/runner.py execute [NB ...]     # run every chapter through the real `rust` kernel
+    python course/runner.py slides [NB ...]      # reveal.js decks from the executed chapters
+    python course/runner.py pages [NB ...]       # write the HTML again from build/ (no kernel)
+    python course/runner.py normalize [NB ...]   # rewrite notebooks in the form the git filter commits
 
 `execute` runs the notebooks in order, prints one progress line per notebook, and writes into build/:
 the executed notebook, a standalone HTML page per chapter (title, navigation, inline charts), index.html
@@ -28,8 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pages  # noqa: E402
+import pages  # course/pages.py, beside this file (python puts this folder first on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

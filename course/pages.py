@@ -1,6 +1,6 @@
 """The course's HTML: chapter pages, the index, the teacher's page and the reveal.js slides.
 
-Used by tests/notebooks.py (`execute` writes the pages, `slides` the presentations). Everything here is
+Used by course/runner.py (`execute` writes the pages, `slides` the presentations). Everything here is
 plain text processing of what nbconvert produces, so it is unit-tested without a kernel
 (tests/test_notebooks_runner.py) and checked in a real browser (tests/browser.py).
 """
