@@ -1,11 +1,13 @@
 """Unit tests of the notebook runner's checks (no kernel needed): python -m unittest discover tests"""
 
 import base64
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
@@ -13,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
+import book  # noqa: E402
 import runner  # noqa: E402
 import pages  # noqa: E402
 
@@ -153,31 +156,79 @@ class CellFailures(unittest.TestCase):
         self.assertIn("cell 0 shows a bare `()`", f[0])
 
 
-class Pages(unittest.TestCase):
-    def test_solutions_are_folded(self):
-        page = ('<div class="jp-Cell celltag_solution"><div class="jp-Cell-inputWrapper">SRC</div>'
-                '<div class="jp-Cell-outputWrapper">OUT</div></div>'
-                '<div class="jp-Cell"><div class="jp-Cell-inputWrapper">OTHER</div>'
-                '<div class="jp-Cell-outputWrapper">X</div></div>')
-        out = pages.fold_solutions(page)
-        self.assertEqual(out.count("<details"), 1)
-        self.assertLess(out.index("<details"), out.index("SRC"))
-        self.assertLess(out.index("SRC"), out.index("</details>"))
-        self.assertLess(out.index("</details>"), out.index("OUT"))
-        self.assertGreater(out.index("OTHER"), out.index("</details>"))
-
-
 class ChapterPages(unittest.TestCase):
-    CHS = [{"stem": f"0{i}-c{i}", "html": f"0{i}-c{i}.html", "title": f"Chapter {i}"} for i in range(3)]
+    CHS = [{"stem": f"0{i}-c{i}", "name": f"0{i}-c{i}.ipynb", "html": f"0{i}-c{i}.html", "title": f"Chapter {i}"}
+           for i in range(3)]
 
-    def test_navigation_links_index_previous_and_next(self):
-        first, middle, last = (pages.nav_html(c["stem"], self.CHS, "top") for c in self.CHS)
-        self.assertIn('href="index.html"', first)
-        self.assertNotIn('rel="prev"', first)
-        self.assertIn('rel="next" href="01-c1.html"', first)
-        self.assertIn('rel="prev" href="00-c0.html"', middle)
-        self.assertIn('rel="next" href="02-c2.html"', middle)
-        self.assertNotIn('rel="next"', last)
+    def chapter(self):
+        sol = code("let x = 1;\n\nx + 1", tags=["solution"],
+                   outputs=[new_output("execute_result", data={"text/html": "<b>PASS</b>"})])
+        svg = '<?xml version="1.0"?><svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
+        return notebook(
+            new_markdown_cell("# Chapter 1\n\nIntro, see [two](02-c2.ipynb#x)."),
+            code("println!(\"a\\n\\nb\");", outputs=[new_output("stream", name="stdout", text="a\n\nb <&>\n")]),
+            new_markdown_cell("## Measure `x` first\n\n```\n## not a heading\n```\n\n### Exercise 1.1 — do it (10 minutes)"),
+            code("chart()", outputs=[new_output("execute_result", data={"image/svg+xml": svg})]),
+            new_markdown_cell("## Measure `x` first\n\n| chapter | q |\n|---|---|\n| 1 Chapter one | why |\n| 9 None | - |"),
+            sol,
+            code("bad", outputs=[new_output("error", ename="E", evalue="v", traceback=["\x1b[31merror\x1b[0m: boom"])]),
+        )
+
+    def test_a_chapter_becomes_one_markdown_page(self):
+        page = book.chapter_markdown(self.chapter(), self.CHS)
+        # Headings get unique ids; a heading inside a code fence is not one; the contents list links them.
+        self.assertIn("## Measure `x` first {#measure-x-first}", page)
+        self.assertIn("## Measure `x` first {#measure-x-first-1}", page)
+        self.assertIn("### Exercise 1.1 — do it (10 minutes) {#exercise-1-1-do-it-10-minutes}", page)
+        self.assertIn("\n## not a heading\n", page)
+        contents = page[page.index('<nav class="page-contents"'):]
+        self.assertLess(page.index("Intro"), page.index('<nav class="page-contents"'))
+        for ident in ("measure-x-first", "measure-x-first-1", "exercise-1-1-do-it-10-minutes"):
+            self.assertIn(f'href="#{ident}"', contents)
+        # Links and chapter tables point at the pages.
+        self.assertIn("[two](02-c2.md#x)", page)
+        self.assertIn("| [1 Chapter one](01-c1.md) |", page)
+        self.assertIn("| 9 None |", page)
+        # Output as printed, escaped, and no blank line inside raw HTML (markdown would end the block there).
+        self.assertIn("a\n&#32;\nb &lt;&amp;&gt;", page)
+        for block in re.findall(r'<div class="course-cell.*?</div>\n', page + "\n", re.S):
+            self.assertNotRegex(block, r"\n\s*\n")
+        # Charts inline with a title; errors without terminal colours; solutions folded.
+        self.assertIn('<div class="course-svg"><svg width="10" height="10"><title>Capacity vs length</title>', page)
+        self.assertNotIn("<?xml", page)
+        self.assertIn("error: boom", page)
+        self.assertNotIn("\x1b", page)
+        sol = page[page.index("celltag_solution"):]
+        self.assertLess(sol.index('<details class="solution">'), sol.index("let x = 1;"))
+        self.assertLess(sol.index("let x = 1;"), sol.index("</details>"))
+        self.assertLess(sol.index("</details>"), sol.index("<b>PASS</b>"))
+
+    def test_summary_lists_index_chapters_teachers_page_and_docs(self):
+        s = book.summary(self.CHS[:2], [("classroom.md", "A room of learners")])
+        lines = [ln for ln in s.splitlines() if "](" in ln]
+        self.assertEqual(lines, [f"[{pages.COURSE}](index.md)", "- [Chapter 0](00-c0.md)", "- [Chapter 1](01-c1.md)",
+                                 "- [Teacher's page](teachers.md)", "- [A room of learners](docs/classroom.md)"])
+
+    def test_docs_links_stay_inside_the_book(self):
+        out = book.doc_markdown("See [the README](../README.md#x), [the cache](cache.md) and [lib](../support/src/lib.rs).")
+        self.assertEqual(out, "See [the README](../index.md), [the cache](cache.md) and lib (`support/src/lib.rs`).")
+
+    def test_installing_the_book_replaces_only_the_previous_books_files(self):
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp, True)
+        build, out = tmp / "build", tmp / "out"
+        build.mkdir()
+        (build / "01-c1.ipynb").write_text("executed")
+        (build / "slides").mkdir()
+        (build / "old-book.js").write_text("stale")
+        (build / ".book-files").write_text("old-book.js\n")
+        (out / "css").mkdir(parents=True)
+        (out / "index.html").write_text("new")
+        (out / "css" / "a.css").write_text("css")
+        with mock.patch.object(book, "BUILD", build), mock.patch.object(book, "MANIFEST", build / ".book-files"):
+            self.assertEqual(book.install_output(out), ["css", "index.html"])
+        self.assertEqual(sorted(p.name for p in build.iterdir()), [".book-files", "01-c1.ipynb", "css", "index.html", "slides"])
+        self.assertEqual((build / ".book-files").read_text(), "css\nindex.html\n")
 
     def test_notebook_links_become_page_links(self):
         page = ('<a href="01-layout.ipynb">1</a> <a href="./04-vec.ipynb#exercises">4</a> '
@@ -188,14 +239,6 @@ class ChapterPages(unittest.TestCase):
         self.assertIn('href="https://example.org/x.ipynb"', out)
         self.assertIn('href="notes.ipynb"', out)
         self.assertIn('href="01-layout.slides.html"', pages.rewrite_notebook_links(page, ".slides.html"))
-
-    def test_chapter_table_rows_link_to_their_pages(self):
-        page = ("<tr>\n<td>1 Chapter one</td>\n<td>q</td></tr><tr>\n<td>9 Missing</td></tr>"
-                '<tr><td><a href="x">2 Linked</a></td></tr>')
-        out = pages.link_chapter_table(page, self.CHS)
-        self.assertIn('<td><a href="01-c1.html">1 Chapter one</a></td>', out)
-        self.assertIn("<td>9 Missing</td>", out)
-        self.assertIn('<a href="x">2 Linked</a>', out)
 
     def test_svg_images_are_inlined_and_titled(self):
         svg = '<svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
@@ -208,15 +251,6 @@ class ChapterPages(unittest.TestCase):
         self.assertIn("<title>Map</title>", pages.inline_svgs("<svg><text>Map</text></svg>"))
         kept = "<svg><title>T</title><text>Other</text></svg>"
         self.assertEqual(pages.inline_svgs(kept), kept)
-
-    def test_finished_page_has_css_navigation_and_folded_solutions(self):
-        page = ('<html><head><title>C</title></head><body class="jp-Notebook">'
-                '<div class="jp-Cell celltag_solution"><div class="jp-Cell-inputWrapper">SRC</div>'
-                '<div class="jp-Cell-outputWrapper">OUT</div></div></body></html>')
-        out = pages.finish_chapter_page(page, "01-c1", self.CHS)
-        self.assertEqual(out.count('<nav class="course-nav'), 2)
-        self.assertIn('id="course-css"', out.split("</head>")[0])
-        self.assertIn('<details class="solution">', out)
 
     def test_slide_metadata_one_slide_per_section(self):
         nb = notebook(
