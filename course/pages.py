@@ -200,7 +200,7 @@ process (SIGKILL), and every restart or shutdown begins with an interrupt (jupyt
 cell was running, it fails with "Subprocess terminated with status: signal: 9 (SIGKILL)" and later cells say
 "cannot find module or crate <code>support</code>": run the first cell again, then the cells from the top.
 After a restart, wait until the kernel shows Idle before restarting again. Each kernel holds about 0.5 GB; with
-little memory, keep one chapter's kernel running at a time (README, Troubleshooting).</li>
+little memory, keep one chapter's kernel running at a time (<a href="docs/troubleshooting.html">Troubleshooting</a>).</li>
 <li><b>Autosave writes outputs into the notebooks.</b> <code>make setup</code> installs a git filter
 (nbstripout) so that <code>git status</code>, <code>git diff</code> and <code>git pull</code> ignore outputs;
 learners who edited exercises can restore a chapter with <code>make reset CHAPTER=NN</code> (their copy is saved

@@ -102,7 +102,7 @@ step "mdbook $MDBOOK_VERSION (the book pages)"
 # Built without its `serve`/`watch` features (no web server, fewer crates): only `build` is used.
 if [ "$(mdbook --version 2>/dev/null)" = "mdbook v$MDBOOK_VERSION" ]; then ok "already installed"
 else
-  echo "building (about 3 minutes on 2 cores, once)..."
+  echo "building (once; 13 min wall measured on 2 busy cores)..."
   cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search \
     >"$ROOT/build-mdbook-install.log" 2>&1 \
     || fail "cargo install mdbook failed: see build-mdbook-install.log (it needs network access to crates.io)."
