@@ -191,9 +191,10 @@ def contents_list(sections: list[tuple[int, str, str]]) -> str:
                           "<ul>" + "".join(items) + "</ul></nav>")
 
 
-def chapter_markdown(nb: dict, chs: list[dict]) -> str:
+def chapter_markdown(nb: dict, chs: list[dict], deck: str = "") -> str:
     """The markdown page of an executed chapter: markdown cells as they are (headings with ids, links
-    to the pages), code cells and their outputs as HTML, the contents list after the title cell."""
+    to the pages), code cells and their outputs as HTML, the contents list after the title cell, with a
+    link to the chapter's slide deck (`deck`, relative to build/) when there is one."""
     parts, used, sections = [], set(), []
     for i, cell in enumerate(nb.get("cells", [])):
         kind = cell.get("cell_type")
@@ -204,6 +205,8 @@ def chapter_markdown(nb: dict, chs: list[dict]) -> str:
         elif kind == "code":
             parts.append(code_cell_html(cell, i))
     contents = contents_list(sections)
+    if deck:
+        contents += f'\n\n<p class="course-slides"><a href="{html.escape(deck)}">Slides of this chapter</a> (reveal.js)</p>'
     if contents and parts:
         parts.insert(1, contents)
     return "\n\n".join(parts) + "\n"
@@ -252,7 +255,8 @@ def write_source(rows: list[dict], chs: list[dict]) -> Path:
     built = [c for c in chs if (BUILD / c["name"]).exists()]
     for c in built:
         nb = json.loads((BUILD / c["name"]).read_text())
-        (src / f"{c['stem']}.md").write_text(chapter_markdown(nb, chs))
+        deck = f"slides/{c['stem']}.slides.html"
+        (src / f"{c['stem']}.md").write_text(chapter_markdown(nb, chs, deck if (BUILD / deck).exists() else ""))
     docs = doc_pages()
     for name, _ in docs:
         (src / "docs" / name).write_text(doc_markdown((DOCS / name).read_text()))

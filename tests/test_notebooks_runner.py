@@ -202,6 +202,9 @@ class ChapterPages(unittest.TestCase):
         self.assertLess(sol.index('<details class="solution">'), sol.index("let x = 1;"))
         self.assertLess(sol.index("let x = 1;"), sol.index("</details>"))
         self.assertLess(sol.index("</details>"), sol.index("<b>PASS</b>"))
+        self.assertNotIn("Slides of this chapter", page)
+        with_deck = book.chapter_markdown(self.chapter(), self.CHS, "slides/01-c1.slides.html")
+        self.assertIn('<a href="slides/01-c1.slides.html">Slides of this chapter</a>', with_deck)
 
     def test_summary_lists_index_chapters_teachers_page_and_docs(self):
         s = book.summary(self.CHS[:2], [("classroom.md", "A room of learners")])
