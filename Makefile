@@ -79,10 +79,10 @@ miri: miri-setup
 
 notebook-hygiene:
 	@echo "[test] notebook runner unit tests"; $(PY) -m unittest discover -q -s tests -p "test_*.py"
-	@$(PY) tests/notebooks.py hygiene
+	@$(PY) course/runner.py hygiene
 
 notebook-run:
-	@$(PY) tests/notebooks.py execute
+	@$(PY) course/runner.py execute
 
 # The compiled-crate cache through real kernels: several at once, an edit, cells never cached.
 kernel-cache:
@@ -108,7 +108,7 @@ browser-test: browser-setup
 slides: setup notebook-slides
 
 notebook-slides:
-	@$(PY) tests/notebooks.py slides
+	@$(PY) course/runner.py slides
 
 reset:
 	@scripts/reset.sh $(CHAPTER)
@@ -118,7 +118,7 @@ update: setup
 
 # Rewrites the notebooks in the form JupyterLab saves and the git filter commits (content unchanged).
 normalize: setup
-	@$(PY) tests/notebooks.py normalize
+	@$(PY) course/runner.py normalize
 
 # A room of learners: the shared read-only install under /opt/rust-alloc-course (COURSE_PREFIX), then
 # JupyterHub from the class list. Needs root (learners are Unix users, bounded by cgroups).

@@ -3,6 +3,7 @@
 #   - rust-src for the stable toolchain (evcxr's analyzer and the std-source excerpts read it)
 #   - miri + rust-src for the nightly toolchain (the test suite runs the support crate under Miri)
 #   - evcxr_jupyter $EVCXR_VERSION (cargo install --locked; skipped when that version is installed)
+#   - mdbook $MDBOOK_VERSION, the book pages' builder (cargo install --locked, search only; skipped when installed)
 #   - a project-local Python virtual environment (.venv) with the pinned requirements.txt
 #   - the `rust` Jupyter kernel, registered inside .venv (nothing written to your home's Jupyter dirs)
 #   - JupyterLab settings inside .venv (no news pop-up on first open)
@@ -12,6 +13,8 @@
 set -euo pipefail
 
 EVCXR_VERSION="0.22.0"
+# The book builder of `make run`'s pages (course/book.py checks the same version).
+MDBOOK_VERSION="0.5.4"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 TOOLS="$ROOT/.tools"
@@ -92,6 +95,20 @@ else
   rm -f "$ROOT/build-evcxr-install.log"
   command -v evcxr_jupyter >/dev/null || fail "evcxr_jupyter installed but not on PATH: add \$HOME/.cargo/bin to PATH."
   resume "evcxr_jupyter $EVCXR_VERSION"; ok "installed"
+fi
+
+step "mdbook $MDBOOK_VERSION (the book pages)"
+# The pages of `make run` are an mdBook: sidebar, search that works from file://, previous/next (course/book.py).
+# Built without its `serve`/`watch` features (no web server, fewer crates): only `build` is used.
+if [ "$(mdbook --version 2>/dev/null)" = "mdbook v$MDBOOK_VERSION" ]; then ok "already installed"
+else
+  echo "building (once; 13 min wall measured on 2 busy cores)..."
+  cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search \
+    >"$ROOT/build-mdbook-install.log" 2>&1 \
+    || fail "cargo install mdbook failed: see build-mdbook-install.log (it needs network access to crates.io)."
+  rm -f "$ROOT/build-mdbook-install.log"
+  [ "$(mdbook --version 2>/dev/null)" = "mdbook v$MDBOOK_VERSION" ] || fail "mdbook installed but not on PATH: add \$HOME/.cargo/bin to PATH."
+  resume "mdbook $MDBOOK_VERSION (the book pages)"; ok "installed"
 fi
 
 step "Python virtual environment .venv (requirements.txt)"

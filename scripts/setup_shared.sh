@@ -9,7 +9,7 @@
 #   (nftables)        Debian's package, for the hub's per-learner network rule (course_hub.net_guard)
 #   rust/rustup/      RUSTUP_HOME: the stable toolchain with rust-src, the nightly one with miri
 #   rust/cargo/bin/   rustup and its proxies (cargo, rustc, ...)
-#   bin/              evcxr_jupyter, course-rustc-cache
+#   bin/              evcxr_jupyter, course-rustc-cache, mdbook
 #   course/           the course at this commit (support crate, notebooks, Cargo.lock)
 #   vendor/           every crate the course uses, so learners' builds run offline and share paths
 #   content.git       what each learner's home receives by nbgitpuller: notebooks + a `support` link
@@ -118,9 +118,9 @@ check="$(runuser -u nobody -- env -i PATH="$P/rust/cargo/bin:/usr/bin:/bin" RUST
   || fail "rustc does not run as an unprivileged user: $check"
 ok "$check; nightly for Miri"
 
-step "evcxr_jupyter and course-rustc-cache (bin/)"
+step "evcxr_jupyter, course-rustc-cache and mdbook (bin/)"
 mkdir -p "$P/bin"
-for exe in "$(command -v evcxr_jupyter)" "$ROOT/.tools/evcxr/course-rustc-cache"; do
+for exe in "$(command -v evcxr_jupyter)" "$ROOT/.tools/evcxr/course-rustc-cache" "$(command -v mdbook)"; do
   [ -x "$exe" ] || fail "$exe missing: run scripts/setup.sh first."
   cmp -s "$exe" "$P/bin/$(basename "$exe")" || cp "$exe" "$P/bin/"
 done

@@ -247,7 +247,7 @@ def main() -> int:
                     print(f"[lab] still running 120 s after the kernel was shut down: {', '.join(left)}", flush=True)
                 else:
                     print(f"[lab] the kernel's processes ended {time.monotonic() - t_quiet:.1f}s after it was shut down", flush=True)
-        # The teacher's page (tests/notebooks.py execute/pages) shows these next to the headless times.
+        # The teacher's page (course/runner.py execute/pages) shows these next to the headless times.
         out = ROOT / "build" / "lab-timing.json"
         out.parent.mkdir(exist_ok=True)
         try:

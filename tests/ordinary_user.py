@@ -9,7 +9,7 @@ Run as root (it makes and removes a Unix user); as anyone else it says it skippe
   readable by every user, with rustup and `evcxr_jupyter` 0.22.0), their own empty `CARGO_HOME` (crates come from
   crates.io into it, as for anyone who installed rustup themselves).
 Then, as that user: `make setup` (must end with every step ok, `python 3.11.2`, evcxr found on PATH, the support
-crate warmed), chapter 0 executed headless through the real kernel (`tests/notebooks.py execute`), and the root-only
+crate warmed), chapter 0 executed headless through the real kernel (`course/runner.py execute`), and the root-only
 targets: `make hub-stop` must refuse with a line saying it needs root, and `make hub-test` must skip with one line.
 `--all` runs `make run` (every chapter) instead of chapter 0. Whatever happens, the user, their processes and their home are removed at the end.
 """
@@ -110,7 +110,7 @@ def main(every_chapter: bool) -> int:
         if every_chapter:
             rc, said = as_user(home, "make run", 3600, course)
         else:
-            rc, said = as_user(home, "JUPYTER_PATH=$PWD/.venv/share/jupyter .venv/bin/python tests/notebooks.py "
+            rc, said = as_user(home, "JUPYTER_PATH=$PWD/.venv/share/jupyter .venv/bin/python course/runner.py "
                                "execute notebooks/00-start-here.ipynb", 1200, course)
         progress = [line for line in said.splitlines() if line.startswith("[run]")]
         for line in progress:

@@ -1,19 +1,22 @@
 """Unit tests of the notebook runner's checks (no kernel needed): python -m unittest discover tests"""
 
 import base64
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
 
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
-import notebooks  # noqa: E402
+import book  # noqa: E402
+import runner  # noqa: E402
 import pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,21 +49,21 @@ class Hygiene(unittest.TestCase):
         self.tmp = tempfile.mkdtemp()
 
     def test_clean_notebook_passes(self):
-        nb = notebook(new_markdown_cell("# Title"), code(notebooks.SUPPORT_DEP), code("1 + 1"))
-        self.assertEqual(notebooks.hygiene_problems(write(self.tmp, nb)), [])
+        nb = notebook(new_markdown_cell("# Title"), code(runner.SUPPORT_DEP), code("1 + 1"))
+        self.assertEqual(runner.hygiene_problems(write(self.tmp, nb)), [])
 
     def test_outputs_counts_kernel_and_dep_line_are_reported(self):
         c = code("1 + 1", outputs=[new_output("stream", name="stdout", text="2")])
         c.execution_count = 3
         nb = notebook(new_markdown_cell("no title"), code(":dep plotters = \"0.3\""), c, kernel="python3")
-        probs = "\n".join(notebooks.hygiene_problems(write(self.tmp, nb)))
+        probs = "\n".join(runner.hygiene_problems(write(self.tmp, nb)))
         for words in ["kernelspec name is 'python3'", "with outputs", "execution count",
                       "must start with", "markdown title"]:
             self.assertIn(words, probs)
 
     def test_first_code_cell_holds_only_dep_lines(self):
-        nb = notebook(new_markdown_cell("# T"), code(notebooks.SUPPORT_DEP + "\nlet x = 1;"))
-        self.assertIn("only :dep lines", "\n".join(notebooks.hygiene_problems(write(self.tmp, nb))))
+        nb = notebook(new_markdown_cell("# T"), code(runner.SUPPORT_DEP + "\nlet x = 1;"))
+        self.assertIn("only :dep lines", "\n".join(runner.hygiene_problems(write(self.tmp, nb))))
 
 
 class UnsafeNeedsSafety(unittest.TestCase):
@@ -72,7 +75,7 @@ class UnsafeNeedsSafety(unittest.TestCase):
             code("let a = 1;\nunsafe { c() };"),
             code("// SAFETY: too far away\nlet b = 2;\nlet y = unsafe { d() };"),
         )
-        probs = notebooks.unsafe_problems(nb)
+        probs = runner.unsafe_problems(nb)
         self.assertEqual(len(probs), 2, probs)  # not cell 2: a string, a comment, an unsafe fn
         self.assertIn("cell 3 line 2", probs[0])
         self.assertIn("cell 4 line 3", probs[1])
@@ -87,7 +90,7 @@ class Excerpts(unittest.TestCase):
         )
 
     def test_requests_are_read_from_code_cells_and_unescaped(self):
-        reqs = notebooks.excerpt_requests(self.nb())
+        reqs = runner.excerpt_requests(self.nb())
         self.assertEqual(reqs, [
             (0, ("alloc/src/boxed.rs", 'pub unsafe extern "C" fn x')),
             (1, ("alloc/src/no_such_file.rs", "fn y")),
@@ -97,10 +100,10 @@ class Excerpts(unittest.TestCase):
     def test_missing_items_are_problems_and_the_deliberate_error_must_fail(self):
         def check(requests):
             return ["ok x:1-2", "error: not found", "error: `fn b` was not found"]
-        probs = notebooks.excerpt_problems({"nb": self.nb()}, check)["nb"]
+        probs = runner.excerpt_problems({"nb": self.nb()}, check)["nb"]
         self.assertEqual(len(probs), 1, probs)
         self.assertIn("cell 1: excerpt a.rs / impl A / fn b: error: `fn b` was not found", probs[0])
-        found = notebooks.excerpt_problems({"nb": self.nb()}, lambda r: ["ok"] * len(r))["nb"]
+        found = runner.excerpt_problems({"nb": self.nb()}, lambda r: ["ok"] * len(r))["nb"]
         self.assertEqual(len(found), 1, found)
         self.assertIn("no_such_file.rs / fn y: it was found", found[0])
 
@@ -115,7 +118,7 @@ class CellFailures(unittest.TestCase):
             code("c", tags=["raises-exception"]),
             code("d", tags=["raises-exception"], outputs=[err]),
         )
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 3, f)
         self.assertIn("cell 0", f[0])
         self.assertIn("panic", f[1])
@@ -129,7 +132,7 @@ class CellFailures(unittest.TestCase):
             code("check", tags=["exercise-check"], outputs=[said("NOT YET [1.2]: no")]),
             code("solution", tags=["solution"], outputs=[said("PASS [1.2]: ok")]),
         )
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 2, f)
         self.assertIn("did not say NOT YET", f[0])
         self.assertIn("did not say PASS", f[1])
@@ -140,44 +143,95 @@ class CellFailures(unittest.TestCase):
             code("check", tags=["exercise-check"], outputs=[said("<b>CANNOT CHECK HERE [9.1]: no strace</b>")]),
             code("solution", tags=["solution"], outputs=[said("CANNOT CHECK HERE [9.1]: no strace")]),
         )
-        self.assertEqual(notebooks.cell_failures(nb), [])
-        notes = notebooks.unchecked_notes(nb)
+        self.assertEqual(runner.cell_failures(nb), [])
+        notes = runner.unchecked_notes(nb)
         self.assertEqual(len(notes), 2, notes)
         self.assertIn("cell 0: CANNOT CHECK HERE [9.1]: no strace", notes[0])
 
     def test_a_bare_unit_value_is_flagged(self):
         value = lambda text: new_output("execute_result", data={"text/plain": text})  # noqa: E731
         nb = notebook(code("for i in 0..3 { }", outputs=[value("()")]), code("1 + 1", outputs=[value("2")]))
-        f = notebooks.cell_failures(nb)
+        f = runner.cell_failures(nb)
         self.assertEqual(len(f), 1, f)
         self.assertIn("cell 0 shows a bare `()`", f[0])
 
 
-class Pages(unittest.TestCase):
-    def test_solutions_are_folded(self):
-        page = ('<div class="jp-Cell celltag_solution"><div class="jp-Cell-inputWrapper">SRC</div>'
-                '<div class="jp-Cell-outputWrapper">OUT</div></div>'
-                '<div class="jp-Cell"><div class="jp-Cell-inputWrapper">OTHER</div>'
-                '<div class="jp-Cell-outputWrapper">X</div></div>')
-        out = pages.fold_solutions(page)
-        self.assertEqual(out.count("<details"), 1)
-        self.assertLess(out.index("<details"), out.index("SRC"))
-        self.assertLess(out.index("SRC"), out.index("</details>"))
-        self.assertLess(out.index("</details>"), out.index("OUT"))
-        self.assertGreater(out.index("OTHER"), out.index("</details>"))
-
-
 class ChapterPages(unittest.TestCase):
-    CHS = [{"stem": f"0{i}-c{i}", "html": f"0{i}-c{i}.html", "title": f"Chapter {i}"} for i in range(3)]
+    CHS = [{"stem": f"0{i}-c{i}", "name": f"0{i}-c{i}.ipynb", "html": f"0{i}-c{i}.html", "title": f"Chapter {i}"}
+           for i in range(3)]
 
-    def test_navigation_links_index_previous_and_next(self):
-        first, middle, last = (pages.nav_html(c["stem"], self.CHS, "top") for c in self.CHS)
-        self.assertIn('href="index.html"', first)
-        self.assertNotIn('rel="prev"', first)
-        self.assertIn('rel="next" href="01-c1.html"', first)
-        self.assertIn('rel="prev" href="00-c0.html"', middle)
-        self.assertIn('rel="next" href="02-c2.html"', middle)
-        self.assertNotIn('rel="next"', last)
+    def chapter(self):
+        sol = code("let x = 1;\n\nx + 1", tags=["solution"],
+                   outputs=[new_output("execute_result", data={"text/html": "<b>PASS</b>"})])
+        svg = '<?xml version="1.0"?><svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
+        return notebook(
+            new_markdown_cell("# Chapter 1\n\nIntro, see [two](02-c2.ipynb#x)."),
+            code("println!(\"a\\n\\nb\");", outputs=[new_output("stream", name="stdout", text="a\n\nb <&>\n")]),
+            new_markdown_cell("## Measure `x` first\n\n```\n## not a heading\n```\n\n### Exercise 1.1 — do it (10 minutes)"),
+            code("chart()", outputs=[new_output("execute_result", data={"image/svg+xml": svg})]),
+            new_markdown_cell("## Measure `x` first\n\n| chapter | q |\n|---|---|\n| 1 Chapter one | why |\n| 9 None | - |"),
+            sol,
+            code("bad", outputs=[new_output("error", ename="E", evalue="v", traceback=["\x1b[31merror\x1b[0m: boom"])]),
+        )
+
+    def test_a_chapter_becomes_one_markdown_page(self):
+        page = book.chapter_markdown(self.chapter(), self.CHS)
+        # Headings get unique ids; a heading inside a code fence is not one; the contents list links them.
+        self.assertIn("## Measure `x` first {#measure-x-first}", page)
+        self.assertIn("## Measure `x` first {#measure-x-first-1}", page)
+        self.assertIn("### Exercise 1.1 — do it (10 minutes) {#exercise-1-1-do-it-10-minutes}", page)
+        self.assertIn("\n## not a heading\n", page)
+        contents = page[page.index('<nav class="page-contents"'):]
+        self.assertLess(page.index("Intro"), page.index('<nav class="page-contents"'))
+        for ident in ("measure-x-first", "measure-x-first-1", "exercise-1-1-do-it-10-minutes"):
+            self.assertIn(f'href="#{ident}"', contents)
+        # Links and chapter tables point at the pages.
+        self.assertIn("[two](02-c2.md#x)", page)
+        self.assertIn("| [1 Chapter one](01-c1.md) |", page)
+        self.assertIn("| 9 None |", page)
+        # Output as printed, escaped, and no blank line inside raw HTML (markdown would end the block there).
+        self.assertIn("a\n&#32;\nb &lt;&amp;&gt;", page)
+        for block in re.findall(r'<div class="course-cell.*?</div>\n', page + "\n", re.S):
+            self.assertNotRegex(block, r"\n\s*\n")
+        # Charts inline with a title; errors without terminal colours; solutions folded.
+        self.assertIn('<div class="course-svg"><svg width="10" height="10"><title>Capacity vs length</title>', page)
+        self.assertNotIn("<?xml", page)
+        self.assertIn("error: boom", page)
+        self.assertNotIn("\x1b", page)
+        sol = page[page.index("celltag_solution"):]
+        self.assertLess(sol.index('<details class="solution">'), sol.index("let x = 1;"))
+        self.assertLess(sol.index("let x = 1;"), sol.index("</details>"))
+        self.assertLess(sol.index("</details>"), sol.index("<b>PASS</b>"))
+        self.assertNotIn("Slides of this chapter", page)
+        with_deck = book.chapter_markdown(self.chapter(), self.CHS, "slides/01-c1.slides.html")
+        self.assertIn('<a href="slides/01-c1.slides.html">Slides of this chapter</a>', with_deck)
+
+    def test_summary_lists_index_chapters_teachers_page_and_docs(self):
+        s = book.summary(self.CHS[:2], [("classroom.md", "A room of learners")])
+        lines = [ln for ln in s.splitlines() if "](" in ln]
+        self.assertEqual(lines, [f"[{pages.COURSE}](index.md)", "- [Chapter 0](00-c0.md)", "- [Chapter 1](01-c1.md)",
+                                 "- [Teacher's page](teachers.md)", "- [A room of learners](docs/classroom.md)"])
+
+    def test_docs_links_stay_inside_the_book(self):
+        out = book.doc_markdown("See [the README](../README.md#x), [the cache](cache.md) and [lib](../support/src/lib.rs).")
+        self.assertEqual(out, "See [the README](../index.md), [the cache](cache.md) and lib (`support/src/lib.rs`).")
+
+    def test_installing_the_book_replaces_only_the_previous_books_files(self):
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp, True)
+        build, out = tmp / "build", tmp / "out"
+        build.mkdir()
+        (build / "01-c1.ipynb").write_text("executed")
+        (build / "slides").mkdir()
+        (build / "old-book.js").write_text("stale")
+        (build / ".book-files").write_text("old-book.js\n")
+        (out / "css").mkdir(parents=True)
+        (out / "index.html").write_text("new")
+        (out / "css" / "a.css").write_text("css")
+        with mock.patch.object(book, "BUILD", build), mock.patch.object(book, "MANIFEST", build / ".book-files"):
+            self.assertEqual(book.install_output(out), ["css", "index.html"])
+        self.assertEqual(sorted(p.name for p in build.iterdir()), [".book-files", "01-c1.ipynb", "css", "index.html", "slides"])
+        self.assertEqual((build / ".book-files").read_text(), "css\nindex.html\n")
 
     def test_notebook_links_become_page_links(self):
         page = ('<a href="01-layout.ipynb">1</a> <a href="./04-vec.ipynb#exercises">4</a> '
@@ -188,14 +242,6 @@ class ChapterPages(unittest.TestCase):
         self.assertIn('href="https://example.org/x.ipynb"', out)
         self.assertIn('href="notes.ipynb"', out)
         self.assertIn('href="01-layout.slides.html"', pages.rewrite_notebook_links(page, ".slides.html"))
-
-    def test_chapter_table_rows_link_to_their_pages(self):
-        page = ("<tr>\n<td>1 Chapter one</td>\n<td>q</td></tr><tr>\n<td>9 Missing</td></tr>"
-                '<tr><td><a href="x">2 Linked</a></td></tr>')
-        out = pages.link_chapter_table(page, self.CHS)
-        self.assertIn('<td><a href="01-c1.html">1 Chapter one</a></td>', out)
-        self.assertIn("<td>9 Missing</td>", out)
-        self.assertIn('<a href="x">2 Linked</a>', out)
 
     def test_svg_images_are_inlined_and_titled(self):
         svg = '<svg width="10" height="10"><text x="1" y="1">Capacity vs length</text></svg>'
@@ -208,15 +254,6 @@ class ChapterPages(unittest.TestCase):
         self.assertIn("<title>Map</title>", pages.inline_svgs("<svg><text>Map</text></svg>"))
         kept = "<svg><title>T</title><text>Other</text></svg>"
         self.assertEqual(pages.inline_svgs(kept), kept)
-
-    def test_finished_page_has_css_navigation_and_folded_solutions(self):
-        page = ('<html><head><title>C</title></head><body class="jp-Notebook">'
-                '<div class="jp-Cell celltag_solution"><div class="jp-Cell-inputWrapper">SRC</div>'
-                '<div class="jp-Cell-outputWrapper">OUT</div></div></body></html>')
-        out = pages.finish_chapter_page(page, "01-c1", self.CHS)
-        self.assertEqual(out.count('<nav class="course-nav'), 2)
-        self.assertIn('id="course-css"', out.split("</head>")[0])
-        self.assertIn('<details class="solution">', out)
 
     def test_slide_metadata_one_slide_per_section(self):
         nb = notebook(
@@ -259,8 +296,8 @@ class GitSide(unittest.TestCase):
         git(self.repo, "config", "user.name", "t")
         (self.repo / "notebooks").mkdir()
         self.nb_path = self.repo / "notebooks" / "01-a.ipynb"
-        nb = notebook(new_markdown_cell("# T"), code(notebooks.SUPPORT_DEP), code("1 + 1"))
-        self.nb_path.write_text(notebooks.canonical(nbformat.writes(nb)))
+        nb = notebook(new_markdown_cell("# T"), code(runner.SUPPORT_DEP), code("1 + 1"))
+        self.nb_path.write_text(runner.canonical(nbformat.writes(nb)))
         git(self.repo, "add", "-A")
         git(self.repo, "commit", "-qm", "course")
 
@@ -275,11 +312,11 @@ class GitSide(unittest.TestCase):
 
     def test_outputs_count_as_a_problem_only_without_the_filter(self):
         self.with_outputs()
-        self.assertIn("with outputs", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+        self.assertIn("with outputs", "\n".join(runner.hygiene_problems(self.nb_path)))
         (self.repo / ".gitattributes").write_text("*.ipynb filter=nbstripout\n")
         git(self.repo, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
         git(self.repo, "config", "filter.nbstripout.smudge", "cat")
-        self.assertEqual(notebooks.hygiene_problems(self.nb_path), [])
+        self.assertEqual(runner.hygiene_problems(self.nb_path), [])
         self.assertEqual(git(self.repo, "diff", "--name-only"), "", "git diff sees no change")
         # git status compares sizes before it runs the filter: it lists the file until it is re-added.
         git(self.repo, "add", "notebooks")
@@ -291,7 +328,7 @@ class GitSide(unittest.TestCase):
         text = self.nb_path.read_text().replace("\n ", "\n  ")  # indent 2 instead of nbformat's 1
         self.nb_path.write_text(text)
         git(self.repo, "commit", "-qam", "reindent")
-        self.assertIn("make normalize", "\n".join(notebooks.hygiene_problems(self.nb_path)))
+        self.assertIn("make normalize", "\n".join(runner.hygiene_problems(self.nb_path)))
 
     def use_scripts_and_filter(self, repo: Path) -> None:
         (repo / "scripts").mkdir(exist_ok=True)
@@ -304,7 +341,7 @@ class GitSide(unittest.TestCase):
     def edit_title(self, path: Path, title: str) -> None:
         nb = nbformat.read(path, as_version=4)
         nb.cells[0].source = title
-        path.write_text(notebooks.canonical(nbformat.writes(nb)))
+        path.write_text(runner.canonical(nbformat.writes(nb)))
 
     def test_update_pulls_over_outputs_and_saves_edited_chapters(self):
         self.use_scripts_and_filter(self.repo)

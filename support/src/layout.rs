@@ -27,7 +27,7 @@
 use std::alloc::Layout;
 use std::fmt;
 
-use crate::infra::limits::{MAX_BYTE_MAP_BYTES, MAX_ROWS_SHOWN};
+use crate::limits::{MAX_BYTE_MAP_BYTES, MAX_ROWS_SHOWN};
 use crate::views::display::{emit, escape, Table};
 use crate::views::palette::field_fill;
 

@@ -3,7 +3,7 @@
 //! Every notebook starts with `:dep support = { path = "../support" }` and then calls into this crate:
 //! the logic, and its tests, live here; the notebooks read like lab instructions.
 //!
-//! The crate has four layers; a module uses only its own layer and the layers below it.
+//! The crate has five layers; a module uses only its own layer and the layers below it.
 //!
 //! | layer | modules | what it holds |
 //! |---|---|---|
@@ -11,6 +11,7 @@
 //! | chapter topics | [`layout`] (ch. 1), [`system`] (ch. 2), [`boxes`] (ch. 3), [`growth`] (ch. 4), [`collections`] (ch. 6), [`shared`] (ch. 7), [`realprog`] (ch. 8), [`below`] (ch. 9) | one module per chapter concept |
 //! | allocators | [`allocators`] | every allocator type: recording, guarded, always-move, the `GlobalAlloc` adapter, chapter 5's own designs |
 //! | views and infrastructure | [`views`], [`infra`] | charts, tables, the palette; std source, child processes, timing, environment |
+//! | bounds and shared rules | [`limits`], [`raw_vec`] | the bounds every entry point checks; std's `RawVec` rules that `Vec` and `VecDeque` share |
 //!
 //! | module | used by | what it holds |
 //! |---|---|---|
@@ -24,7 +25,9 @@
 //! | [`below`] | chapter 9 | below malloc: chapter 8's programs run chapter 9's scenarios in fresh processes; the system calls behind a sequence (strace), resident against virtual memory and page faults, zeroed memory, memory that does not go back and `malloc_trim`, a server over time, threads and glibc's arenas |
 //! | [`allocators`] | chapters 2-5 | [`allocators::recording`], [`allocators::guarded`], [`allocators::always_move`], [`allocators::as_allocator`]; chapter 5: bump, free-list and size-class designs over an [`allocators::Arena`], their conformance suite, workloads and comparison |
 //! | [`views`] | every chapter | [`views::chart`], [`views::display`] (tables, HTML, callouts), [`views::palette`] |
-//! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::limits`] (the bounds every entry point checks) |
+//! | [`infra`] | every chapter | [`infra::std_source`], [`infra::programs`], [`infra::timing`], [`infra::env_report`], [`infra::isolate`] |
+//! | [`limits`] | every layer | the bounds every entry point checks before it allocates, loops or spawns |
+//! | [`raw_vec`] | chapters 4 and 6 | std's `RawVec` rules shared by the `Vec` and `VecDeque` models (`min_non_zero_cap`) |
 //! | [`exercise`] | every chapter | [`exercise::Verdict`] and one module per chapter |
 //!
 //! Everything here works from an evcxr cell: no macros need to be imported, and nothing relies on a
@@ -41,6 +44,8 @@ pub mod exercise;
 pub mod growth;
 pub mod infra;
 pub mod layout;
+pub mod limits;
+pub mod raw_vec;
 pub mod realprog;
 pub mod shared;
 pub mod system;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use crate::infra::programs::{one_of, read_lines, run_example, Line};
 use crate::views::display::Table;
 
-use crate::infra::limits::{
+use crate::limits::{
     at_most, within, MAX_CHILD_BYTES, MAX_CHILD_REQUESTS, MAX_HELD_BYTES, MAX_SAMPLES,
 };
 

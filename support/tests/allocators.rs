@@ -516,10 +516,10 @@ mod reentry {
 fn work_is_bounded_before_it_starts() {
     use support::allocators::compare::{quick, walk_cost, Contender, Test};
     use support::allocators::workload::{efficiency, MAX_STEPS};
-    use support::infra::limits;
+    use support::limits;
     let names = |e: &str, limit: usize| {
         assert!(
-            e.contains(&format!("limit of {limit}")) && e.contains("support::infra::limits"),
+            e.contains(&format!("limit of {limit}")) && e.contains("support::limits"),
             "{e}"
         )
     };

@@ -51,11 +51,11 @@ use support::growth::simulate::{simulate, try_simulate};
 use support::growth::strategy::{Additive, Exact, Factor, GrowVec, Growth, StdGrowth};
 use support::growth::trace::CapacityTrace;
 use support::growth::{lab, languages};
-use support::infra::limits;
 use support::infra::programs::{self, read_lines, run_example};
 use support::infra::std_source::{self, SourceError};
 use support::infra::timing::{self, check_group_name, criterion_estimates, try_measure, Timing};
 use support::layout::{byte_map_svg, repr_c_layout, Field, LayoutReport};
+use support::limits;
 use support::realprog::compare::{self as real_compare, Job};
 use support::realprog::{
     budget as real_budget, cuts as real_cuts, profile as real_profile, run as real_run,
@@ -3635,7 +3635,7 @@ fn cases() -> Vec<Case> {
                     .to_svg()
             },
         ),
-        // ---- infra::limits ----
+        // ---- limits ----
         case(
             "limits::within(usize::MAX)",
             Error("outside the allowed 1 ..= 5"),

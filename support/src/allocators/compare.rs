@@ -14,8 +14,8 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::{Action, Workload};
 use super::{Arena, BumpDown, BumpUp, FreeList, Local, Locked, SizeClasses};
-use crate::infra::limits;
 use crate::infra::timing::{measure, Timing};
+use crate::limits;
 use crate::views::display::Table;
 
 /// Sizes of the small-value test: 10 000 allocations, as in bumpalo's `alloc` benchmark group

@@ -13,8 +13,8 @@ use allocator_api2::vec::Vec as AVec;
 
 use super::workload::Action;
 use super::Arena;
-use crate::infra::limits;
 use crate::infra::programs::catch_panic;
+use crate::limits;
 use crate::views::display::{emit, Table};
 
 /// The outcome of one case.

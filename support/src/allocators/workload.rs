@@ -5,8 +5,8 @@
 use std::fmt;
 
 use super::{Arena, ArenaAllocator, Block, CheckedArena, HeapMap, HeapTotals};
-use crate::infra::limits;
 use crate::infra::programs::catch_panic;
+use crate::limits;
 use crate::views::display::Table;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): 64 bits of state, one add and three xor-shift-multiplies

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::growth::model::min_non_zero_cap;
-use crate::infra::limits::MAX_DEQUE_OPS;
+use crate::limits::MAX_DEQUE_OPS;
+use crate::raw_vec::min_non_zero_cap;
 use crate::views::display::{escape, Html};
 use crate::views::palette;
 
@@ -376,7 +376,7 @@ impl DequeLab {
         if more > MAX_DEQUE_OPS - self.applied().min(MAX_DEQUE_OPS) {
             return Err(DequeError(format!(
                 "{more} operations asked of a lab that has applied {}: at most {MAX_DEQUE_OPS} per lab \
-                 (support::infra::limits); make a new lab",
+                 (support::limits); make a new lab",
                 self.applied()
             )));
         }

@@ -23,8 +23,8 @@ pub mod tracer;
 pub use hashbrown;
 
 use crate::allocators::recording::EventKind;
-use crate::infra::limits;
 use crate::infra::programs::{run_example, Line};
+use crate::limits;
 use crate::views::display::Table;
 use tracer::{GrowthTrace, MAX_STEPS};
 

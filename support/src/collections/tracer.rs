@@ -32,8 +32,8 @@ use crate::infra::programs::{catch_panic, Line};
 use crate::views::chart::Chart;
 
 /// The most steps one trace records (each step keeps one [`Sample`] of about 120 bytes): the
-/// course's one bound on traces, [`crate::infra::limits::MAX_TRACE_PUSHES`].
-pub const MAX_STEPS: usize = crate::infra::limits::MAX_TRACE_PUSHES;
+/// course's one bound on traces, [`crate::limits::MAX_TRACE_PUSHES`].
+pub const MAX_STEPS: usize = crate::limits::MAX_TRACE_PUSHES;
 
 /// What the tracer can read from a collection after each step.
 pub trait Traceable {

@@ -2,7 +2,7 @@
 
 use super::Verdict;
 use crate::allocators::as_allocator::AsAllocator;
-use crate::infra::limits::MAX_HELD_BYTES;
+use crate::limits::MAX_HELD_BYTES;
 use crate::system::{libc_calls, LibcFn, LibcRequest};
 use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec as AVec;
@@ -29,7 +29,7 @@ fn limit_allocator<G: GlobalAlloc>(ex: &str, allocator: G, limit: usize) -> Verd
         return Verdict::not_yet(
             ex,
             format!(
-                "choose a limit between 1 byte and {} MiB ({MAX_HELD_BYTES} bytes, support::infra::limits), not {limit}",
+                "choose a limit between 1 byte and {} MiB ({MAX_HELD_BYTES} bytes, support::limits), not {limit}",
                 MAX_HELD_BYTES >> 20
             ),
         );

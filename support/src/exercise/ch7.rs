@@ -2,19 +2,32 @@
 //! and which rule decides, never the right events; the cycle check runs the learner's code in a
 //! forked copy of the kernel ([`super::run_check`]).
 
+use std::fmt;
 use std::rc::Rc;
 
+use super::ch3::Step;
 use super::Verdict;
 use crate::allocators::recording::EventKind;
 use crate::boxes::DropCounter;
-use crate::infra::limits::at_most;
+use crate::limits::at_most;
 use crate::shared::inner::{drop_and_watch, AfterDrop};
 use crate::shared::trace::{weak_exercise_events, RcEvent};
 
 /// Most events one list of a prediction may hold (the true lists have at most three).
 pub const MAX_PREDICTED_EVENTS: usize = 64;
 
-/// One predicted or recorded event, as the learner writes it: lower case, single spaces.
+/// One event of exercise 7.1 as a value: what happened ([`Step`], chapter 3's steps: `alloc`,
+/// `dealloc`, ... or a mark such as `drop root`) and to which block (`root`, `leaf`; empty for a
+/// mark). A prediction and the recorded events are compared as these values, not as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeakEvent {
+    /// What happened.
+    pub step: Step,
+    /// The block an allocator call is about; empty for a mark.
+    pub block: String,
+}
+
+/// Lower case, single spaces: how a prediction's words are read (case and spacing do not matter).
 fn word(s: &str) -> String {
     s.split_whitespace()
         .collect::<Vec<_>>()
@@ -22,19 +35,53 @@ fn word(s: &str) -> String {
         .to_lowercase()
 }
 
-/// An event of the child program as a word: `drop root`, `alloc leaf`, `dealloc root`.
-fn event_word(e: &RcEvent) -> String {
-    match e.kind {
-        EventKind::Mark => word(&e.label),
-        EventKind::Alloc | EventKind::AllocZeroed => word(&format!("alloc {}", e.label)),
-        EventKind::Dealloc => word(&format!("dealloc {}", e.label)),
-        k => word(&format!("{} {}", k.name(), e.label)),
+impl WeakEvent {
+    /// The event a prediction names: `alloc NAME`, `dealloc NAME` (any of [`Step::named`]'s verbs
+    /// and a block), or else a mark (`drop NAME`: the value's `Drop` ran).
+    pub fn named(text: &str) -> WeakEvent {
+        let text = word(text);
+        let (verb, block) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+        match Step::named(verb) {
+            Step::Mark(_) => WeakEvent {
+                step: Step::Mark(text.clone()),
+                block: String::new(),
+            },
+            step => WeakEvent {
+                step,
+                block: block.to_string(),
+            },
+        }
+    }
+
+    /// The event of the child program's log: its kind as a [`Step`], with the block's name.
+    pub fn of(e: &RcEvent) -> WeakEvent {
+        match e.kind {
+            EventKind::Mark => WeakEvent {
+                step: Step::Mark(word(&e.label)),
+                block: String::new(),
+            },
+            kind => WeakEvent {
+                step: Step::of(kind, None),
+                block: word(&e.label),
+            },
+        }
     }
 }
 
-/// The events of exercise 7.1 after `drop(root)` and after `drop(leaf)`, as words, measured by the
+impl fmt::Display for WeakEvent {
+    /// The words a prediction uses: `drop root`, `dealloc leaf`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.block.is_empty() {
+            write!(f, "{}", self.step)
+        } else {
+            write!(f, "{} {}", self.step, self.block)
+        }
+    }
+}
+
+/// The events of exercise 7.1 after `drop(root)` and after `drop(leaf)`, as values, measured by the
 /// `rc_trace` program (std's `Rc` under a recording global allocator).
-pub(crate) fn exercise_7_1_truth() -> Result<(Vec<String>, Vec<String>), String> {
+pub(crate) fn exercise_7_1_truth() -> Result<(Vec<WeakEvent>, Vec<WeakEvent>), String> {
     let events = weak_exercise_events()?;
     let at = |label: &str| {
         events
@@ -46,8 +93,17 @@ pub(crate) fn exercise_7_1_truth() -> Result<(Vec<String>, Vec<String>), String>
     if leaf < root {
         return Err("rc_trace exercise-weak printed its marks out of order".into());
     }
-    let words = |evs: &[RcEvent]| evs.iter().map(event_word).collect::<Vec<_>>();
-    Ok((words(&events[root + 1..leaf]), words(&events[leaf + 1..])))
+    let typed = |evs: &[RcEvent]| evs.iter().map(WeakEvent::of).collect::<Vec<_>>();
+    Ok((typed(&events[root + 1..leaf]), typed(&events[leaf + 1..])))
+}
+
+/// Events as the words a prediction uses, comma-separated.
+fn list(events: &[WeakEvent]) -> String {
+    events
+        .iter()
+        .map(WeakEvent::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The rules a NOT YET of exercise 7.1 states.
@@ -57,7 +113,7 @@ const WEAK_RULES: &str = "The rules: dropping an Rc lowers its block's strong co
     weak reference they hold together; a block is freed when its weak count reaches 0, and not before.";
 
 /// Says where `predicted` first differs from `actual`, without naming the right event.
-fn compare_list(which: &str, predicted: &[String], actual: &[String]) -> Option<String> {
+fn compare_list(which: &str, predicted: &[WeakEvent], actual: &[WeakEvent]) -> Option<String> {
     if predicted == actual {
         return None;
     }
@@ -112,8 +168,14 @@ pub fn check_weak_prediction(after_drop_root: &[&str], after_drop_leaf: &[&str])
         Ok(t) => t,
         Err(e) => return Verdict::not_yet(ex, format!("the measurement did not run: {e}")),
     };
-    let p_root: Vec<String> = after_drop_root.iter().map(|s| word(s)).collect();
-    let p_leaf: Vec<String> = after_drop_leaf.iter().map(|s| word(s)).collect();
+    let p_root: Vec<WeakEvent> = after_drop_root
+        .iter()
+        .map(|s| WeakEvent::named(s))
+        .collect();
+    let p_leaf: Vec<WeakEvent> = after_drop_leaf
+        .iter()
+        .map(|s| WeakEvent::named(s))
+        .collect();
     let wrong: Vec<String> = [
         compare_list("drop(root)", &p_root, &root),
         compare_list("drop(leaf)", &p_leaf, &leaf),
@@ -126,8 +188,8 @@ pub fn check_weak_prediction(after_drop_root: &[&str], after_drop_leaf: &[&str])
             ex,
             format!(
                 "drop(root): {}; drop(leaf): {} — as std's Rc did under the recording allocator",
-                root.join(", "),
-                leaf.join(", ")
+                list(&root),
+                list(&leaf)
             ),
         )
     } else {
@@ -432,15 +494,23 @@ mod tests {
     #[cfg_attr(miri, ignore = "runs the rc_trace program")]
     fn the_weak_exercise_truth_is_std_s() {
         let (root, leaf) = exercise_7_1_truth().expect("rc_trace exercise-weak runs");
-        assert_eq!(root, ["drop root"]);
-        assert_eq!(leaf, ["drop leaf", "dealloc root", "dealloc leaf"]);
+        let named = |words: &[&str]| {
+            words
+                .iter()
+                .map(|w| WeakEvent::named(w))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(root, named(&["drop root"]));
+        assert_eq!(leaf, named(&["drop leaf", "dealloc root", "dealloc leaf"]));
+        assert_eq!(leaf[1].step, Step::Dealloc, "a typed dealloc, not a word");
+        assert_eq!(list(&leaf), "drop leaf, dealloc root, dealloc leaf");
     }
 
     #[test]
     fn lists_are_compared_without_giving_the_answer() {
-        let a = vec!["drop x".to_string(), "dealloc x".to_string()];
+        let a = vec![WeakEvent::named("drop x"), WeakEvent::named("dealloc x")];
         assert_eq!(compare_list("d", &a, &a), None);
-        let m = compare_list("d", &["dealloc x".to_string()], &a).unwrap();
+        let m = compare_list("d", &[WeakEvent::named("dealloc x")], &a).unwrap();
         assert!(
             m.contains("event 1 (`dealloc x`)") && !m.contains("drop x"),
             "{m}"
@@ -455,7 +525,31 @@ mod tests {
         assert!(compare_list("d", &longer, &a)
             .unwrap()
             .contains("more than happened"));
-        assert_eq!(word("  Drop   ROOT "), "drop root");
+        assert_eq!(
+            WeakEvent::named("  Drop   ROOT "),
+            WeakEvent::named("drop root")
+        );
+        // Parsed into values: a verb is a step with its block, anything else a mark.
+        assert_eq!(
+            WeakEvent::named("DEALLOC  leaf"),
+            WeakEvent {
+                step: Step::Dealloc,
+                block: "leaf".into()
+            }
+        );
+        assert_eq!(
+            WeakEvent::named("drop leaf").step,
+            Step::Mark("drop leaf".into())
+        );
+        // alloc_zeroed and alloc are one step, as in chapter 3.
+        let zeroed = RcEvent {
+            kind: EventKind::AllocZeroed,
+            size: 8,
+            align: 8,
+            live_bytes: 8,
+            label: "Root".into(),
+        };
+        assert_eq!(WeakEvent::of(&zeroed), WeakEvent::named("alloc root"));
         let v = check_weak_prediction(&["x"; 65], &[]);
         assert!(!v.passed && v.message.contains("limit"), "{v}");
     }

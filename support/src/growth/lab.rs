@@ -9,8 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::infra::limits::{within, MAX_CHILD_BYTES, MAX_CHILD_RUNS};
 use crate::infra::programs::{one_of, read_lines, run_example, Line};
+use crate::limits::{within, MAX_CHILD_BYTES, MAX_CHILD_RUNS};
 use crate::views::chart::Chart;
 use crate::views::display::Table;
 

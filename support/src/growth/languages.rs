@@ -7,7 +7,7 @@
 //! also the current length (`size()` in C++, `Py_SIZE` in CPython).
 
 use super::strategy::{Growth, StdGrowth};
-use crate::infra::limits::MAX_CHART_POINTS;
+use crate::limits::MAX_CHART_POINTS;
 use crate::views::display::Table;
 
 /// GCC's libstdc++ `std::vector`: `_M_check_len(n)` returns `size() + max(size(), n)` — doubling,

@@ -8,17 +8,7 @@
 use std::alloc::Layout;
 use std::fmt;
 
-/// std's first non-zero capacity for elements of `elem_size` bytes (`min_non_zero_cap`):
-/// 8 for 1-byte elements, 4 up to 1 KiB, 1 above.
-pub const fn min_non_zero_cap(elem_size: usize) -> usize {
-    if elem_size == 1 {
-        8
-    } else if elem_size <= 1024 {
-        4
-    } else {
-        1
-    }
-}
+use crate::raw_vec::min_non_zero_cap;
 
 /// An operation on a `Vec`, for the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

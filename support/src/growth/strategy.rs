@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 
-use super::model::min_non_zero_cap;
+use crate::raw_vec::min_non_zero_cap;
 
 /// A growth strategy: the capacity to grow to when `required` elements must fit in `cap`.
 pub trait Growth {

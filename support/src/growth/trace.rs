@@ -1,7 +1,7 @@
 //! The capacity history of a real `std::vec::Vec`, push by push.
 
 use crate::collections::tracer::{trace, TraceError};
-use crate::infra::limits::{at_most, MAX_HELD_BYTES, MAX_TRACE_PUSHES};
+use crate::limits::{at_most, MAX_HELD_BYTES, MAX_TRACE_PUSHES};
 use crate::views::chart::Chart;
 
 /// One observation of a real `Vec` after a push.

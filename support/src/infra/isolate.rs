@@ -39,7 +39,7 @@
 
 use std::time::Duration;
 
-pub use crate::infra::limits::{LEARNER_CODE_EXTRA_BYTES, LEARNER_CODE_FILES};
+pub use crate::limits::{LEARNER_CODE_EXTRA_BYTES, LEARNER_CODE_FILES};
 
 /// How a child running learner code ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,9 +132,9 @@ impl Sandboxed {
 }
 
 static TIME_LIMIT_SECS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(crate::infra::limits::LEARNER_CODE_SECONDS);
+    std::sync::atomic::AtomicU64::new(crate::limits::LEARNER_CODE_SECONDS);
 
-/// The wall (and CPU) time every check gives learner code: [`crate::infra::limits::LEARNER_CODE_SECONDS`]
+/// The wall (and CPU) time every check gives learner code: [`crate::limits::LEARNER_CODE_SECONDS`]
 /// unless lowered by [`lower_time_limit`].
 pub fn learner_time_limit() -> Duration {
     Duration::from_secs(TIME_LIMIT_SECS.load(std::sync::atomic::Ordering::Relaxed))
@@ -144,7 +144,7 @@ pub fn learner_time_limit() -> Duration {
 /// (it can be lowered, never raised: the hostile tests use 2 s so that a loop costs 2 s, not 20).
 /// Returns the limit now in force.
 pub fn lower_time_limit(secs: u64) -> Duration {
-    let secs = secs.clamp(1, crate::infra::limits::LEARNER_CODE_SECONDS);
+    let secs = secs.clamp(1, crate::limits::LEARNER_CODE_SECONDS);
     TIME_LIMIT_SECS.store(secs, std::sync::atomic::Ordering::Relaxed);
     learner_time_limit()
 }
@@ -375,8 +375,8 @@ pub fn deny_files_and_processes(own_pid: Option<i32>) -> Result<(), String> {
 #[cfg(all(target_os = "linux", not(miri)))]
 mod imp {
     use super::{deny_files_and_processes, Ended, Sandboxed};
-    use crate::infra::limits::{LEARNER_CODE_EXTRA_BYTES, LEARNER_CODE_FILES};
     use crate::infra::programs::catch_panic;
+    use crate::limits::{LEARNER_CODE_EXTRA_BYTES, LEARNER_CODE_FILES};
     use std::time::{Duration, Instant};
 
     /// The most output of the child that is kept (the rest is read and dropped).

@@ -1,5 +1,5 @@
 //! How the course reaches the machine: the installed std source, child processes, timing, and the
-//! facts of the toolchain.
+//! facts of the toolchain. (The bounds every entry point checks are one layer below, in [`crate::limits`].)
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -8,11 +8,9 @@
 //! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
 //! | [`isolate`] | the one sandbox for learner code: a forked child, bounded, denied files and processes (seccomp) |
-//! | [`limits`] | the bounds every entry point checks before allocating, looping or spawning |
 
 pub mod env_report;
 pub mod isolate;
-pub mod limits;
 pub mod programs;
 pub mod std_source;
 pub mod timing;

@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::infra::limits::MAX_SOURCE_BYTES;
+use crate::limits::MAX_SOURCE_BYTES;
 use crate::views::display::{callout, emit, escape};
 use crate::views::palette::Tone;
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::infra::limits::{within, MAX_TIMING_RUNS};
+use crate::limits::{within, MAX_TIMING_RUNS};
 use crate::views::display::{emit, Table};
 
 /// Summary of repeated measurements of one piece of work.

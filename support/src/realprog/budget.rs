@@ -817,10 +817,7 @@ pub fn run_budget_within(
             (libc::RLIMIT_CPU, RUN_SECONDS + 1),
             (libc::RLIMIT_FSIZE, 0),
             (libc::RLIMIT_CORE, 0),
-            (
-                libc::RLIMIT_NOFILE,
-                crate::infra::limits::LEARNER_CODE_FILES,
-            ),
+            (libc::RLIMIT_NOFILE, crate::limits::LEARNER_CODE_FILES),
         ],
     );
     let ran = run_measured(run, Duration::from_secs(RUN_SECONDS));

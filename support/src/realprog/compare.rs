@@ -7,8 +7,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::run::{build_all, median, run_binary, Build};
-use crate::infra::limits::{at_most, within};
 use crate::infra::programs::{read_lines, Line};
+use crate::limits::{at_most, within};
 use crate::views::bars::Bars;
 use crate::views::display::Table;
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::run::{build_all, run_binary};
-use crate::infra::limits::within;
 use crate::infra::programs::{read_lines, Line};
+use crate::limits::within;
 use crate::shared::trace::decode;
 use crate::views::bars::Bars;
 use crate::views::display::Table;

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::run::{binary, build_all, run_binary, run_measured};
-use crate::infra::limits::within;
 use crate::infra::programs::{read_lines, target_dir, Line};
+use crate::limits::within;
 use crate::views::bars::Bars;
 use crate::views::display::Table;
 

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::infra::limits::{at_most, within};
 use crate::infra::timing::{try_measure, Timing};
+use crate::limits::{at_most, within};
 use crate::views::chart::Chart;
 use crate::views::display::{emit, Table};
 
@@ -100,7 +100,7 @@ fn check_pairs(what: &str, pairs: usize, runs: usize) -> Result<(), String> {
         &format!("{what}: runs"),
         runs,
         1,
-        crate::infra::limits::MAX_TIMING_RUNS,
+        crate::limits::MAX_TIMING_RUNS,
     )?;
     at_most(
         &format!("{what}: pairs × runs"),

@@ -18,7 +18,7 @@ use std::rc::{Rc, Weak};
 
 use bumpalo::Bump;
 
-use crate::infra::limits::within;
+use crate::limits::within;
 
 /// The largest tree built (the index form stores `u32` indices, and the work stays under a
 /// second per build).

@@ -17,10 +17,10 @@
 
 use crate::allocators::recording::render::sequence_svg;
 use crate::allocators::recording::EventKind;
-use crate::infra::limits::{at_most, within};
 use crate::infra::programs::{
     read_lines, read_scenarios, run_example, scenarios_table, Line, ProgramOutput,
 };
+use crate::limits::{at_most, within};
 use crate::shared::structures::{Way, MAX_TREE_NODES};
 use crate::views::chart::Chart;
 use crate::views::display::{Html, Table};

@@ -12,7 +12,7 @@
 //! assert!(svg.starts_with("<svg") && svg.contains("jemalloc") && svg.contains("rotate(-90"));
 //! ```
 
-use crate::infra::limits::MAX_CHART_POINTS;
+use crate::limits::MAX_CHART_POINTS;
 use crate::views::chart::tick;
 use crate::views::display::{emit, escape};
 use crate::views::palette;

@@ -23,7 +23,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::infra::limits::{CHART_SIDE, MAX_CHART_POINTS};
+use crate::limits::{CHART_SIDE, MAX_CHART_POINTS};
 use crate::views::{display, palette};
 
 /// The largest magnitude a linear axis shows: leaves room for the 5 % margin and tick arithmetic.
@@ -166,7 +166,7 @@ impl Chart {
             taken.truncate(room);
             self.refused.get_or_insert_with(|| {
                 format!(
-                    "series '{name}' brings the chart above {MAX_CHART_POINTS} points (support::infra::limits::MAX_CHART_POINTS): thin the data (e.g. keep every k-th point)"
+                    "series '{name}' brings the chart above {MAX_CHART_POINTS} points (support::limits::MAX_CHART_POINTS): thin the data (e.g. keep every k-th point)"
                 )
             });
         }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::infra::limits::{MAX_CELLS_PER_ROW, MAX_ROWS_SHOWN};
+use crate::limits::{MAX_CELLS_PER_ROW, MAX_ROWS_SHOWN};
 use crate::views::palette::Tone;
 
 /// Prints `content` as one rich output of type `mime` for evcxr.

@@ -2,7 +2,7 @@
 //! as a numbered picture, and live bytes over time as a chart.
 
 use super::{describe, Event, EventKind, RecordingAllocator, Stats};
-use crate::infra::limits::MAX_ROWS_SHOWN;
+use crate::limits::MAX_ROWS_SHOWN;
 use crate::views::chart::Chart;
 use crate::views::display::{emit, escape, Html, Table};
 use crate::views::palette;

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Notebook checks and headless execution for the course.
 
-    python tests/notebooks.py hygiene             # structure checks, no kernel needed (seconds)
-    python tests/notebooks.py execute [NB ...]     # run every chapter through the real `rust` kernel
-    python tests/notebooks.py slides [NB ...]      # reveal.js decks from the executed chapters
-    python tests/notebooks.py pages [NB ...]       # write the HTML again from build/ (no kernel)
-    python tests/notebooks.py normalize [NB ...]   # rewrite notebooks in the form the git filter commits
+    python course/runner.py hygiene             # structure checks, no kernel needed (seconds)
+    python course/runner.py execute [NB ...]     # run every chapter through the real `rust` kernel
+    python course/runner.py slides [NB ...]      # reveal.js decks from the executed chapters
+    python course/runner.py pages                # build the book again from build/*.ipynb (no kernel)
+    python course/runner.py normalize [NB ...]   # rewrite notebooks in the form the git filter commits
 
 `execute` runs the notebooks in order, prints one progress line per notebook, and writes into build/:
-the executed notebook, a standalone HTML page per chapter (title, navigation, inline charts), index.html
-linking them, and teachers.html (measured times, exercises, pitfalls). The kernel's own chatter
+the executed notebook, then the book (course/book.py, mdBook): index.html, a page per chapter (sidebar,
+search, contents of the page, inline charts, folded solutions), teachers.html and the docs/ pages. The kernel's own chatter
 (evcxr's start-up line, cargo's "Compiling ..." lines) goes to build/logs/NAME.kernel.log, which a
 failure report points at. It exits non-zero if any cell errors. A cell that must fail (a deliberate
 compile error, a panic shown on purpose) carries the standard Jupyter tag `raises-exception`; such a cell is checked to fail.
@@ -28,8 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pages  # noqa: E402
+import book  # course/book.py and course/pages.py, beside this file (python puts this folder first on sys.path)
+import pages
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -320,16 +320,6 @@ def unchecked_notes(nb) -> list[str]:
     return notes
 
 
-def render_page(nb, path: Path, chs: list[dict]) -> str:
-    """The standalone HTML page of an executed chapter (see pages.finish_chapter_page)."""
-    from nbconvert import HTMLExporter
-
-    title = pages.notebook_title(nb.cells, path.stem)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nb, resources={"metadata": {"name": title}})  # nbconvert puts `name` into <title>
-    return pages.finish_chapter_page(body, path.stem, chs)
-
-
 KILLED = "signal: 9 (SIGKILL)"
 KILLED_HINT = ("(evcxr's worker process was killed: evcxr answers an interrupt, including the one every "
                "restart or shutdown sends first, with SIGKILL, and so does the out-of-memory killer. If the "
@@ -369,8 +359,7 @@ def execute_one(path: Path, chs: list[dict]) -> dict:
     if failures:
         failures.append(f"the kernel's own output is in {log_path.relative_to(ROOT)}")
     nbformat.write(nb, BUILD / path.name)
-    html_name = path.stem + ".html"
-    (BUILD / html_name).write_text(render_page(nb, path, chs))
+    html_name = path.stem + ".html"  # the book's page of the chapter (course/book.py)
     return {
         "name": path.name,
         "title": pages.notebook_title(nb.cells, path.stem),
@@ -454,15 +443,24 @@ def cmd_execute(args) -> int:
             print("      note: " + n)
         previous[r["name"]] = r
         rows = everything(previous, paths)
-        pages.write_index(rows)
-        pages.write_teachers(rows)
         (BUILD / "run-summary.json").write_text(json.dumps(rows, indent=1))
     failed = [r for r in results if r["status"] != "ok"]
     print(
         f"[run] {len(results) - len(failed)}/{len(results)} notebooks ok in "
-        f"{time.monotonic() - total:.1f}s; pages in {BUILD.relative_to(ROOT)}/index.html"
+        f"{time.monotonic() - total:.1f}s", flush=True
     )
-    return 1 if failed else 0
+    built = write_book(everything(previous, paths), chs)
+    return 1 if failed or not built else 0
+
+
+def write_book(rows: list[dict], chs: list[dict]) -> bool:
+    """The book's pages (course/book.py) from the executed chapters in build/, with one line saying so."""
+    start = time.monotonic()
+    ok, said = book.build_book(rows, chs)
+    where = f"{BUILD.relative_to(ROOT)}/index.html"
+    print(f"[pages] {'book' if ok else 'error: no book'}: {said} in {time.monotonic() - start:.1f}s"
+          + (f"; open {where}" if ok else ""), flush=True)
+    return ok
 
 
 def cmd_slides(args) -> int:
@@ -484,8 +482,7 @@ def cmd_slides(args) -> int:
         out, slides, subslides = pages.write_slides(executed, chs, local)
         print(f"[slides] {out.relative_to(ROOT)}  ({slides} slides, {subslides} sub-slides)")
         written += 1
-    rows = everything(load_summary())
-    pages.write_index(rows)
+    write_book(everything(load_summary()), chs)
     where = "a local copy (build/slides/lib)" if local else "its CDN (needs network when shown)"
     print(f"[slides] {written} decks; reveal.js is loaded from {where}")
     return 0 if written == len(paths) else 1
@@ -503,16 +500,12 @@ def cmd_pages(args) -> int:
             print(f"[pages] {p.name}: not executed yet (make run)")
             continue
         nb = nbformat.read(executed, as_version=4)
-        (BUILD / (p.stem + ".html")).write_text(render_page(nb, p, chs))
         if p.name in previous:
             previous[p.name]["facts"] = pages.chapter_facts(nb)
             previous[p.name]["title"] = pages.notebook_title(nb.cells, p.stem)
-        print(f"[pages] {p.stem}.html")
     rows = everything(previous)
-    pages.write_index(rows)
-    pages.write_teachers(rows)
     (BUILD / "run-summary.json").write_text(json.dumps(rows, indent=1))
-    return 0
+    return 0 if write_book(rows, chs) else 1
 
 
 def cmd_normalize(args) -> int:

@@ -1,7 +1,7 @@
-"""The course's HTML: chapter pages, the index, the teacher's page and the reveal.js slides.
+"""The course's HTML besides the book's chapters: the index's and teacher's page's tables, and the reveal.js slides.
 
-Used by tests/notebooks.py (`execute` writes the pages, `slides` the presentations). Everything here is
-plain text processing of what nbconvert produces, so it is unit-tested without a kernel
+Used by course/runner.py (`slides` writes the presentations) and course/book.py (the book's index and
+teacher's page). Everything here is plain text processing, so it is unit-tested without a kernel
 (tests/test_notebooks_runner.py) and checked in a real browser (tests/browser.py).
 """
 
@@ -21,7 +21,7 @@ NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build"
 COURSE = "Rust Allocation from First Principles"
 
-# Injected into every chapter page and slide deck.
+# Injected into every slide deck (the book's pages have course/book.py's COURSE_CSS).
 # - program output and std excerpts are HTML outputs whose <pre> would otherwise inherit the page's
 #   proportional font (JupyterLab's CSS gives .jp-RenderedHTMLCommon pre no font of its own);
 # - long lines scroll sideways instead of being cut off (code cells) or wrapped (outputs);
@@ -34,11 +34,6 @@ PAGE_CSS = """
 .jp-OutputArea-output pre { white-space: pre !important; overflow-x: auto; max-height: 36em; overflow-y: auto; }
 .jp-InputArea-editor, .jp-InputArea-editor .highlight { overflow-x: auto; }
 .jp-InputArea-editor pre { white-space: pre; overflow-x: visible; }
-nav.course-nav { display: flex; flex-wrap: wrap; gap: 0.4em 1.5em; font-family: sans-serif; font-size: 95%;
-  padding: 0.6em 1em; margin: 0 0 1em 0; background: #f3f6fa; border-bottom: 1px solid #d5dde8; }
-nav.course-nav.bottom { border-top: 1px solid #d5dde8; border-bottom: 0; margin: 2em 0 0 0; }
-nav.course-nav .next { margin-left: auto; }
-details.solution > summary { cursor: pointer; font-weight: bold; margin: 4px 0; }
 </style>
 """
 
@@ -65,19 +60,6 @@ def chapters(folder: Path = NOTEBOOKS) -> list[dict]:
             cells = []
         out.append({"name": p.name, "stem": p.stem, "html": p.stem + ".html", "title": notebook_title(cells, p.stem)})
     return out
-
-
-def nav_html(stem: str, chs: list[dict], where: str) -> str:
-    """The navigation bar of a chapter page: the index, the previous and the next chapter."""
-    i = next((k for k, c in enumerate(chs) if c["stem"] == stem), None)
-    parts = ['<a class="index" rel="index" href="index.html">&#8962; Course index</a>']
-    if i is not None and i > 0:
-        p = chs[i - 1]
-        parts.append(f'<a class="prev" rel="prev" href="{html.escape(p["html"])}">&larr; {html.escape(p["title"])}</a>')
-    if i is not None and i + 1 < len(chs):
-        n = chs[i + 1]
-        parts.append(f'<a class="next" rel="next" href="{html.escape(n["html"])}">{html.escape(n["title"])} &rarr;</a>')
-    return f'<nav class="course-nav {where}" aria-label="chapters">' + "".join(parts) + "</nav>"
 
 
 NOTEBOOK_LINK = re.compile(r'href="((?:\./)?(\d\d-[A-Za-z0-9_.-]*?))\.ipynb(#[^"]*)?"')
@@ -122,60 +104,6 @@ def inline_svgs(page: str) -> str:
 
     page = SVG_IMG.sub(repl, page)
     return SVG_ELEMENT.sub(lambda m: titled_svg(m.group(0)), page)
-
-
-def fold_solutions(page: str) -> str:
-    """Folds the source of every `solution` cell of an HTML page into a closed <details> block, so
-    that a reader without a kernel sees the exercise first and opens the solution when wanted."""
-    marker = "celltag_solution"
-    out, pos = [], 0
-    while True:
-        i = page.find(marker, pos)
-        if i < 0:
-            break
-        start = page.find('<div class="jp-Cell-inputWrapper"', i)
-        end = page.find('<div class="jp-Cell-outputWrapper"', start)
-        nxt = page.find(marker, i + len(marker))
-        if start < 0 or end < 0 or (0 <= nxt < start):
-            pos = i + len(marker)
-            continue
-        out.append(page[pos:start])
-        out.append('<details class="solution"><summary>Show the solution</summary>')
-        out.append(page[start:end])
-        out.append("</details>")
-        pos = end
-    out.append(page[pos:])
-    return "".join(out)
-
-
-CHAPTER_CELL = re.compile(r"<tr>(\s*)<td>(\d{1,2}) ([^<]+)</td>")
-
-
-def link_chapter_table(page: str, chs: list[dict]) -> str:
-    """A table row whose first cell names a chapter by number ("1 Memory layout and alignment", as in
-    chapter 0's map of the course) and holds no link yet gets a link to that chapter's page."""
-    by_number = {}
-    for c in chs:
-        m = re.match(r"(\d+)-", c["stem"])
-        if m:
-            by_number[int(m.group(1))] = c["html"]
-
-    def repl(m: re.Match) -> str:
-        target = by_number.get(int(m.group(2)))
-        if target is None:
-            return m.group(0)
-        return f'<tr>{m.group(1)}<td><a href="{html.escape(target)}">{m.group(2)} {m.group(3)}</a></td>'
-
-    return CHAPTER_CELL.sub(repl, page)
-
-
-def finish_chapter_page(page: str, stem: str, chs: list[dict]) -> str:
-    """Everything the runner adds to nbconvert's page: CSS, navigation, working links, inline charts,
-    folded solutions."""
-    page = fold_solutions(inline_svgs(link_chapter_table(rewrite_notebook_links(page), chs)))
-    page = page.replace("</head>", PAGE_CSS + "</head>", 1)
-    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav_html(stem, chs, "top"), page, count=1)
-    return page.replace("</body>", nav_html(stem, chs, "bottom") + "</body>", 1)
 
 
 def cell_seconds(cell) -> float | None:
@@ -232,20 +160,9 @@ def markdown_inline(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
 
 
-def page_shell(title: str, body: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:62em;margin:2em auto;padding:0 1em;line-height:1.45}}
-table{{border-collapse:collapse}} td,th{{border:1px solid #bbb;padding:5px 8px;vertical-align:top}}
-th{{background:#f3f6fa}} td.num{{text-align:right}} code{{background:#f3f3f3;padding:0 3px}}</style>
-</head><body>
-{body}
-</body></html>
-"""
-
-
-def write_index(results: list[dict]) -> None:
-    """build/index.html: every chapter (title, link, cells, seconds, status), the teacher's page, slides."""
+def index_body(results: list[dict]) -> str:
+    """The book's first page below its title: every chapter (title, link, cells, seconds, status,
+    slides), the teacher's page."""
 
     def row(r: dict) -> str:
         name = html.escape(r["name"])
@@ -257,17 +174,18 @@ def write_index(results: list[dict]) -> None:
                 f'<td>{html.escape(r["status"])}</td><td>{deck_link}</td></tr>')
 
     rows = "\n".join(row(r) for r in results)
-    body = f"""<h1>{COURSE}</h1>
-<p>Chapters executed headless on {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} through the evcxr <code>rust</code> kernel.
-Open a chapter to read it with its outputs; to run it yourself, <code>make lab</code>.</p>
-<nav class="course-links"><a href="teachers.html">Teacher's page</a> (run times, exercises, pitfalls)
-&middot; slides: <code>make slides</code> writes one reveal.js deck per chapter into <code>build/slides/</code></nav>
-<h2>Chapters</h2>
+    return f"""<p>An interactive course on how Rust gets memory, from <code>Layout</code> and the allocator traits
+through <code>Box</code>, <code>Vec</code> and the collections to your own allocator, real programs and the kernel
+below <code>malloc</code>. These pages are the chapters executed headless on {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))}
+through the evcxr <code>rust</code> kernel: every output is what its cell printed. To run them yourself,
+<code>make lab</code>. Search every chapter with the magnifier above (or press <kbd>S</kbd>).</p>
+<p class="course-links"><a href="teachers.html">Teacher's page</a> (run times, exercises, pitfalls)
+&middot; slides: <code>make slides</code> writes one reveal.js deck per chapter into <code>build/slides/</code></p>
+<h2 id="chapters-run">Chapters</h2>
 <table id="chapters">
 <tr><th>chapter</th><th>notebook</th><th>code cells</th><th>seconds</th><th>status</th><th>slides</th></tr>
 {rows}
 </table>"""
-    (BUILD / "index.html").write_text(page_shell(COURSE, body))
 
 
 PITFALLS = """<h2>Pitfalls in a session</h2>
@@ -282,7 +200,7 @@ process (SIGKILL), and every restart or shutdown begins with an interrupt (jupyt
 cell was running, it fails with "Subprocess terminated with status: signal: 9 (SIGKILL)" and later cells say
 "cannot find module or crate <code>support</code>": run the first cell again, then the cells from the top.
 After a restart, wait until the kernel shows Idle before restarting again. Each kernel holds about 0.5 GB; with
-little memory, keep one chapter's kernel running at a time (README, Troubleshooting).</li>
+little memory, keep one chapter's kernel running at a time (<a href="docs/troubleshooting.html">Troubleshooting</a>).</li>
 <li><b>Autosave writes outputs into the notebooks.</b> <code>make setup</code> installs a git filter
 (nbstripout) so that <code>git status</code>, <code>git diff</code> and <code>git pull</code> ignore outputs;
 learners who edited exercises can restore a chapter with <code>make reset CHAPTER=NN</code> (their copy is saved
@@ -293,9 +211,9 @@ in <code>notebooks/.backup/</code> first).</li>
 </ul>"""
 
 
-def write_teachers(results: list[dict]) -> None:
-    """build/teachers.html: per chapter the measured run time, exercises with minutes, what the learner
-    needs, the first cell's time; then the pitfalls of a session."""
+def teachers_body(results: list[dict]) -> str:
+    """The teacher's page below its title: per chapter the measured run time, exercises with minutes,
+    what the learner needs, the first cell's time; then the pitfalls of a session."""
     rows = []
     total_ex = 0
     for r in results:
@@ -334,9 +252,7 @@ lab open opens the chapter and presses Run All): seconds from opening the chapte
 machine's cache, so most of what remains is evcxr's own start-up and its first type inference.</p>
 <table id="lab"><tr><th>notebook</th><th>kernel idle</th><th>first cell done</th><th>first chart</th><th>first chart after a restart</th><th>measured</th></tr>
 {lab_rows}</table>""" if lab_rows else "<p>JupyterLab times: run <code>tests/lab_timing.py</code> to measure them here.</p>")
-    body = f"""<nav class="course-nav"><a rel="index" href="index.html">&#8962; Course index</a></nav>
-<h1>Teacher's page</h1>
-<p>Measured by the last headless run on this machine (<code>make run</code>, {measured}): the whole chapter,
+    return f"""<p>Measured by the last headless run on this machine (<code>make run</code>, {measured}): the whole chapter,
 top to bottom, and its first code cell (the <code>:dep</code> cell that loads the support crate). Exercise
 minutes are the estimates stated in each chapter. All exercises together: {total_ex} minutes.</p>
 <table id="chapters">
@@ -351,7 +267,6 @@ minutes are the estimates stated in each chapter. All exercises together: {total
 <li>Slides: <code>make slides</code> (reveal.js, one slide per section, solutions left out) &rarr; <code>build/slides/</code>.</li>
 <li>After the session, or to start a chapter again: <code>make reset CHAPTER=NN</code> (or <code>make reset</code> for all).</li>
 </ol>"""
-    (BUILD / "teachers.html").write_text(page_shell(f"Teacher's page · {COURSE}", body))
 
 
 def split_at_headings(source: str) -> list[str]:

@@ -106,7 +106,7 @@ pub fn at_most<T: PartialOrd + Display>(what: &str, value: T, limit: T) -> Resul
         Ok(())
     } else {
         Err(format!(
-            "{what} is {value}, above the limit of {limit} (support::infra::limits)"
+            "{what} is {value}, above the limit of {limit} (support::limits)"
         ))
     }
 }
@@ -122,7 +122,7 @@ pub fn within<T: PartialOrd + Display>(
         Ok(())
     } else {
         Err(format!(
-            "{what} is {value}, outside the allowed {low} ..= {limit} (support::infra::limits)"
+            "{what} is {value}, outside the allowed {low} ..= {limit} (support::limits)"
         ))
     }
 }
