@@ -27,7 +27,7 @@ use support::allocators::always_move::AlwaysMove;
 use support::allocators::as_allocator::AsAllocator;
 use support::allocators::compare::{self, Contender, Test};
 use support::allocators::conformance;
-use support::allocators::guarded::{checked_heap, GuardedSystem};
+use support::allocators::guarded::GuardedSystem;
 use support::allocators::heap_map::{fill_chart, fragmentation_chart, HeapPicture};
 use support::allocators::recording::render::{events_table, sequence_svg, timeline_chart};
 use support::allocators::recording::{Event, EventKind, RecordingAllocator};
@@ -40,7 +40,7 @@ use support::allocators::{
     FreeList, HeapMap, Local, Region, RegionKind, SizeClasses, Span,
 };
 use support::below;
-use support::boxes::{box_facts, DropCounter};
+use support::boxes::box_facts;
 use support::collections::btree::{self, BTreeModel};
 use support::collections::deque::{self, DequeLab, DequeModel, DequeOp};
 use support::collections::tracer::{self, trace, GrowthTrace, Metric, Traceable};
@@ -935,7 +935,7 @@ fn cases() -> Vec<Case> {
         raw(
             "checked_heap: MyBox check on an untouched heap",
             Error("NOT YET"),
-            || verdict(ch3::check_mybox(&checked_heap(), &DropCounter::new(), 0)),
+            || verdict(ch3::check_mybox(|_, _| 0)),
         ),
         // ---- allocators::as_allocator, always_move ----
         case(
@@ -3931,9 +3931,12 @@ fn guarded_heap_refuses_random_foreign_frees() {
 static ATTACK: AtomicUsize = AtomicUsize::new(0);
 
 /// The attacks, with the words the NOT YET must contain.
-const ATTACKS: [(&str, &str); 7] = [
+/// The first [`KERNEL_GUARDED`] are refused by the kernel's deny list (seccomp).
+const ATTACKS: [(&str, &str); 9] = [
     ("writes its own process memory", "refused"),
+    ("reads its own process memory", "refused"),
     ("plants a file", "refused"),
+    ("writes a gigabyte to a file", "refused"),
     ("spawns a process that would outlive it", "refused"),
     // its output is kept up to 64 KiB; on a loaded machine the printing may outlast the 2 s
     (
@@ -3944,6 +3947,9 @@ const ATTACKS: [(&str, &str); 7] = [
     ("recurses without end", "overflowed the stack"),
     ("allocates without end", "more memory than the check allows"),
 ];
+
+/// How many of [`ATTACKS`] (the first) only the kernel's deny list refuses.
+const KERNEL_GUARDED: usize = 5;
 
 fn planted_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("course-planted-{}", std::process::id()))
@@ -3979,15 +3985,33 @@ fn attack() {
                 });
             refused("/proc/self/mem", r);
         }
-        1 => refused("plant", std::fs::write(planted_path(), "fn main() {}")),
-        2 => refused(
+        1 => {
+            // Reading the counters (to learn the answer) is as much an attack as writing them.
+            use std::io::{Read, Seek, SeekFrom};
+            let r = std::fs::File::open("/proc/self/mem").and_then(|mut f| {
+                f.seek(SeekFrom::Start(&ATTACK as *const AtomicUsize as u64))?;
+                f.read_exact(&mut [0u8; 8])
+            });
+            refused("read /proc/self/mem", r);
+        }
+        2 => refused("plant", std::fs::write(planted_path(), "fn main() {}")),
+        3 => {
+            use std::io::Write;
+            let r =
+                std::fs::File::create(planted_path().with_extension("big")).and_then(|mut f| {
+                    let chunk = vec![0u8; 1 << 20];
+                    (0..1024).try_for_each(|_| f.write_all(&chunk))
+                });
+            refused("a gigabyte to a file", r);
+        }
+        4 => refused(
             "spawn",
             std::process::Command::new("sleep")
                 .arg("1000")
                 .spawn()
                 .map(drop),
         ),
-        3 => {
+        5 => {
             use std::io::Write;
             let line = vec![b'y'; 1 << 20];
             for _ in 0..256 {
@@ -3995,10 +4019,10 @@ fn attack() {
             }
             panic!("flooded");
         }
-        4 => loop {
+        6 => loop {
             std::hint::black_box(0);
         },
-        5 => {
+        7 => {
             std::hint::black_box(deep(0));
         }
         _ => {
@@ -4038,11 +4062,21 @@ impl Growth for AttackingGrowth {
 
 type CheckRun = fn() -> support::exercise::Verdict;
 
-/// Every check of chapters 2, 4, 5, 6, 7 and 9 that runs learner code, with that code attacking.
+/// Every check of chapters 2, 3, 4, 5, 6, 7 and 9 that runs learner code, with that code attacking.
 fn learner_code_checks() -> Vec<(&'static str, CheckRun)> {
     vec![
         ("ch2::check_limit_allocator", || {
             ch2::check_limit_allocator(AttackingAllocator, 4096)
+        }),
+        ("ch3::check_mybox", || {
+            ch3::check_mybox(|heap, _| {
+                // The learner's MyBox allocates from the guarded heap, and attacks while at it.
+                let l = Layout::new::<u64>();
+                // SAFETY: a non-zero layout; the block is freed at once with it.
+                unsafe { GlobalAlloc::dealloc(heap, GlobalAlloc::alloc(heap, l), l) };
+                attack();
+                42
+            })
         }),
         ("ch4::check_strategy", || {
             ch4::check_strategy(&AttackingGrowth)
@@ -4106,7 +4140,7 @@ fn every_check_of_learner_code_says_not_yet_to_every_attack() {
     let start = Instant::now();
     for (check, run) in learner_code_checks() {
         for (i, (what, words)) in ATTACKS.iter().enumerate() {
-            if !kernel_has_seccomp() && i < 3 {
+            if !kernel_has_seccomp() && i < KERNEL_GUARDED {
                 continue; // those guards are the kernel's; the verdict then says they were off
             }
             ATTACK.store(i, Ordering::Relaxed);
@@ -4132,6 +4166,10 @@ fn every_check_of_learner_code_says_not_yet_to_every_attack() {
         failures.len()
     );
     assert!(!planted_path().exists(), "a file was planted");
+    assert!(
+        !planted_path().with_extension("big").exists(),
+        "a file was written"
+    );
     let sleepers = std::process::Command::new("pgrep")
         .args(["-f", "^sleep 1000$"])
         .output()

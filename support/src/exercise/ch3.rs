@@ -136,12 +136,30 @@ const DROP_RULES: &str = "The rules: a struct without a Drop impl drops its fiel
     a boxed value is dropped first and its block freed after (one `dealloc`); a field held inline is only \
     dropped, it has no block of its own; the outer box's block is freed last.";
 
-/// Exercise 3.2: after the check cell has used `MyBox` for a `u64` (read back as
-/// `value_read`), a `()`, and a value holding a token of `drops`, and dropped all three, the
-/// guarded heap must show two allocations, both freed with their layouts, no zero-size calls,
-/// no refused frees, and exactly one drop.
-pub fn check_mybox(heap: &CheckedHeap, drops: &DropCounter, value_read: u64) -> Verdict {
+/// Exercise 3.2: `use_mybox` is the check cell's code: it uses the learner's `MyBox` on the
+/// guarded heap it is given for a `u64` (and returns the `u64` read back), a `()`, and a value
+/// holding a token of the [`DropCounter`] it is given, and drops all three. The guarded heap must
+/// then show two allocations, both freed with their layouts, no zero-size calls, no refused
+/// frees, and exactly one drop.
+///
+/// `MyBox` is the learner's code (with `unsafe` in it): it runs in the sandbox
+/// ([`super::run_check`]), so a double free that aborts, a drop that recurses or a loop is a NOT
+/// YET and the kernel keeps its variables.
+pub fn check_mybox(use_mybox: impl FnOnce(&CheckedHeap, &DropCounter) -> u64) -> Verdict {
     let ex = "3.2 MyBox";
+    super::run_check(ex, "your MyBox", || {
+        let (heap, drops) = (
+            crate::allocators::guarded::checked_heap(),
+            DropCounter::new(),
+        );
+        let value_read = use_mybox(&heap, &drops);
+        (judge_mybox(ex, &heap, &drops, value_read), String::new())
+    })
+    .0
+}
+
+/// The verdict of exercise 3.2 on what the heap and the counter saw.
+fn judge_mybox(ex: &str, heap: &CheckedHeap, drops: &DropCounter, value_read: u64) -> Verdict {
     let mut wrong = Vec::new();
     if value_read != 42 {
         wrong.push(format!("reading the u64 back gave {value_read}, not 42"));
@@ -261,10 +279,14 @@ mod tests {
 
     #[test]
     fn mybox_check_passes_the_right_calls() {
-        let (heap, drops) = (checked_heap(), DropCounter::new());
-        let read = correct_calls(&heap, &drops);
-        let v = check_mybox(&heap, &drops, read);
+        let v = check_mybox(correct_calls);
         assert!(v.passed, "{v}");
+        // The learner's code runs in the sandbox: a panic or a double free is a NOT YET here.
+        let v = check_mybox(|_, _| panic!("no MyBox yet"));
+        assert!(
+            !v.passed && v.message.contains("your MyBox panicked (no MyBox yet)"),
+            "{v}"
+        );
     }
 
     #[test]
@@ -276,7 +298,7 @@ mod tests {
         let wrong_value = {
             let (heap, drops) = (checked_heap(), DropCounter::new());
             correct_calls(&heap, &drops);
-            check_mybox(&heap, &drops, 41)
+            judge_mybox("3.2", &heap, &drops, 41)
         };
         assert!(
             wrong_value.message.contains("gave 41, not 42"),
@@ -295,7 +317,7 @@ mod tests {
             t.write(drops.token());
             GlobalAlloc::dealloc(&heap, t as *mut u8, lt);
         }
-        let v = check_mybox(&heap, &drops, 42);
+        let v = judge_mybox("3.2", &heap, &drops, 42);
         assert!(!v.passed);
         for needle in [
             "alloc with size 0",
@@ -310,7 +332,7 @@ mod tests {
         let lu = Layout::new::<u64>();
         // SAFETY: a non-zero layout; the block is freed below, after the check has seen the leak.
         let u = unsafe { GlobalAlloc::alloc(&heap, lu) };
-        let v = check_mybox(&heap, &drops, 42);
+        let v = judge_mybox("3.2", &heap, &drops, 42);
         assert!(
             v.message
                 .contains("1 block(s) never freed (size, align): [(8, 8)]"),
