@@ -80,7 +80,7 @@ fn limit_allocator<G: GlobalAlloc>(ex: &str, allocator: G, limit: usize) -> Verd
 /// `("16:8:4096", "realloc")` or `("0:8", "none")`, checked against the first libc call the
 /// `libc_calls` program observes for each request.
 ///
-/// Judged all at once ([`super::judge_all_at_once`]): a NOT YET states the rule of `unix.rs` with
+/// Judged all at once (`exercise::judge_all_at_once`): a NOT YET states the rule of `unix.rs` with
 /// each request's own numbers, never which prediction is wrong nor the function that was called.
 pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
     let ex = "2.2 which libc function?";

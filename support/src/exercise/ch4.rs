@@ -72,7 +72,7 @@ pub(crate) fn exercise_4_2_capacities() -> [usize; 5] {
 
 /// Exercise 4.2: predicted capacities for the snippet, against the real `Vec`.
 ///
-/// Judged all at once ([`super::judge_all_at_once`]): a NOT YET states the rule of every step
+/// Judged all at once (`exercise::judge_all_at_once`): a NOT YET states the rule of every step
 /// (from `raw_vec/mod.rs` and `vec/mod.rs`), never which capacity is wrong nor the real one.
 pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
     let ex = "4.2 predict the capacities";

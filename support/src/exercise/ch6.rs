@@ -1,5 +1,5 @@
 //! Checks for chapter 6 (String, VecDeque, HashMap, BTreeMap). Prediction checks are judged all
-//! at once ([`super::judge_all_at_once`]): the rules, never which prediction is wrong.
+//! at once (`exercise::judge_all_at_once`): the rules, never which prediction is wrong.
 
 use std::collections::VecDeque;
 

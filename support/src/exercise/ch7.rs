@@ -1,6 +1,6 @@
-//! Checks for chapter 7 (`Rc`, `Arc`, `Weak`). Prediction checks say which predictions are wrong
-//! and which rule decides, never the right events; the cycle check runs the learner's code in a
-//! forked copy of the kernel ([`super::run_check`]).
+//! Checks for chapter 7 (`Rc`, `Arc`, `Weak`). Prediction checks are judged all at once
+//! (`exercise::judge_all_at_once`): the rules, never which prediction is wrong; the cycle check runs
+//! the learner's code in a forked copy of the kernel ([`super::run_check`]).
 
 use std::rc::Rc;
 
