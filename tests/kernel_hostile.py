@@ -303,6 +303,56 @@ CASES = [
         "ok",
         "refused: Operation not permitted",
     ),
+    Case(
+        "3.2 with a MyBox that frees its block twice (glibc aborts the copy of the kernel)",
+        "\n".join([
+            "support::exercise::ch3::check_mybox(|_heap, _drops| {",
+            "    let l = std::alloc::Layout::new::<u64>();",
+            "    // SAFETY: none on purpose: the second free is a double free, which glibc aborts.",
+            "    // (black_box: an allocation freed unused is otherwise removed by the optimiser.)",
+            "    unsafe {",
+            "        let p = std::hint::black_box(std::alloc::alloc(l));",
+            "        std::alloc::dealloc(p, l);",
+            "        std::alloc::dealloc(std::hint::black_box(p), l);",
+            "    }",
+            "    42",
+            "}).to_string()",
+        ]),
+        "ok",
+        "your MyBox crashed the copy of the kernel it ran in (signal 6",
+    ),
+    Case(
+        "3.2 with a MyBox that reads its own process memory",
+        "\n".join([
+            "support::exercise::ch3::check_mybox(|_heap, _drops| {",
+            '    if let Err(e) = std::fs::read("/proc/self/mem") { panic!("refused: {e}") }',
+            "    42",
+            "}).to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "6.2 with a sizing closure that writes a gigabyte to a file",
+        "\n".join([
+            "support::exercise::ch6::check_with_capacity(|n| {",
+            '    let chunk = vec![0u8; 1 << 20];',
+            '    let r = std::fs::File::create("/tmp/course-kernel-big").and_then(|mut f| {',
+            "        use std::io::Write; (0..1024).try_for_each(|_| f.write_all(&chunk))",
+            "    });",
+            '    if let Err(e) = r { panic!("refused: {e}") }',
+            "    n",
+            "}).to_string()",
+        ]),
+        "ok",
+        "panicked (refused: Operation not permitted",
+    ),
+    Case(
+        "4.2 one capacity wrong reads as all five wrong (which, or how many, is not said)",
+        "support::exercise::ch4::check_capacity_prediction([6, 15, 24, 4, 8]).to_string()",
+        "ok",
+        "not all 5 predictions are right yet",
+    ),
     # ---- a yes/no prediction check cannot be brute-forced: the count of wrong ones is never said,
     # and wrong attempts beyond three cost time, counted across cells ----
     *[
@@ -323,7 +373,8 @@ CASES = [
     Case(
         "no file was planted and no process outlived its check",
         "\n".join([
-            'let planted = std::path::Path::new("/tmp/course-kernel-planted").exists();',
+            'let planted = std::path::Path::new("/tmp/course-kernel-planted").exists()',
+            '    || std::path::Path::new("/tmp/course-kernel-big").exists();',
             'let sleepers = std::process::Command::new("pgrep").args(["-f", "^sleep 1000$"]).output().map(|o| o.stdout.len()).unwrap_or(0);',
             'format!("planted={planted} sleepers={sleepers}")',
         ]),

@@ -80,8 +80,8 @@ fn limit_allocator<G: GlobalAlloc>(ex: &str, allocator: G, limit: usize) -> Verd
 /// `("16:8:4096", "realloc")` or `("0:8", "none")`, checked against the first libc call the
 /// `libc_calls` program observes for each request.
 ///
-/// A wrong prediction is answered with the rule of `unix.rs` and the request's own numbers, never
-/// with the function that was called.
+/// Judged all at once (`exercise::judge_all_at_once`): a NOT YET states the rule of `unix.rs` with
+/// each request's own numbers, never which prediction is wrong nor the function that was called.
 pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
     let ex = "2.2 which libc function?";
     if predictions.is_empty() {
@@ -120,19 +120,17 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
             ),
         );
     }
+    // Mistakes of form first (named: they give nothing away, and cost nothing).
     let mut unanswered = Vec::new();
-    let mut wrong_count = 0;
-    for (((req, guess), request), obs) in predictions.iter().zip(&requests).zip(&observed) {
+    let mut all_right = true;
+    for ((req, guess), obs) in predictions.iter().zip(&observed) {
         let guess = guess.trim();
         let said: Option<Option<LibcFn>> = match guess {
             "none" => Some(None),
             g if CHOICES.contains(&g) => g.parse().ok().map(Some),
             _ => None,
         };
-        if said == Some(obs.first()) {
-            continue;
-        }
-        wrong_count += 1;
+        all_right &= said == Some(obs.first());
         if guess.is_empty() || guess == "?" {
             unanswered.push(*req);
         } else if said.is_none() {
@@ -140,8 +138,6 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
                 "{req}: `{guess}` is not one of {}",
                 CHOICES.join(", ")
             ));
-        } else {
-            wrong.push(format!("{req} is not {guess}: {}", libc_rule(request)));
         }
     }
     if !unanswered.is_empty() {
@@ -151,22 +147,22 @@ pub fn check_libc_predictions(predictions: &[(&str, &str)]) -> Verdict {
             CHOICES.join(", ")
         ));
     }
-    if wrong.is_empty() {
-        Verdict::pass(
-            ex,
-            format!("all {} predictions match what libc saw", predictions.len()),
-        )
-    } else {
-        Verdict::not_yet(
-            ex,
-            format!(
-                "{} of {} not right yet. {}",
-                wrong_count,
-                predictions.len(),
-                wrong.join(". ")
-            ),
-        )
+    if !wrong.is_empty() {
+        return Verdict::not_yet(ex, wrong.join(". "));
     }
+    // The rule of every request, with its numbers: a rule for the wrong ones only would name them.
+    let rules: Vec<String> = predictions
+        .iter()
+        .zip(&requests)
+        .map(|((req, _), r)| format!("{req}: {}", libc_rule(r)))
+        .collect();
+    super::judge_all_at_once(
+        ex,
+        predictions.len(),
+        all_right,
+        || format!("all {} predictions match what libc saw", predictions.len()),
+        &format!("The rules, request by request: {}.", rules.join(". ")),
+    )
 }
 
 /// The answers exercise 2.2 accepts.

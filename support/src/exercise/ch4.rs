@@ -72,8 +72,8 @@ pub(crate) fn exercise_4_2_capacities() -> [usize; 5] {
 
 /// Exercise 4.2: predicted capacities for the snippet, against the real `Vec`.
 ///
-/// A wrong prediction is answered with the rule of the step (from `raw_vec/mod.rs` and
-/// `vec/mod.rs`), never with the real capacity.
+/// Judged all at once (`exercise::judge_all_at_once`): a NOT YET states the rule of every step
+/// (from `raw_vec/mod.rs` and `vec/mod.rs`), never which capacity is wrong nor the real one.
 pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
     let ex = "4.2 predict the capacities";
     let real = exercise_4_2_capacities();
@@ -84,24 +84,20 @@ pub fn check_capacity_prediction(predicted: [usize; 5]) -> Verdict {
         ("(d) after shrink_to_fit()", "shrink_to_fit reallocates to the length when the capacity is larger"),
         ("(e) after one more push", "push grows only when len == capacity, to max(2 × capacity, len + 1, 4)"),
     ];
-    let wrong: Vec<String> = steps
+    let rules: Vec<String> = steps
         .iter()
-        .zip(predicted.iter().zip(real))
-        .filter(|(_, (p, r))| **p != *r)
-        .map(|((step, rule), (p, _))| format!("{step}: not {p}; {rule}"))
+        .map(|(step, rule)| format!("{step}: {rule}"))
         .collect();
-    if wrong.is_empty() {
-        Verdict::pass(ex, format!("capacities {real:?}, as the real Vec reports"))
-    } else {
-        Verdict::not_yet(
-            ex,
-            format!(
-                "{} of 5 wrong (each step starts from the capacity the step before really left). {}",
-                wrong.len(),
-                wrong.join(". ")
-            ),
-        )
-    }
+    super::judge_all_at_once(
+        ex,
+        5,
+        predicted == real,
+        || format!("capacities {real:?}, as the real Vec reports"),
+        &format!(
+            "Each step starts from the capacity the step before really left. {}.",
+            rules.join(". ")
+        ),
+    )
 }
 
 /// The model's answer for the snippet of exercise 4.2 (equal to the real `Vec`'s).
@@ -158,14 +154,16 @@ mod tests {
     }
 
     #[test]
-    fn capacity_prediction_checks_each_step() {
+    fn capacity_prediction_is_judged_all_at_once() {
+        super::super::forget_wrong_attempts("4.2");
         assert_eq!(exercise_4_2_model(), exercise_4_2_capacities());
         let v = check_capacity_prediction([0; 5]);
         assert!(
             !v.passed
-                && v.message.starts_with("5 of 5 wrong")
+                && v.message.starts_with("not all 5 predictions are right yet")
                 && v.message
-                    .contains("(b) after reserve(10): not 0; reserve(n) grows only"),
+                    .contains("(b) after reserve(10): reserve(n) grows only")
+                && v.message.contains("grow_exact"),
             "{v}"
         );
         // No real capacity is given away (the rules' own digits are 1, 2 and 4, the count 5).
@@ -175,24 +173,11 @@ mod tests {
                 "{answer} is given away: {v}"
             );
         }
-        let mut exact_wrong = exercise_4_2_model();
-        exact_wrong[2] -= 1;
-        let v = check_capacity_prediction(exact_wrong);
-        assert!(
-            v.message.starts_with("1 of 5 wrong") && v.message.contains("grow_exact"),
-            "{v}"
-        );
+        // One step off by one: the same words as all five wrong.
         let mut one_off = exercise_4_2_model();
         one_off[1] += 1;
-        let v = check_capacity_prediction(one_off);
-        assert!(
-            !v.passed
-                && v.message.starts_with("1 of 5 wrong")
-                && v.message
-                    .contains(&format!("(b) after reserve(10): not {};", one_off[1]))
-                && !v.message.contains(&(one_off[1] - 1).to_string()),
-            "{v}"
-        );
+        assert_eq!(check_capacity_prediction(one_off), v);
         assert!(check_capacity_prediction(exercise_4_2_model()).passed);
+        super::super::forget_wrong_attempts("4.2");
     }
 }

@@ -1,6 +1,6 @@
-//! Checks for chapter 7 (`Rc`, `Arc`, `Weak`). Prediction checks say which predictions are wrong
-//! and which rule decides, never the right events; the cycle check runs the learner's code in a
-//! forked copy of the kernel ([`super::run_check`]).
+//! Checks for chapter 7 (`Rc`, `Arc`, `Weak`). Prediction checks are judged all at once
+//! (`exercise::judge_all_at_once`): the rules, never which prediction is wrong; the cycle check runs
+//! the learner's code in a forked copy of the kernel ([`super::run_check`]).
 
 use std::fmt;
 use std::rc::Rc;
@@ -112,43 +112,6 @@ const WEAK_RULES: &str = "The rules: dropping an Rc lowers its block's strong co
     points at, a Weak field lowers that block's weak count), then the strong pointers give back the one \
     weak reference they hold together; a block is freed when its weak count reaches 0, and not before.";
 
-/// Says where `predicted` first differs from `actual`, without naming the right event.
-fn compare_list(which: &str, predicted: &[WeakEvent], actual: &[WeakEvent]) -> Option<String> {
-    if predicted == actual {
-        return None;
-    }
-    let common = predicted.len().min(actual.len());
-    let first = (0..common)
-        .find(|&i| predicted[i] != actual[i])
-        .unwrap_or(common);
-    Some(if first < common {
-        format!(
-            "after {which}: event {} (`{}`) is not what happened{}",
-            first + 1,
-            predicted[first],
-            if first == 0 {
-                String::new()
-            } else {
-                format!(" (the {first} before it match)")
-            }
-        )
-    } else if predicted.len() < actual.len() {
-        if predicted.is_empty() {
-            format!("after {which}: you listed nothing, but something happened")
-        } else {
-            format!(
-                "after {which}: your {} events match, but more happened after them",
-                predicted.len()
-            )
-        }
-    } else {
-        format!(
-            "after {which}: the first {} events match, but you listed more than happened",
-            actual.len()
-        )
-    })
-}
-
 /// Exercise 7.1: the events of `drop(root)` and of `drop(leaf)` in the structure of the chapter
 /// (a root that holds its leaf by `Rc`, a leaf that holds its root by `Weak`), each event written
 /// `drop NAME` (the value's `Drop` ran), `alloc NAME` or `dealloc NAME` (NAME = `root` or `leaf`,
@@ -176,25 +139,19 @@ pub fn check_weak_prediction(after_drop_root: &[&str], after_drop_leaf: &[&str])
         .iter()
         .map(|s| WeakEvent::named(s))
         .collect();
-    let wrong: Vec<String> = [
-        compare_list("drop(root)", &p_root, &root),
-        compare_list("drop(leaf)", &p_leaf, &leaf),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if wrong.is_empty() {
-        Verdict::pass(
-            ex,
+    super::judge_all_at_once(
+        ex,
+        2,
+        p_root == root && p_leaf == leaf,
+        || {
             format!(
                 "drop(root): {}; drop(leaf): {} — as std's Rc did under the recording allocator",
                 list(&root),
                 list(&leaf)
-            ),
-        )
-    } else {
-        Verdict::not_yet(ex, format!("{}. {WEAK_RULES}", wrong.join("; ")))
-    }
+            )
+        },
+        WEAK_RULES,
+    )
 }
 
 /// The number of nodes exercise 7.2's structure has.
@@ -437,29 +394,20 @@ pub(crate) fn exercise_7_3_truth() -> [bool; 5] {
 pub fn check_make_mut_prediction(predicted: [bool; 5]) -> Verdict {
     let ex = "7.3 predict when make_mut allocates";
     let truth = exercise_7_3_truth();
-    // A prediction here is a yes or a no: naming the wrong steps would name the answer, and so
-    // would their number (flip one step, see the count move). The verdict says neither, and wrong
-    // attempts beyond a few cost time, so trying the 32 combinations is slower than the rule.
-    if predicted == truth {
-        return Verdict::pass(
-            ex,
+    super::judge_all_at_once(
+        ex,
+        5,
+        predicted == truth,
+        || {
             format!(
                 "make_mut allocated at steps {:?} (the Rc's address changed there and nowhere else)",
                 (1..=5).filter(|&i| truth[i - 1]).collect::<Vec<_>>()
-            ),
-        );
-    }
-    let cost = super::guess_cost(ex);
-    Verdict::not_yet(
-        ex,
-        format!(
-            "not all 5 predictions are right yet (which ones, or how many, is not said: each is a yes \
-             or a no, so that would give the answer away). The rule (rc.rs, make_mut): if another Rc \
-             shares the block, the value is cloned into a new block; else if only Weaks share it, the \
-             value is moved into a new block (the Weaks keep the old one, and can no longer upgrade); \
-             else the value is changed in place. Count, at each step, the Rcs and Weaks pointing at \
-             the block `a` points at then.{cost}"
-        ),
+            )
+        },
+        "The rule (rc.rs, make_mut): if another Rc shares the block, the value is cloned into a new \
+         block; else if only Weaks share it, the value is moved into a new block (the Weaks keep the \
+         old one, and can no longer upgrade); else the value is changed in place. Count, at each \
+         step, the Rcs and Weaks pointing at the block `a` points at then.",
     )
 }
 
@@ -469,6 +417,7 @@ mod tests {
 
     #[test]
     fn make_mut_truth_and_checks() {
+        super::super::forget_wrong_attempts("7.3");
         let t = exercise_7_3_truth();
         assert_eq!(t.iter().filter(|&&m| m).count(), 2);
         assert!(check_make_mut_prediction(t).passed);
@@ -488,6 +437,7 @@ mod tests {
         let w = check_make_mut_prediction(three);
         assert_eq!(v.message, w.message);
         assert!(!check_make_mut_prediction([false; 5]).passed);
+        super::super::forget_wrong_attempts("7.3");
     }
 
     #[test]
@@ -507,24 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_are_compared_without_giving_the_answer() {
-        let a = vec![WeakEvent::named("drop x"), WeakEvent::named("dealloc x")];
-        assert_eq!(compare_list("d", &a, &a), None);
-        let m = compare_list("d", &[WeakEvent::named("dealloc x")], &a).unwrap();
-        assert!(
-            m.contains("event 1 (`dealloc x`)") && !m.contains("drop x"),
-            "{m}"
-        );
-        assert!(compare_list("d", &[], &a)
-            .unwrap()
-            .contains("listed nothing"));
-        assert!(compare_list("d", &a[..1], &a)
-            .unwrap()
-            .contains("more happened"));
-        let longer = [a.clone(), a.clone()].concat();
-        assert!(compare_list("d", &longer, &a)
-            .unwrap()
-            .contains("more than happened"));
+    fn weak_events_are_parsed_and_lists_bounded() {
         assert_eq!(
             WeakEvent::named("  Drop   ROOT "),
             WeakEvent::named("drop root")

@@ -142,28 +142,57 @@ pub fn run_check_prepared<P>(
     (verdict, evidence)
 }
 
-/// Free wrong attempts of a yes/no prediction check in one kernel, before each further one costs
-/// time (the check waits before its verdict).
+/// Free wrong attempts of a prediction check in one kernel, before each further one costs time
+/// (the check waits before its verdict).
 pub const FREE_GUESSES: u32 = 3;
 /// Seconds each wrong attempt beyond [`FREE_GUESSES`] waits (times how far beyond), at most 60.
 pub const GUESS_WAIT_SECONDS: u64 = 10;
 
-/// Counts a wrong attempt at `exercise` (a check of a few yes/no predictions, which could be
-/// answered by trying every combination) and, from the attempt after [`FREE_GUESSES`] on, waits
-/// before the verdict: 10 s, 20 s, … at most 60 s. Returns the sentence that says so (empty while
-/// attempts are free).
+/// The one judge of every prediction check (a few yes/no answers, one of a few functions, a short
+/// list of events, a few small numbers). A verdict that said which predictions are wrong, or how
+/// many, would let a learner find the answers by changing one prediction at a time and reading the
+/// verdict, in a loop. So predictions are judged all at once: `all_right` gives PASS with
+/// `passed()`'s message; anything else gives one NOT YET that names neither the wrong predictions
+/// nor their number (its words are the same for one wrong as for all), states `rules` — the rules
+/// that decide *every* prediction — and, from the attempt after [`FREE_GUESSES`] on, costs time
+/// ([`guess_cost`]). Mistakes of form (an answer that is not one of the choices, a list too long)
+/// are the calling check's to report before this judge, and cost nothing.
+pub(crate) fn judge_all_at_once(
+    exercise: &str,
+    count: usize,
+    all_right: bool,
+    passed: impl FnOnce() -> String,
+    rules: &str,
+) -> Verdict {
+    if all_right {
+        return Verdict::pass(exercise, passed());
+    }
+    let cost = guess_cost(exercise);
+    Verdict::not_yet(
+        exercise,
+        format!(
+            "not all {count} predictions are right yet (which ones, or how many, is not said: each \
+             is one of a few answers, so that would give the answers away). {rules}{cost}"
+        ),
+    )
+}
+
+/// Counts a wrong attempt at `exercise` (a prediction check, which could be answered by trying
+/// every combination) and, from the attempt after [`FREE_GUESSES`] on, waits before the verdict:
+/// 10 s, 20 s, … at most 60 s. Returns the sentence that says so (empty while attempts are free).
+/// Attempts made at once from several threads wait one after another (one lock), so threads do
+/// not buy parallel guesses.
 ///
 /// The count lives in an environment variable of the kernel's process: evcxr links the crate into
-/// every cell anew, so a `static` would start again at 0 in each cell.
+/// every cell anew, so a `static` would start again at 0 in each cell. The learner owns that
+/// process: the cost slows a loop of guesses down, it is not a boundary (the value of a prediction
+/// exercise is the reasoning, and a learner set on skipping it can run the code instead).
 pub(crate) fn guess_cost(exercise: &str) -> String {
-    let key: String = exercise
-        .split_whitespace()
-        .next()
-        .unwrap_or(exercise)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let key = format!("COURSE_WRONG_GUESSES_{key}");
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = guess_key(exercise);
     let n = std::env::var(&key)
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
@@ -179,6 +208,25 @@ pub(crate) fn guess_cost(exercise: &str) -> String {
         " (wrong attempt {n}: this verdict waited {wait} s, and the next will wait longer: work each \
          step out with the rule instead of trying combinations)"
     )
+}
+
+/// The environment variable that counts wrong attempts at `exercise` (by its number, `7.3` →
+/// `COURSE_WRONG_GUESSES_7_3`).
+fn guess_key(exercise: &str) -> String {
+    let number: String = exercise
+        .split_whitespace()
+        .next()
+        .unwrap_or(exercise)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("COURSE_WRONG_GUESSES_{number}")
+}
+
+/// Forgets the wrong attempts at `exercise` (tests that try many wrong predictions on purpose).
+#[cfg(test)]
+pub(crate) fn forget_wrong_attempts(exercise: &str) {
+    std::env::remove_var(guess_key(exercise));
 }
 
 /// Reads back what [`run_check`]'s child wrote: `passed`, exercise, message length, message, evidence.
@@ -226,5 +274,53 @@ mod tests {
             "a length past the end is refused, not sliced"
         );
         assert_eq!(decode("garbage"), None);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "waits 10 s on purpose")]
+    fn predictions_are_judged_all_at_once_and_guessing_costs_time() {
+        let ex = "9.8 test";
+        forget_wrong_attempts(ex);
+        let v = judge_all_at_once(ex, 5, true, || "all right".into(), "RULES");
+        assert_eq!((v.passed, v.message.as_str()), (true, "all right"));
+        // The free attempts: one verdict for every wrong combination, rules stated, no wait.
+        let t = std::time::Instant::now();
+        let first = judge_all_at_once(ex, 5, false, || unreachable!(), "RULES");
+        for _ in 1..FREE_GUESSES {
+            let again = judge_all_at_once(ex, 5, false, || unreachable!(), "RULES");
+            assert_eq!(
+                again, first,
+                "the same words every time: nothing to read from them"
+            );
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            !first.passed
+                && first
+                    .message
+                    .starts_with("not all 5 predictions are right yet")
+                && first.message.contains("RULES"),
+            "{first}"
+        );
+        // The next costs 10 s, and says so; two threads at once wait one after the other.
+        let t = std::time::Instant::now();
+        let both: Vec<Verdict> = std::thread::scope(|s| {
+            let h: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| judge_all_at_once(ex, 5, false, || unreachable!(), "R")))
+                .collect();
+            h.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let waited = t.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_secs(30),
+            "10 s then 20 s, one after the other: {waited:?}"
+        );
+        assert!(both.iter().any(|v| v
+            .message
+            .contains("wrong attempt 4: this verdict waited 10 s")));
+        assert!(both.iter().any(|v| v
+            .message
+            .contains("wrong attempt 5: this verdict waited 20 s")));
+        forget_wrong_attempts(ex);
     }
 }

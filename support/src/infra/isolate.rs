@@ -25,7 +25,8 @@
 //!   `/proc/self/mem`, no file planted for a later build), `io_uring` (which opens files without
 //!   those calls), making a process (`fork`, `vfork`, `clone` without `CLONE_THREAD`, `clone3`,
 //!   `execve`), reading or writing another process's memory (`process_vm_*`, `ptrace`), signalling
-//!   any process but itself, leaving its process group (`setsid`, `setpgid`), sockets and `chroot`.
+//!   any process but itself, leaving its process group (`setsid`, `setpgid`), sockets, `chroot` and
+//!   mounting (`mount` and the new mount API: `fsopen`, `open_tree`, `move_mount`, …).
 //!   A denied call fails with `EPERM` (std reports "Operation not permitted"), so safe code sees an
 //!   ordinary error.
 //!
@@ -323,6 +324,17 @@ fn denied_calls() -> Vec<i64> {
         // Network, and what only root could do.
         SYS_socket,
         SYS_mount,
+        // The new mount API mounts without `mount` (root could bind a folder over the course's).
+        SYS_fsopen,
+        SYS_fsconfig,
+        SYS_fsmount,
+        SYS_fspick,
+        SYS_move_mount,
+        SYS_open_tree,
+        SYS_mount_setattr,
+        // Accounting records written by the kernel to a file of root's choosing, quotas.
+        SYS_acct,
+        SYS_quotactl,
         SYS_umount2,
         SYS_unshare,
         SYS_setns,
@@ -354,6 +366,7 @@ fn denied_calls() -> Vec<i64> {
         SYS_mknod,
         SYS_fork,
         SYS_vfork,
+        SYS_kexec_file_load,
     ]);
     calls
 }
@@ -879,6 +892,17 @@ mod tests {
                         _ => Ok(()),
                     }
                 }),
+                // SAFETY: fsopen with a valid C string and no flags; a descriptor it returned (if
+                // the guard failed) is closed at once.
+                refused("fsopen", unsafe {
+                    let fd = libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 0);
+                    if fd >= 0 {
+                        libc::close(fd as libc::c_int);
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                }),
                 // SAFETY: signal 0 only probes; init exists.
                 refused("signal init", unsafe {
                     if libc::kill(1, 0) == 0 {
@@ -896,7 +920,7 @@ mod tests {
         for line in text.lines() {
             assert!(line.contains("refused (permission denied)"), "{text}");
         }
-        assert_eq!(text.lines().count(), 9, "{text}");
+        assert_eq!(text.lines().count(), 10, "{text}");
         assert!(!planted.exists(), "no file was planted");
         assert_eq!(keep, [1, 2, 3], "the caller's data is untouched");
     }

@@ -123,8 +123,33 @@ pub fn target_dir() -> PathBuf {
 
 /// Runs `cargo run --release --example NAME -- ARGS` for the support crate, with extra environment
 /// variables `envs` (e.g. `GLIBC_TUNABLES`). Never panics: a failure is in the output.
+///
+/// A mode whose name starts with [`ANSWER_MODE`] prints an exercise's expected answer (the events
+/// exercise 7.1 asks for): it is the checks' own and is refused here (a failed output that says
+/// so), so that no public function of the crate hands out an answer.
 pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)]) -> ProgramOutput {
+    if let Some(mode) = args.iter().find(|a| a.starts_with(ANSWER_MODE)) {
+        return ProgramOutput {
+            command: format!("cargo run --release --example {name} -- {}", args.join(" ")),
+            success: false,
+            stdout: String::new(),
+            stderr: format!(
+                "`{mode}` prints an exercise's answer: only the exercise's check runs it"
+            ),
+            code: None,
+            signal: None,
+            seconds: 0.0,
+        };
+    }
     cargo_run(&["run", "--release"], name, args, envs)
+}
+
+/// The prefix of the program modes that print an exercise's answer ([`run_example`] refuses them).
+pub const ANSWER_MODE: &str = "exercise-";
+
+/// [`run_example`] for a check of the crate, answer modes allowed.
+pub(crate) fn run_answer_program(name: &str, args: &[&str]) -> ProgramOutput {
+    cargo_run(&["run", "--release"], name, args, &[])
 }
 
 /// Runs an example under Miri (`cargo +nightly miri run --example NAME -- ARGS`) in a child

@@ -569,6 +569,11 @@ pub fn screen(source: &str) -> Result<(), String> {
             Some(name) if punct(i + 1, '!') && REFUSED_MACROS.contains(&name) => {
                 return Err(format!("the source uses `{name}!`: the function's source is all the program reads, in Rust"))
             }
+            // Machine code needs no `!` after its name to be reached: a macro can be handed the
+            // name (`m!(global_asm)`) and call it. No solution names these.
+            Some(name) if name.ends_with("asm") && REFUSED_MACROS.contains(&name) => {
+                return Err(format!("the source names `{name}`: no machine code, the budget counts Rust"))
+            }
             _ => {}
         }
         if punct(i, '#') {
@@ -590,6 +595,49 @@ pub fn screen(source: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// After the build: the compiler's own list of the files the learner's crate read (cargo's
+/// dep-info, `liblearner.d`) must hold `src/learner.rs` alone. This decides on what was compiled,
+/// not on how the source spells it: a file brought in through a macro that is handed `include`
+/// or `include_str` (`m!(include_str)`), which no screen of tokens sees, is refused here.
+fn read_only_its_source(dep_info: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(dep_info).map_err(|e| {
+        format!(
+            "cannot read the build's list of source files ({}): {e}",
+            dep_info.display()
+        )
+    })?;
+    let (_, deps) = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(": "))
+        .ok_or_else(|| {
+            format!(
+                "the build's list of source files is empty ({})",
+                dep_info.display()
+            )
+        })?;
+    // Paths are separated by spaces; a space inside a path is written `\ `.
+    let deps = deps.replace("\\ ", "\u{0}");
+    let others: Vec<String> = deps
+        .split_whitespace()
+        .map(|d| d.replace('\u{0}', " "))
+        .filter(|d| !d.ends_with("/src/learner.rs"))
+        .collect();
+    if others.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<&str> = others
+            .iter()
+            .map(|d| d.rsplit('/').next().unwrap_or(d))
+            .collect();
+        Err(format!(
+            "your source brought in {} other file(s) ({}): the function's source is all the program reads",
+            others.len(),
+            names.join(", ")
+        ))
+    }
 }
 
 /// The folder of the projects (`TARGET/course-budget`).
@@ -802,6 +850,7 @@ pub fn run_budget_within(
             first_errors(&built.stderr)
         ));
     }
+    read_only_its_source(&root.join("target").join("release").join("liblearner.d"))?;
     let nonce = new_nonce();
     let nonce_file = dir.join("nonce");
     std::fs::write(&nonce_file, &nonce)
@@ -946,5 +995,32 @@ mod tests {
         // Ending the process or starting one is the kernel's to refuse (at run time), not a word's.
         assert!(screen("fn f() { std::process::exit(0) }").is_ok());
         assert!(deny_source().contains("fn deny()") && deny_source().contains("DENY_1"));
+        // Machine code named without its `!` (handed to a macro) is refused too.
+        let e =
+            screen("macro_rules! g { ($m:ident) => { $m!(\"\"); } } g!(global_asm); pub fn f() {}")
+                .unwrap_err();
+        assert!(e.contains("`global_asm`"), "{e}");
+    }
+
+    #[test]
+    fn the_compiled_crate_read_its_own_source_only() {
+        let dir = std::env::temp_dir().join(format!("course-depinfo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.join("liblearner.d");
+        std::fs::write(
+            &d,
+            "/t/release/liblearner.rlib: /p/with\\ space/src/learner.rs\n",
+        )
+        .unwrap();
+        assert_eq!(read_only_its_source(&d), Ok(()));
+        std::fs::write(
+            &d,
+            "/t/liblearner.rlib: /p/src/learner.rs /home/x/evil.rs /etc/hostname\n",
+        )
+        .unwrap();
+        let e = read_only_its_source(&d).unwrap_err();
+        assert!(e.contains("2 other file(s) (evil.rs, hostname)"), "{e}");
+        assert!(read_only_its_source(&dir.join("missing.d")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

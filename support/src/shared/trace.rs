@@ -684,7 +684,15 @@ pub fn arc_overflow() -> ProgramOutput {
 /// Runs `rc_trace exercise-weak`: the events of exercise 7.1, each allocator call named by its
 /// block (`root` or `leaf`), after the marks `drop(root)` and `drop(leaf)`.
 pub(crate) fn weak_exercise_events() -> Result<Vec<RcEvent>, String> {
-    read_lines(&run(&["exercise-weak"])?, "ev", RcEvent::from_line)
+    let out = crate::infra::programs::run_answer_program(PROGRAM, &["exercise-weak"]);
+    if !out.success {
+        return Err(format!(
+            "{PROGRAM} exercise-weak failed ({}): {}",
+            out.status_text(),
+            out.stderr.trim()
+        ));
+    }
+    read_lines(&out.stdout, "ev", RcEvent::from_line)
 }
 
 #[cfg(test)]
