@@ -8,9 +8,11 @@
 //! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
 //! | [`isolate`] | the one sandbox for learner code: a forked child, bounded, denied files and processes (seccomp) |
+//! | [`files`] | reading a file a learner names: regular files only, never blocking, bounded |
 //! | [`limits`] | the bounds every entry point checks before allocating, looping or spawning |
 
 pub mod env_report;
+pub mod files;
 pub mod isolate;
 pub mod limits;
 pub mod programs;

@@ -84,12 +84,24 @@ pub const WORKLOADS: [&str; 3] = ["json", "words", "handoff"];
 pub const MAX_RUNS: usize = 9;
 /// Most threads (pairs) one comparison asks for.
 pub const MAX_THREADS: usize = 4;
-/// The largest size a comparison accepts (the programs' own limit).
+/// The largest size a comparison accepts (the programs' own limit; `json` has a smaller one in
+/// [`JOB_BOUNDS`]).
 pub const MAX_SIZE: usize = 200_000;
-/// Most rounds.
+/// Most rounds (and at most [`JOB_BOUNDS`]' work per thread).
 pub const MAX_ROUNDS: usize = 50;
 /// Longest one measured process may run.
 pub const RUN_SECONDS: u64 = 60;
+/// Per workload: the largest size, and the most work per thread (size × rounds). The largest job
+/// these accept, at [`MAX_THREADS`] threads, must finish on every allocator: `bench-sizeclass`
+/// holds everything in one 256 MiB arena (json at 200 000 records and 4 threads ran out of it and
+/// aborted; 20 000 records peaked at 184 MiB resident), and within [`RUN_SECONDS`] (json at
+/// 20 000 records × 50 rounds took 68.5 s on `SizeClasses` with 4 threads on 2 busy cores; 10
+/// rounds are a fifth of that). `programs/alloc-bench/tests/largest.rs` runs the largest of each.
+pub const JOB_BOUNDS: [(&str, usize, usize); 3] = [
+    ("json", 20_000, 200_000),
+    ("words", MAX_SIZE, 4_000_000),
+    ("handoff", MAX_SIZE, 4_000_000),
+];
 
 /// One run of one program.
 #[derive(Clone, Debug, PartialEq)]
@@ -148,6 +160,14 @@ pub fn check_request(jobs: &[Job], threads: &[usize], runs: usize) -> Result<(),
         }
         within("size", j.size, 1, MAX_SIZE)?;
         within("rounds", j.rounds, 1, MAX_ROUNDS)?;
+        if let Some(&(w, size, work)) = JOB_BOUNDS.iter().find(|b| b.0 == j.workload) {
+            within(&format!("size of {w}"), j.size, 1, size)?;
+            at_most(
+                &format!("work of {w} per thread (size × rounds)"),
+                j.size.saturating_mul(j.rounds),
+                work,
+            )?;
+        }
     }
     at_most(
         "processes (jobs × thread counts × 4 allocators × runs)",
@@ -185,8 +205,8 @@ pub fn parse_output(allocator: Allocator, stdout: &str) -> Result<RunLine, Strin
 pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Comparison, String> {
     check_request(jobs, threads, runs)?;
     if !super::run::binary(Allocator::ALL[0].binary()).is_file() {
-        // Progress for the learner: this first build compiles C code for about a minute.
-        println!("building chapter 8's programs once (jemalloc's and mimalloc's C code: about a minute)...");
+        // Progress for the learner: this first build compiles C code (the cell prints its time).
+        println!("building chapter 8's programs once (jemalloc's and mimalloc's C code; its time is printed below)...");
     }
     let build = build_all()?;
     let mut samples = Vec::new();

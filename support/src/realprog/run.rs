@@ -169,11 +169,16 @@ fn reader(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u
     })
 }
 
+/// The longest any measured child may run, whatever limit a caller asks for.
+pub const MAX_RUN_LIMIT: Duration = Duration::from_secs(3600);
+
 /// Runs `cmd` (stdin closed, stdout and stderr captured, in a process group of its own), waits at
-/// most `limit`, then kills the group; a group left behind by a child that ended is killed too.
-/// The peak resident memory is the child's own (`wait4`'s rusage of that pid, not of every child).
-/// Never panics: a program that cannot start is a failed `Measured`.
+/// most `limit` (at most [`MAX_RUN_LIMIT`]; zero stops it at once), then kills the group; a group
+/// left behind by a child that ended is killed too. The peak resident memory is the child's own
+/// (`wait4`'s rusage of that pid, not of every child). Never panics, for any `limit`: a program
+/// that cannot start is a failed `Measured`, and no process of the group outlives the call.
 pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
+    let limit = limit.min(MAX_RUN_LIMIT);
     let start = Instant::now();
     let failed = |why: String| Measured {
         success: false,
@@ -215,7 +220,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
             break;
         }
         if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return failed(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+            let why = format!("wait4 failed: {}", std::io::Error::last_os_error());
+            // SAFETY: signalling the group made for this child (its members only); nothing of it
+            // may outlive this call.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            return failed(why);
         }
         if Instant::now() >= deadline && !timed_out {
             timed_out = true;

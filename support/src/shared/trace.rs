@@ -340,12 +340,41 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Reads the output of `rc_trace timeline`.
+    /// Reads the output of `rc_trace timeline`, refusing a timeline no `Rc` can make: steps not
+    /// numbered 1, 2, 3, ..., a value that comes back to life or a block that comes back, a block
+    /// freed before its value was dropped (the strong pointers' shared weak reference keeps the
+    /// block until the value is gone), counts shown for a freed block or missing for a live one.
     pub fn parse(stdout: &str) -> Result<Timeline, String> {
         let steps = read_lines(stdout, "step", TimelineStep::from_line)?;
         let events = read_lines(stdout, "ev", RcEvent::from_line)?;
         if steps.is_empty() {
             return Err("rc_trace timeline printed no steps".into());
+        }
+        let mut before: Option<&TimelineStep> = None;
+        for (i, s) in steps.iter().enumerate() {
+            let at = format!("step {} (`{}`)", s.n, s.code);
+            if s.n != i + 1 {
+                return Err(format!(
+                    "{at}: steps are numbered 1, 2, 3, ...; this is the {} step",
+                    i + 1
+                ));
+            }
+            if s.block_freed && !s.value_dropped {
+                return Err(format!(
+                    "{at}: the block is freed but its value was not dropped: an Rc frees its block only after the value"
+                ));
+            }
+            if s.block_freed != (s.strong.is_none() && s.weak.is_none()) {
+                return Err(format!(
+                    "{at}: counts are read from a live block and from no freed one"
+                ));
+            }
+            if let Some(b) = before {
+                if (b.value_dropped && !s.value_dropped) || (b.block_freed && !s.block_freed) {
+                    return Err(format!("{at}: a dropped value or a freed block came back"));
+                }
+            }
+            before = Some(s);
         }
         Ok(Timeline { steps, events })
     }
