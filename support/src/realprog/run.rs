@@ -147,6 +147,9 @@ pub struct Measured {
     pub wall: f64,
     /// Peak resident memory of the child, in KiB (`ru_maxrss` from `wait4`).
     pub max_rss_kib: u64,
+    /// CPU seconds the child used, user and system, all its threads (`ru_utime` + `ru_stime`
+    /// from `wait4`).
+    pub cpu: f64,
     /// What it printed (at most [`MAX_OUTPUT_BYTES`]).
     pub stdout: String,
     /// Its errors (at most [`MAX_OUTPUT_BYTES`]).
@@ -186,6 +189,7 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         code: None,
         wall: 0.0,
         max_rss_kib: 0,
+        cpu: 0.0,
         stdout: String::new(),
         stderr: String::new(),
     };
@@ -268,6 +272,10 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         code,
         wall,
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        cpu: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6)
+            .sum(),
         stdout,
         stderr,
     }
@@ -287,6 +295,7 @@ pub fn run_binary(name: &str, args: &[String], limit: Duration) -> Measured {
             code: None,
             wall: 0.0,
             max_rss_kib: 0,
+            cpu: 0.0,
             stdout: String::new(),
             stderr: String::new(),
         };
