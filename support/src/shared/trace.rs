@@ -8,7 +8,7 @@
 //! | [`timeline`] | `timeline` | one `Rc`, a clone and a `Weak`, dropped one by one: the counts read from the block after each step, the value's drop and the block's free |
 //! | [`cycles`] | `cycles ROUNDS` | live bytes after each round of building and dropping a cycle of strong links, the same with a `Weak` back link, and a tree with `Weak` parents |
 //! | [`structure_costs`] | `structures RUNS N...` | one tree built four ways ([`super::structures`]): allocations, peak bytes, time |
-//! | [`child_layouts`] | `layout` | the block the allocator was asked for by `Rc::new` for three values, and where `Rc::as_ptr` points in it |
+//! | [`child_layouts`] | `layout` | the block the allocator was asked for by four `Rc::new` calls and one `Rc::from(Vec)`, each named by its code, and where `Rc::as_ptr` points in it |
 //! | [`arc_overflow`] | `arc-overflow` | the program aborts in `Arc::clone` past `MAX_REFCOUNT` (its exit status is shown) |
 //! | `weak_exercise_events` (crate-private: the answer of exercise 7.1) | `exercise-weak` | the events of exercise 7.1, each block named |
 //!
@@ -663,10 +663,10 @@ pub fn structures_chart(costs: &[StructureCost], allocations: bool) -> Chart {
     c
 }
 
-/// What the allocator was asked for by `Rc::new` of one value, in the child program.
+/// What the allocator was asked for by one `Rc` constructor, in the child program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildBlock {
-    /// The value's type.
+    /// The code that made the block (`Rc::new(7u64)`, `Rc::<[u32]>::from(vec![1, 2, 3])`).
     pub ty: String,
     /// The block's size, as the allocator saw it.
     pub size: usize,
