@@ -472,7 +472,8 @@ impl Comparison {
             "process CPU time (median, ms)",
             "CPU / work time",
             "allocator calls (median)",
-            "lock found held (median, % of calls)",
+            "work time per call and thread (ns)",
+            "lock found held: times (% of calls), median",
             "spin turns per wait (median)",
         ])
         .caption(format!(
@@ -496,11 +497,14 @@ impl Comparison {
                     |s: &Sample, k: &str| s.view.iter().find(|v| v.0 == k).map(|v| v.1 as f64);
                 let work = med(&|s| s.seconds);
                 let cpu = med(&|s| s.cpu);
-                let (calls, held, turns) = if a == Allocator::SizeClasses {
+                let (calls, per_call, held, turns) = if a == Allocator::SizeClasses {
+                    let calls = med(&|s| view(s, "calls").unwrap_or(0.0));
                     (
-                        format!("{:.0}", med(&|s| view(s, "calls").unwrap_or(0.0))),
+                        format!("{calls:.0}"),
+                        format!("{:.0}", work * 1e9 / (calls / th as f64).max(1.0)),
                         format!(
-                            "{:.1} %",
+                            "{:.0} ({:.3} %)",
+                            med(&|s| view(s, "contended").unwrap_or(0.0)),
                             med(&|s| 100.0 * view(s, "contended").unwrap_or(0.0)
                                 / view(s, "calls").unwrap_or(0.0).max(1.0))
                         ),
@@ -513,6 +517,7 @@ impl Comparison {
                 } else {
                     (
                         "-".into(),
+                        "-".into(),
                         "(no lock of its own to count)".into(),
                         "-".into(),
                     )
@@ -524,6 +529,7 @@ impl Comparison {
                     format!("{:.1}", cpu * 1e3),
                     format!("{:.2}", cpu / work.max(1e-9)),
                     calls,
+                    per_call,
                     held,
                     turns,
                 ]);
@@ -541,7 +547,7 @@ impl Comparison {
 
     /// What each allocator said about itself after `workload`'s last run at `threads` threads.
     pub fn views_table(&self, workload: &str, threads: usize) -> Table {
-        let mut t = Table::new(["allocator", "its own figure", "value"]).caption(format!(
+        let mut t = Table::new(["allocator", "its own figure", "value", "unit"]).caption(format!(
             "{workload}, {threads} thread(s): each allocator's own statistics after the work (everything freed)"
         ));
         for a in Allocator::ALL {
@@ -552,7 +558,14 @@ impl Comparison {
                 .find(|s| s.workload == workload && s.threads == threads && s.allocator == a)
             {
                 for (k, v) in &s.view {
-                    t.row([a.to_string(), k.clone(), format!("{v}")]);
+                    let unit = if ["calls", "refusals", "contended", "spins", "slabs"]
+                        .contains(&k.as_str())
+                    {
+                        "count"
+                    } else {
+                        "bytes"
+                    };
+                    t.row([a.to_string(), k.clone(), format!("{v}"), unit.to_string()]);
                 }
             }
         }

@@ -420,8 +420,9 @@ impl Profile {
         out
     }
 
-    /// The top `n` labels by bytes: label, bytes, blocks, share of all bytes, how many call stacks
-    /// the label joins, and the call stack of the largest of them (up to eight frames).
+    /// The top `n` sites (call stacks) by bytes, each with its label, bytes, blocks, share of all
+    /// bytes and its own call stack (up to eight frames): one row per stack, so a label reached by
+    /// several stacks has several rows, each showing the stack its bytes really came from.
     pub fn table(&self, n: usize) -> Table {
         let total = self.total_bytes().max(1) as f64;
         let mut t = Table::new([
@@ -430,28 +431,27 @@ impl Profile {
             "bytes",
             "blocks",
             "share of bytes",
-            "call stacks",
-            "call stack of its largest, innermost first",
+            "its call stack, innermost first",
         ])
         .caption(format!(
-            "{} — {} bytes in {} blocks in all",
+            "{} — {} bytes in {} blocks in all, {} call stacks; one row per call stack",
             self.command,
             self.total_bytes(),
-            self.total_blocks()
+            self.total_blocks(),
+            self.sites.len()
         ));
-        for (i, g) in self.by_label().into_iter().take(n.min(100)).enumerate() {
+        for (i, site) in self.sites.iter().take(n.min(100)).enumerate() {
             let stack: Vec<String> = self
-                .frames(g.largest)
+                .frames(site)
                 .take(8)
                 .map(|f| f.chars().take(90).collect())
                 .collect();
             t.row([
                 (i + 1).to_string(),
-                g.label.to_string(),
-                g.bytes.to_string(),
-                g.blocks.to_string(),
-                format!("{:.1} %", g.bytes as f64 * 100.0 / total),
-                g.stacks.to_string(),
+                self.label(site).to_string(),
+                site.total_bytes.to_string(),
+                site.total_blocks.to_string(),
+                format!("{:.1} %", site.total_bytes as f64 * 100.0 / total),
                 stack.join(" ← "),
             ]);
         }
@@ -460,18 +460,20 @@ impl Profile {
 
     /// A bar chart of the top `n` sites' bytes (and blocks), numbered as in [`Profile::table`].
     pub fn chart(&self, n: usize) -> Bars {
-        let top: Vec<_> = self.by_label().into_iter().take(n.clamp(1, 20)).collect();
+        let top: Vec<(u64, u64)> = self
+            .sites
+            .iter()
+            .take(n.clamp(1, 20))
+            .map(|s| (s.total_bytes, s.total_blocks))
+            .collect();
         Bars::new(
             "top allocation sites (dhat-rs): bytes and blocks allocated",
             "site (numbered as in the table)",
             "KiB allocated / thousands of blocks",
         )
         .groups(top.iter().enumerate().map(|(i, _)| format!("#{}", i + 1)))
-        .series("KiB", top.iter().map(|g| g.bytes as f64 / 1024.0))
-        .series(
-            "thousand blocks",
-            top.iter().map(|g| g.blocks as f64 / 1000.0),
-        )
+        .series("KiB", top.iter().map(|g| g.0 as f64 / 1024.0))
+        .series("thousand blocks", top.iter().map(|g| g.1 as f64 / 1000.0))
     }
 }
 
