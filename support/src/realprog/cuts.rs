@@ -194,6 +194,14 @@ mod tests {
             .unwrap_err()
             .contains("1 x (2.5 µs after 2.0 µs)"));
         assert!(saving_per_allocation(&[]).is_err());
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads a file: Miri's isolation refuses it (nothing raw here)"
+    )]
+    fn a_listing_is_one_function_with_its_repository_path() {
         let src = source("report_0_baseline").unwrap();
         assert!(
             src.starts_with("// programs/alloc-bench/src/cuts.rs:"),
@@ -204,6 +212,12 @@ mod tests {
             "{src}"
         );
         assert!(source("nope").unwrap_err().contains("no `pub fn nope`"));
+    }
+
+    #[test]
+    fn charts_and_bounds() {
+        let out = "step step=0 name=0·baseline change=a·b events=2 requests=3 calls=10.5 bytes=100 peak=50 ns=2000 checksum=9\n";
+        let s = parse_steps(out).unwrap();
         assert!(calls_chart(&s).to_svg().is_ok() && time_chart(&s).to_svg().is_ok());
         assert!(parse_steps("nothing").is_err());
         assert!(parse_steps("step step=x").is_err());
