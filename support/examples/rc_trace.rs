@@ -453,7 +453,7 @@ fn layout() {
             .filter(|e| e.kind == EventKind::Alloc)
             .collect();
         let Some(block) = allocs.last() else {
-            fail(&format!("Rc::new for {ty} made no allocation"));
+            fail(&format!("{ty} made no allocation"));
         };
         let c = ChildBlock {
             ty: ty.to_string(),
@@ -470,11 +470,14 @@ fn layout() {
             ));
         }
     }
-    one("u64", || Rc::new(7u64));
-    one("()", || Rc::new(()));
-    one("Wide (align 64)", || Rc::new(Wide(1)));
-    one("dyn Debug (a u16)", || Rc::new(5u16) as Rc<dyn Debug>);
-    one("[u32] of 3, from a Vec", || {
+    // Each row is named by the code that made the block.
+    one("Rc::new(7u64)", || Rc::new(7u64));
+    one("Rc::new(())", || Rc::new(()));
+    one("Rc::new(Wide(1))", || Rc::new(Wide(1)));
+    one("Rc::new(5u16) as Rc<dyn Debug>", || {
+        Rc::new(5u16) as Rc<dyn Debug>
+    });
+    one("Rc::<[u32]>::from(vec![1, 2, 3])", || {
         Rc::<[u32]>::from(vec![1u32, 2, 3])
     });
 }
@@ -534,13 +537,14 @@ fn arc_overflow() {
     );
     let first = Arc::clone(&a);
     std::mem::forget(first);
+    // What the program can observe is the count in the block, before and after each clone; the
+    // value `fetch_add` returned inside `Arc::clone` is the count before the clone.
+    let after_first = inspect_arc(&a).strong_in_block;
     println!(
-        "clone 1: fetch_add returned {max_refcount}, not above MAX_REFCOUNT: the count is now {}",
-        Arc::strong_count(&a)
+        "clone 1 returned: the strong word reads {after_first} (it read {max_refcount} before: not above MAX_REFCOUNT, no abort)"
     );
     println!(
-        "clone 2: fetch_add returns {}, above MAX_REFCOUNT: abort() ...",
-        max_refcount as u128 + 1
+        "clone 2 starts with the strong word at {after_first}, above MAX_REFCOUNT = {max_refcount} ..."
     );
     let second = Arc::clone(&a);
     std::mem::forget(second);

@@ -294,7 +294,8 @@ fn judge_leak(ex: &str, b: &Built, leaked: Option<usize>) -> Verdict {
     }
     let heap = if after.blocks_left == 0 {
         format!(
-            "all {} watched blocks ({} bytes) were freed",
+            "all {} watched blocks ({} bytes) were held by nothing but the check's own Weaks (so \
+             they were freed when those went)",
             after.blocks, after.bytes
         )
     } else {

@@ -8,8 +8,10 @@
 //! | [`timing`] | repeat-and-take-the-median timing for cells; criterion results for charts |
 //! | [`env_report`] | toolchain, rust-src, glibc and evcxr facts for chapter 0 |
 //! | [`isolate`] | the one sandbox for learner code: a forked child, bounded, denied files and processes (seccomp) |
+//! | [`files`] | reading a file a learner names: regular files only, never blocking, bounded |
 
 pub mod env_report;
+pub mod files;
 pub mod isolate;
 pub mod programs;
 pub mod std_source;

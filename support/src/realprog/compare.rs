@@ -84,18 +84,32 @@ pub const WORKLOADS: [&str; 3] = ["json", "words", "handoff"];
 pub const MAX_RUNS: usize = 9;
 /// Most threads (pairs) one comparison asks for.
 pub const MAX_THREADS: usize = 4;
-/// The largest size a comparison accepts (the programs' own limit).
+/// The largest size a comparison accepts (the programs' own limit; `json` has a smaller one in
+/// [`JOB_BOUNDS`]).
 pub const MAX_SIZE: usize = 200_000;
-/// Most rounds.
+/// Most rounds (and at most [`JOB_BOUNDS`]' work per thread).
 pub const MAX_ROUNDS: usize = 50;
 /// Longest one measured process may run.
 pub const RUN_SECONDS: u64 = 60;
+/// Per workload: the largest size, and the most work per thread (size × rounds). The largest job
+/// these accept, at [`MAX_THREADS`] threads, must finish on every allocator: `bench-sizeclass`
+/// holds everything in one 256 MiB arena (json at 200 000 records and 4 threads ran out of it and
+/// aborted; 20 000 records peaked at 184 MiB resident), and within [`RUN_SECONDS`] (json at
+/// 20 000 records × 50 rounds took 68.5 s on `SizeClasses` with 4 threads on 2 busy cores; 10
+/// rounds are a fifth of that). `programs/alloc-bench/tests/largest.rs` runs the largest of each.
+pub const JOB_BOUNDS: [(&str, usize, usize); 3] = [
+    ("json", 20_000, 200_000),
+    ("words", MAX_SIZE, 4_000_000),
+    ("handoff", MAX_SIZE, 4_000_000),
+];
 
 /// One run of one program.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     /// Which allocator.
     pub allocator: Allocator,
+    /// The round it ran in, from 0: every allocator runs once per round, one after the other.
+    pub round: usize,
     /// Which workload.
     pub workload: String,
     /// Threads (pairs for `handoff`).
@@ -104,6 +118,8 @@ pub struct Sample {
     pub seconds: f64,
     /// Wall time of the whole process, start-up and exit included.
     pub wall: f64,
+    /// CPU seconds of the whole process, all threads (from `wait4`).
+    pub cpu: f64,
     /// Peak resident memory of the process, KiB, as the program read it (`VmHWM`): what the charts use.
     pub peak_kib: u64,
     /// `ru_maxrss` from the parent's `wait4`, KiB: never below the parent's own RSS when it
@@ -148,6 +164,14 @@ pub fn check_request(jobs: &[Job], threads: &[usize], runs: usize) -> Result<(),
         }
         within("size", j.size, 1, MAX_SIZE)?;
         within("rounds", j.rounds, 1, MAX_ROUNDS)?;
+        if let Some(&(w, size, work)) = JOB_BOUNDS.iter().find(|b| b.0 == j.workload) {
+            within(&format!("size of {w}"), j.size, 1, size)?;
+            at_most(
+                &format!("work of {w} per thread (size × rounds)"),
+                j.size.saturating_mul(j.rounds),
+                work,
+            )?;
+        }
     }
     at_most(
         "processes (jobs × thread counts × 4 allocators × runs)",
@@ -185,8 +209,8 @@ pub fn parse_output(allocator: Allocator, stdout: &str) -> Result<RunLine, Strin
 pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Comparison, String> {
     check_request(jobs, threads, runs)?;
     if !super::run::binary(Allocator::ALL[0].binary()).is_file() {
-        // Progress for the learner: this first build compiles C code for about a minute.
-        println!("building chapter 8's programs once (jemalloc's and mimalloc's C code: about a minute)...");
+        // Progress for the learner: this first build compiles C code (the cell prints its time).
+        println!("building chapter 8's programs once (jemalloc's and mimalloc's C code; its time is printed below)...");
     }
     let build = build_all()?;
     let mut samples = Vec::new();
@@ -228,10 +252,12 @@ pub fn compare(jobs: &[Job], threads: &[usize], runs: usize) -> Result<Compariso
                     }
                     samples.push(Sample {
                         allocator: a,
+                        round,
                         workload,
                         threads,
                         seconds,
                         wall: m.wall,
+                        cpu: m.cpu,
                         peak_kib,
                         max_rss_kib: m.max_rss_kib,
                         checksum,
@@ -289,14 +315,53 @@ impl Comparison {
         })
     }
 
-    /// (time, peak RSS) of `a` as ratios to `System`'s, measured in the same run.
+    /// (time, peak RSS) of `a` as ratios to `System`'s, one per round: each paired with the
+    /// `System` run of the same round (the runs of a round follow each other, so a busy moment
+    /// of the machine falls on both).
+    pub fn round_ratios(&self, workload: &str, threads: usize, a: Allocator) -> Vec<(f64, f64)> {
+        let of = |al: Allocator, round: usize| {
+            self.samples.iter().find(|s| {
+                s.workload == workload
+                    && s.threads == threads
+                    && s.allocator == al
+                    && s.round == round
+            })
+        };
+        (0..self.runs)
+            .filter_map(|r| {
+                let (base, x) = (of(Allocator::System, r)?, of(a, r)?);
+                Some((
+                    x.seconds / base.seconds.max(1e-9),
+                    x.peak_kib as f64 / (base.peak_kib as f64).max(1.0),
+                ))
+            })
+            .collect()
+    }
+
+    /// (time, peak RSS) of `a` as ratios to `System`'s: the medians of [`Comparison::round_ratios`].
     pub fn ratios(&self, workload: &str, threads: usize, a: Allocator) -> Option<(f64, f64)> {
-        let base = self.cell(workload, threads, Allocator::System)?;
-        let c = self.cell(workload, threads, a)?;
-        Some((
-            c.seconds / base.seconds.max(1e-9),
-            c.rss_mib / base.rss_mib.max(1e-9),
-        ))
+        let r = self.round_ratios(workload, threads, a);
+        if r.is_empty() {
+            return None;
+        }
+        let time: Vec<f64> = r.iter().map(|x| x.0).collect();
+        let rss: Vec<f64> = r.iter().map(|x| x.1).collect();
+        Some((median(&time), median(&rss)))
+    }
+
+    /// The per-round ratios' median and range, e.g. `0.82 (0.78 – 0.85)`, or `≈ 1 (within
+    /// noise: 0.91 – 1.12)` when the range holds 1: the rounds do not agree on which is faster.
+    pub fn ratio_text(ratios: &[f64]) -> String {
+        if ratios.is_empty() {
+            return "-".into();
+        }
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if ratios.len() > 1 && lo <= 1.0 && hi >= 1.0 {
+            format!("≈ 1 (within noise: {lo:.2} – {hi:.2})")
+        } else {
+            format!("{:.2} ({lo:.2} – {hi:.2})", median(ratios))
+        }
     }
 
     fn bars(&self, workload: &str, title: &str, y: &str, pick: impl Fn(Cell) -> f64) -> Bars {
@@ -347,43 +412,127 @@ impl Comparison {
         )
     }
 
-    /// Every (workload, threads, allocator): median time, its spread, peak RSS, both as ratios to
-    /// System.
+    /// Every (workload, threads, allocator): median time and its spread, peak RSS, and both as
+    /// ratios to System's run of the same round (median, and the range over the rounds).
     pub fn table(&self) -> Table {
         let mut t = Table::new([
             "workload",
             "threads",
             "allocator",
-            "time (median)",
-            "min – max",
-            "time / System",
-            "peak RSS",
-            "RSS / System",
+            "time (median, ms)",
+            "time min – max (ms)",
+            "time / System, per round: median (min – max)",
+            "peak RSS (median, MiB)",
+            "RSS / System, per round: median (min – max)",
         ])
         .caption(format!(
-            "{} fresh processes each, round-robin; time = the program's own timing of the work",
+            "{} rounds, each a fresh process per allocator, one after the other; time = the program's own timing of the work; a ratio pairs each run with System's run of the same round",
             self.runs
         ));
         for j in &self.jobs {
             for &th in &self.threads {
                 for a in Allocator::ALL {
-                    let (Some(c), Some((rt, rr))) = (
-                        self.cell(&j.workload, th, a),
-                        self.ratios(&j.workload, th, a),
-                    ) else {
+                    let Some(c) = self.cell(&j.workload, th, a) else {
                         continue;
+                    };
+                    let r = self.round_ratios(&j.workload, th, a);
+                    let (time, rss): (Vec<f64>, Vec<f64>) = r.into_iter().unzip();
+                    let (time, rss) = if a == Allocator::System {
+                        (
+                            "1 (the baseline)".to_string(),
+                            "1 (the baseline)".to_string(),
+                        )
+                    } else {
+                        (Comparison::ratio_text(&time), Comparison::ratio_text(&rss))
                     };
                     t.row([
                         j.workload.clone(),
                         th.to_string(),
                         a.to_string(),
-                        format!("{:.1} ms", c.seconds * 1e3),
+                        format!("{:.1}", c.seconds * 1e3),
                         format!("{:.1} – {:.1}", c.spread.0 * 1e3, c.spread.1 * 1e3),
-                        format!("{rt:.2}"),
-                        format!("{:.1} MiB", c.rss_mib),
-                        format!("{rr:.2}"),
+                        time,
+                        format!("{:.1}", c.rss_mib),
+                        rss,
                     ]);
                 }
+            }
+        }
+        t
+    }
+
+    /// Where `SizeClasses`' time goes under threads: for `workload`, at each thread count, the
+    /// median work time and CPU seconds of `System` and `SizeClasses` processes, and how often
+    /// `SizeClasses`' spin lock was found held (its own counters, read after the work).
+    pub fn contention_table(&self, workload: &str) -> Table {
+        let mut t = Table::new([
+            "threads",
+            "allocator",
+            "work time (median, ms)",
+            "process CPU time (median, ms)",
+            "CPU / work time",
+            "allocator calls (median)",
+            "work time per call and thread (ns)",
+            "lock found held: times (% of calls), median",
+            "spin turns per wait (median)",
+        ])
+        .caption(format!(
+            "{workload}: {} fresh processes each; CPU time counts every thread of the process",
+            self.runs
+        ));
+        for &th in &self.threads {
+            for a in [Allocator::System, Allocator::SizeClasses] {
+                let s: Vec<&Sample> = self
+                    .samples
+                    .iter()
+                    .filter(|s| s.workload == workload && s.threads == th && s.allocator == a)
+                    .collect();
+                if s.is_empty() {
+                    continue;
+                }
+                let med = |f: &dyn Fn(&Sample) -> f64| {
+                    median(&s.iter().map(|s| f(s)).collect::<Vec<_>>())
+                };
+                let view =
+                    |s: &Sample, k: &str| s.view.iter().find(|v| v.0 == k).map(|v| v.1 as f64);
+                let work = med(&|s| s.seconds);
+                let cpu = med(&|s| s.cpu);
+                let (calls, per_call, held, turns) = if a == Allocator::SizeClasses {
+                    let calls = med(&|s| view(s, "calls").unwrap_or(0.0));
+                    (
+                        format!("{calls:.0}"),
+                        format!("{:.0}", work * 1e9 / (calls / th as f64).max(1.0)),
+                        format!(
+                            "{:.0} ({:.3} %)",
+                            med(&|s| view(s, "contended").unwrap_or(0.0)),
+                            med(&|s| 100.0 * view(s, "contended").unwrap_or(0.0)
+                                / view(s, "calls").unwrap_or(0.0).max(1.0))
+                        ),
+                        format!(
+                            "{:.0}",
+                            med(&|s| view(s, "spins").unwrap_or(0.0)
+                                / view(s, "contended").unwrap_or(0.0).max(1.0))
+                        ),
+                    )
+                } else {
+                    (
+                        "-".into(),
+                        "-".into(),
+                        "(no lock of its own to count)".into(),
+                        "-".into(),
+                    )
+                };
+                t.row([
+                    th.to_string(),
+                    a.to_string(),
+                    format!("{:.1}", work * 1e3),
+                    format!("{:.1}", cpu * 1e3),
+                    format!("{:.2}", cpu / work.max(1e-9)),
+                    calls,
+                    per_call,
+                    held,
+                    turns,
+                ]);
             }
         }
         t
@@ -398,7 +547,7 @@ impl Comparison {
 
     /// What each allocator said about itself after `workload`'s last run at `threads` threads.
     pub fn views_table(&self, workload: &str, threads: usize) -> Table {
-        let mut t = Table::new(["allocator", "its own figure", "value"]).caption(format!(
+        let mut t = Table::new(["allocator", "its own figure", "value", "unit"]).caption(format!(
             "{workload}, {threads} thread(s): each allocator's own statistics after the work (everything freed)"
         ));
         for a in Allocator::ALL {
@@ -409,7 +558,14 @@ impl Comparison {
                 .find(|s| s.workload == workload && s.threads == threads && s.allocator == a)
             {
                 for (k, v) in &s.view {
-                    t.row([a.to_string(), k.clone(), format!("{v}")]);
+                    let unit = if ["calls", "refusals", "contended", "spins", "slabs"]
+                        .contains(&k.as_str())
+                    {
+                        "count"
+                    } else {
+                        "bytes"
+                    };
+                    t.row([a.to_string(), k.clone(), format!("{v}"), unit.to_string()]);
                 }
             }
         }
@@ -449,12 +605,14 @@ mod tests {
         assert_eq!((w.as_str(), t, s, c), ("json", 1, 0.5, 7));
         assert_eq!(v, vec![("arena".to_string(), 42)]);
         assert!(parse_output(Allocator::System, "nothing").is_err());
-        let sample = |a, secs, rss| Sample {
+        let sample = |a, round, secs, rss| Sample {
             allocator: a,
+            round,
             workload: "json".into(),
             threads: 1,
             seconds: secs,
             wall: secs,
+            cpu: secs,
             peak_kib: rss,
             max_rss_kib: rss,
             checksum: 7,
@@ -462,10 +620,12 @@ mod tests {
         };
         let c = Comparison {
             samples: vec![
-                sample(Allocator::System, 2.0, 2048),
-                sample(Allocator::System, 4.0, 2048),
-                sample(Allocator::System, 3.0, 2048),
-                sample(Allocator::Jemalloc, 1.5, 1024),
+                sample(Allocator::System, 0, 2.0, 2048),
+                sample(Allocator::System, 1, 4.0, 2048),
+                sample(Allocator::System, 2, 3.0, 2048),
+                sample(Allocator::Jemalloc, 0, 1.0, 1024),
+                sample(Allocator::Jemalloc, 1, 4.4, 1024),
+                sample(Allocator::Jemalloc, 2, 1.5, 1024),
             ],
             jobs: vec![Job {
                 workload: "json".into(),
@@ -484,11 +644,25 @@ mod tests {
             (cell.seconds, cell.spread, cell.rss_mib),
             (3.0, (2.0, 4.0), 2.0)
         );
+        // Per round: 1.0/2.0, 4.4/4.0, 1.5/3.0: the median is 0.5, but one round has jemalloc
+        // slower, so the range holds 1.
+        let r = c.round_ratios("json", 1, Allocator::Jemalloc);
+        assert_eq!(r.len(), 3);
         assert_eq!(c.ratios("json", 1, Allocator::Jemalloc), Some((0.5, 0.5)));
+        let time: Vec<f64> = r.iter().map(|x| x.0).collect();
+        assert_eq!(
+            Comparison::ratio_text(&time),
+            "≈ 1 (within noise: 0.50 – 1.10)"
+        );
+        assert_eq!(
+            Comparison::ratio_text(&[0.5, 0.6, 0.7]),
+            "0.60 (0.50 – 0.70)"
+        );
+        assert!(c.table().to_html().contains("within noise"));
+        assert!(c.contention_table("json").to_html().contains("System"));
         assert_eq!(c.ratios("json", 1, Allocator::Mimalloc), None);
         assert!(c.time_chart("json").to_svg().is_ok());
         assert!(c.rss_chart("json").to_svg().is_ok());
-        assert!(c.table().to_html().contains("0.50"));
         assert!(Allocator::ALL
             .iter()
             .all(|a| a.global_line().starts_with("static GLOBAL")));

@@ -147,6 +147,9 @@ pub struct Measured {
     pub wall: f64,
     /// Peak resident memory of the child, in KiB (`ru_maxrss` from `wait4`).
     pub max_rss_kib: u64,
+    /// CPU seconds the child used, user and system, all its threads (`ru_utime` + `ru_stime`
+    /// from `wait4`).
+    pub cpu: f64,
     /// What it printed (at most [`MAX_OUTPUT_BYTES`]).
     pub stdout: String,
     /// Its errors (at most [`MAX_OUTPUT_BYTES`]).
@@ -169,11 +172,16 @@ fn reader(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u
     })
 }
 
+/// The longest any measured child may run, whatever limit a caller asks for.
+pub const MAX_RUN_LIMIT: Duration = Duration::from_secs(3600);
+
 /// Runs `cmd` (stdin closed, stdout and stderr captured, in a process group of its own), waits at
-/// most `limit`, then kills the group; a group left behind by a child that ended is killed too.
-/// The peak resident memory is the child's own (`wait4`'s rusage of that pid, not of every child).
-/// Never panics: a program that cannot start is a failed `Measured`.
+/// most `limit` (at most [`MAX_RUN_LIMIT`]; zero stops it at once), then kills the group; a group
+/// left behind by a child that ended is killed too. The peak resident memory is the child's own
+/// (`wait4`'s rusage of that pid, not of every child). Never panics, for any `limit`: a program
+/// that cannot start is a failed `Measured`, and no process of the group outlives the call.
 pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
+    let limit = limit.min(MAX_RUN_LIMIT);
     let start = Instant::now();
     let failed = |why: String| Measured {
         success: false,
@@ -181,6 +189,7 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         code: None,
         wall: 0.0,
         max_rss_kib: 0,
+        cpu: 0.0,
         stdout: String::new(),
         stderr: String::new(),
     };
@@ -215,7 +224,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
             break;
         }
         if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return failed(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+            let why = format!("wait4 failed: {}", std::io::Error::last_os_error());
+            // SAFETY: signalling the group made for this child (its members only); nothing of it
+            // may outlive this call.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            return failed(why);
         }
         if Instant::now() >= deadline && !timed_out {
             timed_out = true;
@@ -259,6 +272,10 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         code,
         wall,
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        cpu: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6)
+            .sum(),
         stdout,
         stderr,
     }
@@ -278,6 +295,7 @@ pub fn run_binary(name: &str, args: &[String], limit: Duration) -> Measured {
             code: None,
             wall: 0.0,
             max_rss_kib: 0,
+            cpu: 0.0,
             stdout: String::new(),
             stderr: String::new(),
         };

@@ -32,7 +32,7 @@ pub fn rc_clone_drop(rc: &Rc<u64>, pairs: usize) {
 }
 
 /// [`rc_clone_drop`] for an `Arc`.
-pub fn arc_clone_drop(arc: &Arc<u64>, pairs: usize) {
+pub fn arc_clone_drop<T>(arc: &Arc<T>, pairs: usize) {
     for _ in 0..pairs {
         let c = Arc::clone(arc);
         black_box(&c);
@@ -185,16 +185,24 @@ pub struct Contention {
     pub points: Vec<ContentionPoint>,
 }
 
+/// A value aligned to 128 bytes: its `ArcInner` (the two counts, then the value) starts a
+/// 128-byte-aligned block of 128 bytes, so two threads' own `Arc`s never share a cache line (nor
+/// the pair of lines the adjacent-line prefetcher fetches together). Unpadded, two `ArcInner<u64>`
+/// blocks of 24 bytes allocated one after the other sit 32 bytes apart, on one 64-byte line:
+/// the "own" baseline would share a line after all.
+#[repr(align(128))]
+struct Padded(#[allow(dead_code)] u64);
+
 /// Mean CPU ns per pair over the threads, and the run's wall time.
 fn one_run(threads: usize, pairs: usize, shared: bool) -> (f64, Duration) {
-    let one = Arc::new(7u64);
+    let one = Arc::new(Padded(7));
     let barrier = Barrier::new(threads + 1);
-    let per_thread: Vec<Arc<u64>> = (0..threads)
+    let per_thread: Vec<Arc<Padded>> = (0..threads)
         .map(|_| {
             if shared {
                 Arc::clone(&one)
             } else {
-                Arc::new(7)
+                Arc::new(Padded(7))
             }
         })
         .collect();

@@ -8,7 +8,7 @@
 //! | [`timeline`] | `timeline` | one `Rc`, a clone and a `Weak`, dropped one by one: the counts read from the block after each step, the value's drop and the block's free |
 //! | [`cycles`] | `cycles ROUNDS` | live bytes after each round of building and dropping a cycle of strong links, the same with a `Weak` back link, and a tree with `Weak` parents |
 //! | [`structure_costs`] | `structures RUNS N...` | one tree built four ways ([`super::structures`]): allocations, peak bytes, time |
-//! | [`child_layouts`] | `layout` | the block the allocator was asked for by `Rc::new` for three values, and where `Rc::as_ptr` points in it |
+//! | [`child_layouts`] | `layout` | the block the allocator was asked for by four `Rc::new` calls and one `Rc::from(Vec)`, each named by its code, and where `Rc::as_ptr` points in it |
 //! | [`arc_overflow`] | `arc-overflow` | the program aborts in `Arc::clone` past `MAX_REFCOUNT` (its exit status is shown) |
 //! | `weak_exercise_events` (crate-private: the answer of exercise 7.1) | `exercise-weak` | the events of exercise 7.1, each block named |
 //!
@@ -340,12 +340,41 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Reads the output of `rc_trace timeline`.
+    /// Reads the output of `rc_trace timeline`, refusing a timeline no `Rc` can make: steps not
+    /// numbered 1, 2, 3, ..., a value that comes back to life or a block that comes back, a block
+    /// freed before its value was dropped (the strong pointers' shared weak reference keeps the
+    /// block until the value is gone), counts shown for a freed block or missing for a live one.
     pub fn parse(stdout: &str) -> Result<Timeline, String> {
         let steps = read_lines(stdout, "step", TimelineStep::from_line)?;
         let events = read_lines(stdout, "ev", RcEvent::from_line)?;
         if steps.is_empty() {
             return Err("rc_trace timeline printed no steps".into());
+        }
+        let mut before: Option<&TimelineStep> = None;
+        for (i, s) in steps.iter().enumerate() {
+            let at = format!("step {} (`{}`)", s.n, s.code);
+            if s.n != i + 1 {
+                return Err(format!(
+                    "{at}: steps are numbered 1, 2, 3, ...; this is the {} step",
+                    i + 1
+                ));
+            }
+            if s.block_freed && !s.value_dropped {
+                return Err(format!(
+                    "{at}: the block is freed but its value was not dropped: an Rc frees its block only after the value"
+                ));
+            }
+            if s.block_freed != (s.strong.is_none() && s.weak.is_none()) {
+                return Err(format!(
+                    "{at}: counts are read from a live block and from no freed one"
+                ));
+            }
+            if let Some(b) = before {
+                if (b.value_dropped && !s.value_dropped) || (b.block_freed && !s.block_freed) {
+                    return Err(format!("{at}: a dropped value or a freed block came back"));
+                }
+            }
+            before = Some(s);
         }
         Ok(Timeline { steps, events })
     }
@@ -634,10 +663,10 @@ pub fn structures_chart(costs: &[StructureCost], allocations: bool) -> Chart {
     c
 }
 
-/// What the allocator was asked for by `Rc::new` of one value, in the child program.
+/// What the allocator was asked for by one `Rc` constructor, in the child program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildBlock {
-    /// The value's type.
+    /// The code that made the block (`Rc::new(7u64)`, `Rc::<[u32]>::from(vec![1, 2, 3])`).
     pub ty: String,
     /// The block's size, as the allocator saw it.
     pub size: usize,

@@ -23,6 +23,8 @@ fn main() {
         vec![
             ("calls", GLOBAL.calls() as u64),
             ("refusals", GLOBAL.refusals() as u64),
+            ("contended", GLOBAL.contended() as u64),
+            ("spins", GLOBAL.spins() as u64),
             ("slabs", slabs as u64),
             ("free_list_free", free as u64),
         ]

@@ -1,6 +1,7 @@
 //! Counts what each step of `alloc_bench::cuts` allocates per request: allocator calls, bytes
 //! asked for, peak live bytes, and the median time of a request. Every step must write the same
-//! report (its checksum is printed; the program stops if one differs).
+//! reports, the warm-up request's and every measured one's (one checksum over all of them is
+//! printed; the program stops if one differs).
 //!
 //! `cuts events=N requests=R`
 
@@ -31,6 +32,7 @@ fn main() {
     }
     let batches: Vec<_> = (0..requests).map(|r| events(n, 100 + r as u64)).collect();
     let mut want = None;
+    let mut want_all = None;
     for (step, (name, change)) in STEPS.iter().enumerate() {
         let mut bump = bumpalo::Bump::new();
         // One request first: lazily made state (the arena's chunk) is not the steady state.
@@ -44,11 +46,20 @@ fn main() {
         let mut times = Vec::with_capacity(requests);
         let before = GLOBAL.counts();
         GLOBAL.reset_peak();
+        // Every measured request's report joins the checksum (after its time is taken), so a
+        // step that wrote a different report for any request is caught, not only the first.
+        let mut all = sum;
         for batch in &batches {
             let t = Instant::now();
             let out = run_step(step, black_box(batch), &mut bump);
-            drop(black_box(out));
+            let out = black_box(out);
             times.push(t.elapsed().as_nanos() as u64);
+            all = all.rotate_left(5) ^ checksum(out.as_deref().unwrap_or(""));
+            drop(out);
+        }
+        if *want_all.get_or_insert(all) != all {
+            eprintln!("error: step {step} wrote a different report for a measured request");
+            std::process::exit(3);
         }
         let after = GLOBAL.counts();
         times.sort_unstable();
@@ -70,7 +81,7 @@ fn main() {
                 )
                 .field("peak", after.peak.saturating_sub(before.live))
                 .field("ns", times[times.len() / 2])
-                .field("checksum", sum)
+                .field("checksum", all)
         );
     }
 }
