@@ -16,6 +16,7 @@ Exits non-zero on the first case that fails; prints one line per case.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -304,6 +305,54 @@ CASES = [
         "refused: Operation not permitted",
     ),
     Case(
+        "8.2 with a function that reads its own process memory",
+        "\n".join([
+            'support::exercise::ch8::check_clean_tabs(r##"use std::borrow::Cow;',
+            "pub fn clean(line: &str) -> Cow<'_, str> {",
+            '    if let Err(e) = std::fs::read("/proc/self/mem") { panic!("refused: {e}") }',
+            '    Cow::Borrowed(line)',
+            '}"##).to_string()',
+        ]),
+        "ok",
+        "refused: Operation not permitted",
+    ),
+    Case(
+        "8.2 with a function that writes a gigabyte to a file",
+        "\n".join([
+            'support::exercise::ch8::check_clean_tabs(r##"use std::borrow::Cow;',
+            "pub fn clean(line: &str) -> Cow<'_, str> {",
+            '    let chunk = vec![0u8; 1 << 20]; let r = std::fs::File::create("/tmp/course-hostile-big").and_then(|mut f| { use std::io::Write; (0..1024).try_for_each(|_| f.write_all(&chunk)) }); if let Err(e) = r { panic!("refused: {e}") }',
+            '    Cow::Borrowed(line)',
+            '}"##).to_string()',
+        ]),
+        "ok",
+        "refused: Operation not permitted",
+    ),
+    Case(
+        "8.1 with a function that plants a file",
+        "\n".join([
+            'support::exercise::ch8::check_render_table(r##"',
+            'pub fn render_table(rows: &[(&str, u32)]) -> String {',
+            '    if let Err(e) = std::fs::write("/tmp/course-hostile-planted.rs", "fn main() {}") { panic!("refused: {e}") }',
+            '    rows.iter().map(|(n, v)| format!("{n}: {v}\\n")).collect()',
+            '}"##).to_string()',
+        ]),
+        "ok",
+        "refused: Operation not permitted",
+    ),
+    Case(
+        "8.1 with a function that spawns a process that would outlive it",
+        "\n".join([
+            'support::exercise::ch8::check_render_table(r##"',
+            'pub fn render_table(rows: &[(&str, u32)]) -> String {',
+            '    if let Err(e) = std::process::Command::new("sleep").arg("1000").spawn() { panic!("refused: {e}") }',
+            '    rows.iter().map(|(n, v)| format!("{n}: {v}\\n")).collect()',
+            '}"##).to_string()',
+        ]),
+        "ok",
+        "refused: Operation not permitted",
+    ),
+    Case(
         "3.2 with a MyBox that frees its block twice (glibc aborts the copy of the kernel)",
         "\n".join([
             "support::exercise::ch3::check_mybox(|_heap, _drops| {",
@@ -475,6 +524,12 @@ def main() -> int:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+    # What the refused cells tried to leave behind: a planted file, a gigabyte file, a process outliving its check.
+    left = [f for f in ("/tmp/course-hostile-planted.rs", "/tmp/course-hostile-big") if os.path.exists(f)]
+    sleepers = subprocess.run(["pgrep", "-x", "-f", "sleep 1000"], capture_output=True, text=True).stdout.split()
+    if left or sleepers:
+        print(f"[kernel] FAILED the checks left behind files {left} and processes {sleepers}")
+        failed += 1
     n = len(CASES)
     print(f"[kernel] {n - failed}/{n} hostile cells as expected and `keep` intact: "
           f"{'yes' if failed == 0 else 'no'}; {time.monotonic() - total:.1f}s")
