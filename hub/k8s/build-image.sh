@@ -23,7 +23,7 @@ LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 cd "$ROOT"
 
 step_start=0
-step() { step_start=$(date +%s); printf '[image] %-60s' "$1"; }
+step() { step_start=$(date +%s); printf '[image] %-52s' "$1"; }
 ok() { echo "ok ($(( $(date +%s) - step_start ))s)${1:+ $1}"; }
 fail() { echo "FAILED"; echo "[image] error: $1" >&2; exit 1; }
 
@@ -50,8 +50,8 @@ mirror_of() {  # $1: the suite's path on the mirror (debian or debian-security)
 MIRROR="$(mirror_of debian)"; MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SECURITY="$(mirror_of debian-security)"; SECURITY="${SECURITY:-http://deb.debian.org/debian-security}"
 
-step "base image $BASE (debootstrap bookworm)"
-if [ "${BASE_REFRESH:-0}" != 1 ] && podman image exists "$BASE"; then ok "already made ($(podman image inspect -f '{{.Created}}' "$BASE" | cut -d. -f1))"
+step "Debian 12 base image (debootstrap)"
+if [ "${BASE_REFRESH:-0}" != 1 ] && podman image exists "$BASE"; then ok "$BASE, made $(podman image inspect -f '{{.Created}}' "$BASE" | cut -d. -f1)"
 else
   rootfs="$WORK/rootfs"
   rm -rf "$rootfs"
@@ -61,13 +61,13 @@ else
     > "$rootfs/etc/apt/sources.list"
   # What a container image leaves out: apt's package lists and caches (each RUN fetches its own).
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
-  tar --numeric-owner -C "$rootfs" -cf - . | podman import --change 'CMD ["/bin/bash"]' - "$BASE" >/dev/null \
+  tar --numeric-owner -C "$rootfs" -cf - . | podman import --change 'CMD ["/bin/bash"]' - "$BASE" >"$WORK/import.log" 2>&1 \
     || fail "podman import of $rootfs failed."
   rm -rf "$rootfs"
-  ok "from $MIRROR, $(podman image inspect -f '{{.Size}}' "$BASE" | awk '{printf "%.0f MB", $1/1e6}')"
+  ok "$BASE from $MIRROR, $(podman image inspect -f '{{.Size}}' "$BASE" | awk '{printf "%.0f MB", $1/1e6}')"
 fi
 
-step "build context (the work tree's files that git does not ignore)"
+step "build context (the files git does not ignore)"
 # The same files setup_shared.sh installs: tracked and new ones with their uncommitted edits, never target/,
 # .venv or build outputs. Copied only when changed, so podman's step cache sees the same files.
 ctx="$WORK/context"
@@ -78,13 +78,17 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f;
 if [ -d "$ctx" ] && diff -r -q "$ctx" "$new" >/dev/null 2>&1; then rm -rf "$new"; ok "unchanged"
 else rm -rf "$ctx" && mv "$new" "$ctx"; ok "$(find "$ctx" -type f | wc -l) files"; fi
 
-step "image $IMAGE (hub/k8s/Dockerfile)"
+step "learners' image (hub/k8s/Dockerfile)"
 echo "building (about 30 minutes on 2 cores the first time; log: $WORK/build.log)..."
 EVCXR_VERSION="$(sed -n 's/^EVCXR_VERSION="\([0-9.]*\)"$/\1/p' scripts/setup.sh)"
-"${PODMAN[@]}" build "${LIMITS[@]}" --network host --layers -f "$ctx/hub/k8s/Dockerfile" \
+# The downloads trust what this machine trusts (its network may re-sign TLS with a CA of its own): its bundle is
+# mounted for the build's steps only, never copied into the image.
+CA=/etc/ssl/certs/ca-certificates.crt
+[ -r "$CA" ] && CA_ARGS=(-v "$CA:/run/build-ca.crt:ro" --build-arg BUILD_CA=/run/build-ca.crt) || CA_ARGS=()
+"${PODMAN[@]}" build "${LIMITS[@]}" --network host --layers -f "$ctx/hub/k8s/Dockerfile" "${CA_ARGS[@]}" \
   --build-arg BASE="$BASE" --build-arg EVCXR_VERSION="$EVCXR_VERSION" \
   -t "$IMAGE" "$ctx" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; fail "podman build failed: see $WORK/build.log."; }
-printf '[image] %-60s' "image $IMAGE (hub/k8s/Dockerfile)"
+printf '[image] %-52s' "learners' image (hub/k8s/Dockerfile)"
 # Intermediate images of earlier builds that nothing uses any more (the step cache keeps the current ones).
 podman image prune -f >/dev/null 2>&1 || true
-ok "$(podman image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1/1e9}')"
+ok "$IMAGE, $(podman image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1/1e9}')"
