@@ -21,7 +21,7 @@ help:
 	@echo "              printed once, https with the teacher's or a self-signed certificate; make hub-stop ends it"
 	@echo "make hub-update - bring the course's current chapters to every learner (their edits kept)"
 	@echo "make hub-load LEARNERS=20 WINDOW=120 - load test of a hub of its own (figures, not a pass/fail test)"
-	@echo "make hub-image - the learners' image for Zero to JupyterHub (podman, Debian base; root, ~30 min once)"
+	@echo "make hub-image - the learners' image for Zero to JupyterHub (podman, Debian base; root; up to an hour once)"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
 	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
 	@echo "              make reset restores every chapter"
@@ -156,7 +156,7 @@ ordinary-user: setup
 	@$(PY) tests/ordinary_user.py
 
 # The learners' image for Zero to JupyterHub (hub/k8s/Dockerfile), built with podman from a debootstrapped Debian base
-# (root; about 30 minutes from scratch on 2 cores, seconds when nothing changed). make test runs a chapter in it
+# (root; about an hour from scratch on a busy 2-core machine, seconds when nothing changed). make test runs a chapter in it
 # when it exists (tests/k8s_image.py) and otherwise says in one line that it skipped.
 hub-image:
 	@hub/k8s/build-image.sh

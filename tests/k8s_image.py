@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The learners' image for Zero to JupyterHub (hub/k8s/Dockerfile), run for real with podman (issue 26).
 
-Needs the image `make hub-image` builds (hub/k8s/build-image.sh: about half an hour from scratch on 2 cores, so
+Needs the image `make hub-image` builds (hub/k8s/build-image.sh: 61 minutes from scratch on a busy 2-core machine, so
 `make test` does not build it); without podman, without root or without the image it says it skipped, in one line
 (and in make test's record of skips). With it, in containers of that image with no network at all:
 - the image's user is the learner, uid 1000, not root, and the shared install is read-only to them;
@@ -64,9 +64,9 @@ def main(chapter: str) -> int:
     if os.geteuid() != 0:
         return skip("podman's image store here is root's; run make test as root")
     if not shutil.which("podman"):
-        return skip("no podman (make hub-image installs it and builds the image, about 30 minutes)")
+        return skip("no podman (make hub-image installs it and builds the image, an hour from scratch on a busy 2-core machine)")
     if subprocess.run([*PODMAN, "image", "exists", IMAGE]).returncode != 0:
-        return skip(f"no image {IMAGE} (make hub-image builds it, about 30 minutes)")
+        return skip(f"no image {IMAGE} (make hub-image builds it, an hour from scratch on a busy 2-core machine)")
     start = time.monotonic()
 
     user = subprocess.run([*PODMAN, "image", "inspect", "-f", "{{.Config.User}}", IMAGE],
