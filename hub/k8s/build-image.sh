@@ -79,7 +79,7 @@ if [ -d "$ctx" ] && diff -r -q "$ctx" "$new" >/dev/null 2>&1; then rm -rf "$new"
 else rm -rf "$ctx" && mv "$new" "$ctx"; ok "$(find "$ctx" -type f | wc -l) files"; fi
 
 step "learners' image (hub/k8s/Dockerfile)"
-echo "building (about 30 minutes on 2 cores the first time; log: $WORK/build.log)..."
+echo "building (about an hour on a busy 2-core machine the first time; log: $WORK/build.log)..."
 EVCXR_VERSION="$(sed -n 's/^EVCXR_VERSION="\([0-9.]*\)"$/\1/p' scripts/setup.sh)"
 # The downloads trust what this machine trusts (its network may re-sign TLS with a CA of its own): its bundle is
 # mounted for the build's steps only, never copied into the image.
@@ -89,6 +89,6 @@ CA=/etc/ssl/certs/ca-certificates.crt
   --build-arg BASE="$BASE" --build-arg EVCXR_VERSION="$EVCXR_VERSION" \
   -t "$IMAGE" "$ctx" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; fail "podman build failed: see $WORK/build.log."; }
 printf '[image] %-52s' "learners' image (hub/k8s/Dockerfile)"
-# Intermediate images of earlier builds that nothing uses any more (the step cache keeps the current ones).
-podman image prune -f >/dev/null 2>&1 || true
+# No `podman image prune` here: the build stage's steps are untagged images, and pruning them empties the step
+# cache (measured: the next build compiles evcxr_jupyter again). Earlier builds' steps stay until a teacher prunes.
 ok "$IMAGE, $(podman image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1/1e9}')"
