@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export JUPYTER_PATH := $(CURDIR)/.venv/share/jupyter
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test test-start lab python-lock lock ordinary-user hub hub-stop hub-warm hub-update hub-setup hub-test hub-load bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
+.PHONY: help setup run test test-start lab python-lock lock ordinary-user hub hub-stop hub-warm hub-update hub-setup hub-test hub-load hub-image hub-image-test bench rust-checks miri miri-setup notebook-hygiene notebook-run kernel-hostile \
 	kernel-cache kernel-warm browser-setup browser-test slides notebook-slides reset update normalize clean
 # JupyterLab refuses to start as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -23,6 +23,7 @@ help:
 	@echo "              waiting (refuses a class that would not fit in memory); first chart after login in seconds"
 	@echo "make hub-update - bring the course's current chapters to every learner (their edits kept)"
 	@echo "make hub-load LEARNERS=20 WINDOW=120 - load test of a hub of its own (figures, not a pass/fail test)"
+	@echo "make hub-image - the learners' image for Zero to JupyterHub (podman, Debian base; root; up to an hour once)"
 	@echo "make slides - reveal.js slides of every chapter (build/slides/*.slides.html)"
 	@echo "make reset CHAPTER=03 - restore chapter 03 to the course's version (your copy goes to notebooks/.backup/);"
 	@echo "              make reset restores every chapter"
@@ -44,7 +45,7 @@ TEST_TMP := $(shell mktemp -d /tmp/course-test.XXXXXX)
 endif
 test: export TMPDIR := $(TEST_TMP)
 test: export COURSE_TEST_SKIPS := $(TEST_TMP)/skipped
-test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile kernel-warm notebook-slides browser-test hub-test ordinary-user
+test: test-start setup python-lock miri-setup rust-checks miri notebook-hygiene notebook-run kernel-cache kernel-hostile kernel-warm notebook-slides browser-test hub-test hub-image-test ordinary-user
 	@n=$$(sort -u $(COURSE_TEST_SKIPS) 2>/dev/null | wc -l); \
 	if [ "$$n" = 0 ]; then echo "[test] all checks passed (none skipped)"; \
 	else echo "[test] all checks passed, $$n skipped:"; sort -u $(COURSE_TEST_SKIPS) | sed 's/^/[test]   skipped: /'; fi; \
@@ -160,6 +161,15 @@ ordinary-user: setup
 	@echo "[test] the course as an ordinary user with the system's Python (tests/ordinary_user.py)"
 	@if [ "$$(id -u)" = 0 ]; then scripts/setup_shared.sh; fi
 	@$(PY) tests/ordinary_user.py
+
+# The learners' image for Zero to JupyterHub (hub/k8s/Dockerfile), built with podman from a debootstrapped Debian base
+# (root; about an hour from scratch on a busy 2-core machine, seconds when nothing changed). make test runs a chapter in it
+# when it exists (tests/k8s_image.py) and otherwise says in one line that it skipped.
+hub-image:
+	@hub/k8s/build-image.sh
+
+hub-image-test: setup
+	@echo "[test] a chapter in the learners' image, offline, as the learner (tests/k8s_image.py)"; $(PY) tests/k8s_image.py
 
 hub-load: hub-setup
 	@$(PY) tests/hub_load.py --learners $(LEARNERS) --window $(WINDOW) $(if $(filter 1,$(PRESTART)),--prestart)

@@ -49,7 +49,7 @@ class ClassList(unittest.TestCase):
 
 class LearnersImage(unittest.TestCase):
     def test_the_image_runs_the_scripts_the_hub_test_runs(self):
-        runs = " ".join(re.findall(r"^RUN (.*(?:\\\n.*)*)", (K8S / "Dockerfile").read_text(), re.M))
+        runs = " ".join(re.findall(r"^RUN ((?:.*\\\n)*.*)", (K8S / "Dockerfile").read_text(), re.M))
         self.assertIn("scripts/setup.sh", runs)
         self.assertIn("scripts/setup_shared.sh", runs)
         makefile = (ROOT / "Makefile").read_text()
@@ -63,7 +63,66 @@ class LearnersImage(unittest.TestCase):
             self.assertIn(key, env, f"{key} is set for hub learners but not in the image")
 
 
+NETWORK_LABEL = "hub.jupyter.org/network-access-singleuser"
+
+
+def learner_isolation_problems(values: dict) -> list[str]:
+    """What in chart values would let one learner's pod reach another's. Chart 4.4.0's singleuser
+    NetworkPolicy (templates/singleuser/netpol.yaml) lets into a learner's server only pods labelled
+    NETWORK_LABEL (the hub and the proxy), plus `ingress` rules and `allowedIngressPorts` (open to any
+    source); out of it go the hub, DNS, `egress` rules and what `egressAllowRules` allows (`privateIPs`:
+    every pod's address)."""
+    single = values.get("singleuser", {})
+    net = single.get("networkPolicy", {})
+    problems = []
+    if net.get("enabled") is not True:
+        problems.append("singleuser.networkPolicy.enabled is not true: no network policy at all")
+    if net.get("ingress") != []:
+        problems.append("singleuser.networkPolicy.ingress adds ways in")
+    if net.get("allowedIngressPorts") != []:
+        problems.append("singleuser.networkPolicy.allowedIngressPorts opens ports to every pod")
+    if net.get("egress") != []:
+        problems.append("singleuser.networkPolicy.egress adds ways out")
+    if net.get("egressAllowRules", {}).get("privateIPs") is not False:
+        problems.append("singleuser.networkPolicy.egressAllowRules.privateIPs lets a learner reach other pods")
+    if net.get("interNamespaceAccessLabels") != "ignore":
+        problems.append("singleuser.networkPolicy.interNamespaceAccessLabels lets labelled namespaces in")
+    if str((single.get("extraLabels") or {}).get(NETWORK_LABEL)).lower() == "true":
+        problems.append(f"singleuser.extraLabels gives learners' pods {NETWORK_LABEL}: they may enter each other's")
+    return problems
+
+
 class KubernetesValues(unittest.TestCase):
+    def chart_and_ours(self) -> tuple[dict, dict]:
+        import yaml
+        return (yaml.safe_load((K8S / "z2jh-4.4.0" / "values.yaml").read_text()),
+                yaml.safe_load((K8S / "values.yaml").read_text()))
+
+    def test_learners_pods_cannot_reach_each_other(self):
+        chart, ours = self.chart_and_ours()
+        # What the check builds on: the chart's own defaults keep learners apart (policy on, no extra rule,
+        # no egress to private addresses), and the learners' pods carry only the label that lets them reach the hub.
+        self.assertEqual(learner_isolation_problems(chart), [])
+        self.assertEqual(chart["singleuser"]["extraLabels"], {"hub.jupyter.org/network-access-hub": "true"})
+        # Ours state it themselves (another chart's defaults cannot open it), and so does what Helm installs.
+        self.assertEqual(learner_isolation_problems(ours), [])
+        self.assertEqual(learner_isolation_problems(merge(chart, ours)), [])
+
+    def test_each_way_between_learners_is_caught(self):
+        chart, ours = self.chart_and_ours()
+        openings = [
+            {"networkPolicy": {"enabled": False}},
+            {"networkPolicy": {"ingress": [{"from": [{"podSelector": {}}]}]}},
+            {"networkPolicy": {"allowedIngressPorts": [8888]}},
+            {"networkPolicy": {"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}},
+            {"networkPolicy": {"egressAllowRules": {"privateIPs": True}}},
+            {"networkPolicy": {"interNamespaceAccessLabels": "accept"}},
+            {"extraLabels": {NETWORK_LABEL: "true"}},
+        ]
+        for opening in openings:
+            values = merge(merge(chart, ours), {"singleuser": opening})
+            self.assertEqual(len(learner_isolation_problems(values)), 1, opening)
+
     def test_values_pass_the_charts_schema(self):
         import jsonschema
         import yaml
