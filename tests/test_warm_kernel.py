@@ -128,6 +128,7 @@ class PoolRules(unittest.TestCase):
             self.pool.sizes["rust"] = 1
             self.pool._launch_and_warm = fake_launch
             self.pool.refill_policy = "quiet"
+            self.pool.refill_delay = 0.0
             saved = warm.machine_is_quiet, warm.QUIET_POLL
             warm.machine_is_quiet, warm.QUIET_POLL = (lambda: False), 0.01
             try:
@@ -144,12 +145,19 @@ class PoolRules(unittest.TestCase):
                 warm.machine_is_quiet = lambda: True
                 await asyncio.sleep(0.1)
                 self.assertEqual(len(launched), 2)
+                self.pool.refill_delay = 0.3  # a quiet machine, but the delay not over yet
+                self.pool.refill("rust")
+                await asyncio.sleep(0.1)
+                self.assertEqual(len(launched), 2, "a refill started before its delay")
+                await asyncio.sleep(0.4)
+                self.assertEqual(len(launched), 3)
+                self.pool.refill_delay = 0.0
                 self.assertEqual(self.pool.starting["rust"], [])
                 warm.machine_is_quiet = lambda: False
                 self.pool.waiting.pop("rust", None)
                 self.pool.refill("rust", first=True)  # a server's first kernel does not wait
                 await asyncio.sleep(0.1)
-                self.assertEqual(len(launched), 3)
+                self.assertEqual(len(launched), 4)
             finally:
                 warm.machine_is_quiet, warm.QUIET_POLL = saved
         asyncio.run(go())

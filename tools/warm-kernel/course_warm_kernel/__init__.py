@@ -23,10 +23,13 @@ every learner's CPU). A pool with nothing waiting or warming, or a request that 
 ordinary cold start.
 
 Refills start at once (COURSE_WARM_REFILL=now, the default: a learner's second restart finds a warm kernel), or
-on a busy shared machine only once it is quiet (COURSE_WARM_REFILL=quiet, the classroom server: wait until the
-1-minute load average is below the number of cores, at most QUIET_WAIT_MAX seconds): a refill is work for a
-learner's *next* chapter or restart, and while a room arrives it would slow every learner's first one. The
-first kernel of a server starts at once under either policy.
+on a shared machine only later and once it is quiet (COURSE_WARM_REFILL=quiet, the classroom server: at least
+COURSE_WARM_REFILL_DELAY seconds after it was decided, default 300, and then once the 1-minute load average is
+below the number of cores, at most QUIET_WAIT_MAX seconds more): a refill is work for a learner's *next*
+chapter or restart, and while a room arrives it would slow every learner's first one (a room of 20 pre-started
+learners arriving within two minutes: first chart p95 20.0 s with refills started on the load average alone,
+which stays low while pre-started learners arrive). A request claims a delayed refill like any other, which
+then starts at once. The first kernel of a server starts at once under either policy.
 Without the server extension (nbclient, `jupyter execute`, plain jupyter_client) there is no pool and the
 provisioner is exactly a `LocalProvisioner`.
 
@@ -68,13 +71,21 @@ NAME = "course-warm-provisioner"
 PER_NOTEBOOK_ENV = ("JPY_SESSION_NAME",)
 READY_TIMEOUT = 300.0  # seconds a pool kernel may take to start and warm up
 MAX_FAILURES = 3  # consecutive failed warm-ups after which a spec's pool stops refilling
-QUIET_WAIT_MAX = 600.0  # seconds a "quiet" refill waits for the machine's load to drop, at most
+QUIET_WAIT_MAX = 600.0  # seconds a "quiet" refill waits for the machine's load to drop after its delay, at most
 QUIET_POLL = 5.0
 
 
 def _refill_policy() -> str:
     """COURSE_WARM_REFILL: "quiet" (wait for a quiet machine) or anything else: "now"."""
     return "quiet" if os.environ.get("COURSE_WARM_REFILL", "now").strip().lower() == "quiet" else "now"
+
+
+def _refill_delay() -> float:
+    """COURSE_WARM_REFILL_DELAY: seconds a "quiet" refill waits before it looks at the load (0..3600, default 300)."""
+    try:
+        return max(0.0, min(3600.0, float(os.environ.get("COURSE_WARM_REFILL_DELAY", "300"))))
+    except ValueError:
+        return 300.0
 
 
 def machine_is_quiet() -> bool:
@@ -181,6 +192,7 @@ class Pool:
         self.waiting: dict[str, list[WarmKernel]] = {}
         self.starting: dict[str, list[Slot]] = {}
         self.refill_policy = _refill_policy()
+        self.refill_delay = _refill_delay()
         self.sizes: dict[str, int] = {}
         self.warm_up: dict[str, list[str]] = {}
         self.failures: dict[str, int] = {}
@@ -230,13 +242,13 @@ class Pool:
             task.add_done_callback(self.tasks.discard)
 
     async def _quiet(self, slot: Slot) -> None:
-        """With the "quiet" policy, waits for a quiet machine (at most QUIET_WAIT_MAX s), or for a claim: a
-        request waiting for this kernel needs it now."""
+        """With the "quiet" policy, waits refill_delay seconds and then for a quiet machine (at most QUIET_WAIT_MAX
+        s more), or for a claim: a request waiting for this kernel needs it now."""
         if not slot.quiet:
             return
         t0 = time.monotonic()
-        while (not machine_is_quiet() and not slot.claimed and not self.stopped
-               and time.monotonic() - t0 < QUIET_WAIT_MAX):
+        while (not slot.claimed and not self.stopped and time.monotonic() - t0 < self.refill_delay + QUIET_WAIT_MAX
+               and (time.monotonic() - t0 < self.refill_delay or not machine_is_quiet())):
             await asyncio.sleep(QUIET_POLL)
         if time.monotonic() - t0 >= QUIET_POLL:
             self.record("quiet", spec=slot.spec_name, waited=round(time.monotonic() - t0, 1), claimed=slot.claimed)
