@@ -322,6 +322,16 @@ def tls_and_culler(hub: TestHub) -> None:
               f"{said}; cookies {cookies}; plain http {plain}")
         if said != "logged in":
             return
+        # `hub stop` ended every learner's server, but the hub's database still lists them: at its start the hub
+        # checks each (up to its http_timeout, 120 s) before it forgets it. Starting A's server while that check
+        # runs ends in "the server stopped while starting"; wait until the hub has settled A's old server.
+        deadline = time.monotonic() + 200
+        while time.monotonic() < deadline:
+            u = requests.get(f"{learner.base}/hub/api/users/{a}", headers=learner.headers(), timeout=30).json()
+            srv = (u.get("servers") or {}).get("") or {}
+            if not u.get("pending") and (not srv or srv.get("ready")):
+                break
+            time.sleep(1)
         learner.start_server()
         t0 = time.monotonic()
         running = True
