@@ -75,21 +75,16 @@ def memory_bytes(name: str) -> int | None:
     return None
 
 
-def kernels_running(name: str) -> int:
-    """evcxr_jupyter processes in the learner's cgroups (read from /proc, not from their home)."""
-    pids: set[int] = set()
-    for d in course_hub.cgroup_dirs(name):
+def kernel_pids(name: str) -> list[int]:
+    """The evcxr_jupyter processes in the learner's cgroups (read from /proc, not from their home)."""
+    pids = []
+    for pid in sorted(course_hub.cgroup_pids(name)):
         try:
-            pids |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
-        except (OSError, ValueError):
-            continue
-    n = 0
-    for pid in pids:
-        try:
-            n += Path(f"/proc/{pid}/comm").read_text().strip() == "evcxr_jupyter"
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "evcxr_jupyter":
+                pids.append(pid)
         except OSError:
             continue
-    return n
+    return pids
 
 
 def start_one(base: str, token: str, name: str, timeout: float = READY_TIMEOUT) -> tuple[float, int | None]:
@@ -111,12 +106,12 @@ def start_one(base: str, token: str, name: str, timeout: float = READY_TIMEOUT) 
         cpu = course_hub.cpu_seconds(name)
         now = time.monotonic()
         if cpu is None:  # no CPU accounting: a running kernel is all that can be seen
-            if kernels_running(name):
+            if kernel_pids(name):
                 return now - t0, memory_bytes(name)
             continue
         samples.append((now, cpu))
         before = [c for t, c in samples if now - t >= IDLE_WINDOW]
-        if before and cpu - before[-1] <= IDLE_CPU and kernels_running(name):
+        if before and cpu - before[-1] <= IDLE_CPU and kernel_pids(name):
             return now - t0, memory_bytes(name)
     raise PrestartError(f"{name}: no warmed kernel within {timeout:.0f} s")
 

@@ -157,8 +157,7 @@ def prestart_room(hub: TestHub) -> float:
     kernels_ok = []
     for name in hub.names:
         uid = pwd.getpwnam(name).pw_uid
-        evcxr = [p for p in course_hub.cgroup_pids(name)
-                 if Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().strip() == "evcxr_jupyter"]
+        evcxr = prestart.kernel_pids(name)
         kernels_ok.append(bool(evcxr) and all(os.stat(f"/proc/{p}").st_uid == uid for p in evcxr))
     check("hub-warm pre-starts every learner's server and warmed kernel, running as the learner in their cgroup",
           all(kernels_ok), f"{dict(zip(hub.names, kernels_ok))}")

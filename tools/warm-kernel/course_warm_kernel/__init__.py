@@ -69,6 +69,11 @@ NAME = "course-warm-provisioner"
 # Environment variables a server sets per notebook (jupyter_server's SessionManager.get_kernel_env): they
 # never decide whether a waiting kernel fits a request.
 PER_NOTEBOOK_ENV = ("JPY_SESSION_NAME",)
+
+
+def env_key(env: dict) -> dict:
+    """The part of a kernel's environment that decides whether a waiting kernel fits a request."""
+    return {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV}
 READY_TIMEOUT = 300.0  # seconds a pool kernel may take to start and warm up
 MAX_FAILURES = 3  # consecutive failed warm-ups after which a spec's pool stops refilling
 QUIET_WAIT_MAX = 600.0  # seconds a "quiet" refill waits for the machine's load to drop after its delay, at most
@@ -284,7 +289,7 @@ class Pool:
         # (KernelProvisionerBase.pre_launch does that substitution; ask it, with no KernelManager).
         probe = WarmProvisioner(kernel_id="pool", kernel_spec=spec, parent=None)
         env = (await KernelProvisionerBase.pre_launch(probe, env=dict(os.environ)))["env"]
-        env_key = {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV}
+        key = env_key(env)
         env = dict(env, EVCXR_CONFIG_DIR=self._config_dir(name, spec.env or {}))
         fname = os.path.join(self.runtime_dir, f"course-warm-{uuid.uuid4()}.json")
         fname, _ = write_connection_file(fname, ip=self.ip, key=str(uuid.uuid4()).encode(), transport="tcp",
@@ -300,7 +305,7 @@ class Pool:
             self.record("failed", spec=name, reason=f"launch: {e}")
             os.unlink(fname)
             return
-        kernel = WarmKernel(name, process, info, fname, cmd, self.root_dir, env_key)
+        kernel = WarmKernel(name, process, info, fname, cmd, self.root_dir, key)
         slot.kernel = kernel
         self.record("started", spec=name, pid=process.pid, cwd=self.root_dir)
         ok, reason = await self._wait_ready(kernel)
@@ -329,7 +334,7 @@ class Pool:
         None. Synchronous: two requests can never get the same kernel."""
         if self.stopped or cwd is None:
             return None
-        want_env = {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV}
+        want_env = env_key(env)
         for kernel in list(self.waiting.get(name, [])):
             if kernel.process.poll() is not None:  # died while waiting
                 self.waiting[name].remove(kernel)
@@ -360,7 +365,7 @@ class Pool:
         kernel = slot.kernel
         if kernel is None or not kernel.ready or self.stopped or kernel.process.poll() is not None:
             return None
-        if {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV} != kernel.env_key:
+        if env_key(env) != kernel.env_key:
             self.waiting.setdefault(slot.spec_name, []).append(kernel)
             return None
         return kernel
