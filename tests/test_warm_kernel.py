@@ -190,6 +190,12 @@ class DiesWithItsServer(unittest.TestCase):
             time.sleep(60)
         """)], stdout=subprocess.PIPE, text=True)
         child = int(parent.stdout.readline())
+        # Popen returns once `setpriv` is exec'd, before it has set the signal: wait until it has exec'd
+        # `sleep` (the signal is set by then), or killing the parent races the prctl (CI met that race).
+        deadline = time.monotonic() + 10
+        while comm(child) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(comm(child), "sleep")
         self.assertTrue(alive(child))
         parent.kill()
         parent.wait()
@@ -197,6 +203,14 @@ class DiesWithItsServer(unittest.TestCase):
         while alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertFalse(alive(child), "the guarded child outlived its killed parent")
+
+
+def comm(pid: int) -> str:
+    """The program name a process runs, "" once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def alive(pid: int) -> bool:
