@@ -238,19 +238,22 @@ def teachers_body(results: list[dict]) -> str:
         lab = {}
 
     def secs(v) -> str:
-        return f"{v:.0f} s" if isinstance(v, (int, float)) else "&mdash;"
+        return f"{v:.1f} s" if isinstance(v, (int, float)) else "&mdash;"
 
     lab_rows = "\n".join(
         f'<tr><td><code>{html.escape(n)}</code></td><td class="num">{secs(t.get("kernel_idle"))}</td>'
         f'<td class="num">{secs(t.get("first_cell"))}</td><td class="num">{secs(t.get("first_chart"))}</td>'
         f'<td class="num">{secs(t.get("restart_first_chart"))}</td>'
+        f'<td class="num">{secs(t.get("second_restart_first_chart"))}</td>'
+        f'<td>{html.escape(", ".join(t.get("kernels", [])))}</td>'
         f'<td>{html.escape(str(t.get("measured", "")))}</td></tr>' for n, t in sorted(lab.items()))
     lab_html = (f"""<h2>In JupyterLab</h2>
 <p>Measured by <code>tests/lab_timing.py</code> (JupyterLab driven in headless Chromium, a learner who has the
 lab open opens the chapter and presses Run All): seconds from opening the chapter, and from a kernel restart
-(Kernel &rarr; Restart, then Run All) to the first chart again. The support crate comes compiled from the
-machine's cache, so most of what remains is evcxr's own start-up and its first type inference.</p>
-<table id="lab"><tr><th>notebook</th><th>kernel idle</th><th>first cell done</th><th>first chart</th><th>first chart after a restart</th><th>measured</th></tr>
+(Kernel &rarr; Restart, then Run All) to the first chart again, once after the learner has worked a while and
+once more right after that. With the warm-kernel pool a kernel started and warmed ahead of time is handed over
+(<em>warm</em>; <em>cold</em> is an ordinary start), so what remains is the chapter's own cells.</p>
+<table id="lab"><tr><th>notebook</th><th>kernel idle</th><th>first cell done</th><th>first chart</th><th>first chart after a restart</th><th>after a second restart</th><th>kernels</th><th>measured</th></tr>
 {lab_rows}</table>""" if lab_rows else "<p>JupyterLab times: run <code>tests/lab_timing.py</code> to measure them here.</p>")
     return f"""<p>Measured by the last headless run on this machine (<code>make run</code>, {measured}): the whole chapter,
 top to bottom, and its first code cell (the <code>:dep</code> cell that loads the support crate). Exercise

@@ -244,29 +244,52 @@ pub fn steps_chart(title: &str, steps: &[Step]) -> Bars {
 // ---------------------------------------------------------------------------------------------
 // Virtual and resident
 
-/// The smallest `memory.max` of this process's cgroup v2 and its parents, in bytes; `None` when
-/// there is none (no cgroup v2, or `max` everywhere).
+/// The smallest memory bound of this process's cgroup and its parents, in bytes; `None` when there
+/// is none. Both layouts are read: cgroup v2's `memory.max` (one tree, the `0::` line of
+/// `/proc/self/cgroup`) and cgroup v1's `memory.limit_in_bytes` (the memory controller's own tree, the
+/// `N:memory:` line), which is what the classroom server sets on a v1 machine; see [`memory_bound_in`].
 pub fn memory_bound() -> Option<u64> {
     let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = cg.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
-    let mut dir = std::path::PathBuf::from("/sys/fs/cgroup");
+    memory_bound_in(&cg, std::path::Path::new("/sys/fs/cgroup"))
+}
+
+/// [`memory_bound`] for a `/proc/PID/cgroup` text and a cgroup mount point `root` (tests give their
+/// own). v1's "no bound" is a huge number (the largest page-aligned `i64`), counted as none: only
+/// values below 2^60 bytes are bounds. At most 64 levels are read; `..` parts are skipped.
+pub fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
     let mut best: Option<u64> = None;
-    let mut consider = |d: &std::path::Path| {
-        if let Some(v) = std::fs::read_to_string(d.join("memory.max"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
+    let mut walk = |top: std::path::PathBuf, path: &str, file: &str| {
+        let mut dir = top;
+        let mut consider = |d: &std::path::Path| {
+            if let Some(v) = std::fs::read_to_string(d.join(file))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|&v| v < 1 << 60)
+            {
+                best = Some(best.map_or(v, |b| b.min(v)));
+            }
+        };
+        consider(&dir);
+        for part in path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".." && *p != ".")
+            .take(64)
         {
-            best = Some(best.map_or(v, |b| b.min(v)));
+            dir.push(part);
+            consider(&dir);
         }
     };
-    consider(&dir);
-    for part in path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != "..")
-        .take(64)
-    {
-        dir.push(part);
-        consider(&dir);
+    for line in proc_cgroup.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next(), f.next(), f.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        if controllers.is_empty() {
+            walk(root.to_path_buf(), path.trim(), "memory.max");
+        } else if controllers.split(',').any(|c| c == "memory") {
+            walk(root.join("memory"), path.trim(), "memory.limit_in_bytes");
+        }
     }
     best
 }
@@ -296,7 +319,7 @@ pub fn reservation() -> (usize, String) {
         ),
         None => (
             gib,
-            "1024 MiB (no cgroup v2 memory bound was found for this process)".into(),
+            "1024 MiB (no cgroup memory bound was found for this process)".into(),
         ),
     }
 }
@@ -777,6 +800,33 @@ mod tests {
         assert_eq!(s[0].op, "box:a:300000");
         assert_eq!((s[0].rss_kib, s[0].mmapped_kib), (10, 4));
         assert!(read_steps("after i=0 rss_kib=x\n").is_err());
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "writes files")]
+    fn memory_bounds_are_read_from_both_cgroup_layouts() {
+        let root = std::env::temp_dir().join(format!("below-cg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let v1 = root.join("memory/course/learner-a");
+        let v2 = root.join("course/learner-b");
+        std::fs::create_dir_all(&v1).unwrap();
+        std::fs::create_dir_all(&v2).unwrap();
+        // v1: the parent unbounded (the kernel's huge "no limit" number), the learner's 3 GiB.
+        std::fs::write(root.join("memory/course/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        std::fs::write(v1.join("memory.limit_in_bytes"), format!("{}\n", 3u64 << 30)).unwrap();
+        let v1_text = "4:memory:/course/learner-a\n1:cpu:/\n0::/\n";
+        assert_eq!(memory_bound_in(v1_text, &root), Some(3 << 30));
+        // v2: the smallest along the path wins; "max" is no bound.
+        std::fs::write(root.join("course/memory.max"), format!("{}\n", 2u64 << 30)).unwrap();
+        std::fs::write(v2.join("memory.max"), "max\n").unwrap();
+        assert_eq!(memory_bound_in("0::/course/learner-b\n", &root), Some(2 << 30));
+        // Nothing bounded, odd lines, a path climbing out of the mount: no bound, no panic.
+        assert_eq!(memory_bound_in("0::/\n", &root), None);
+        assert_eq!(memory_bound_in("", &root), None);
+        assert_eq!(memory_bound_in("garbage\n::\n9:memory\n", &root), None);
+        assert_eq!(memory_bound_in("0::/../../etc\n", &root), None);
+        assert_eq!(memory_bound_in(&"0::/a\n".repeat(10_000), &root), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
