@@ -812,14 +812,25 @@ mod tests {
         std::fs::create_dir_all(&v1).unwrap();
         std::fs::create_dir_all(&v2).unwrap();
         // v1: the parent unbounded (the kernel's huge "no limit" number), the learner's 3 GiB.
-        std::fs::write(root.join("memory/course/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
-        std::fs::write(v1.join("memory.limit_in_bytes"), format!("{}\n", 3u64 << 30)).unwrap();
+        std::fs::write(
+            root.join("memory/course/memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        )
+        .unwrap();
+        std::fs::write(
+            v1.join("memory.limit_in_bytes"),
+            format!("{}\n", 3u64 << 30),
+        )
+        .unwrap();
         let v1_text = "4:memory:/course/learner-a\n1:cpu:/\n0::/\n";
         assert_eq!(memory_bound_in(v1_text, &root), Some(3 << 30));
         // v2: the smallest along the path wins; "max" is no bound.
         std::fs::write(root.join("course/memory.max"), format!("{}\n", 2u64 << 30)).unwrap();
         std::fs::write(v2.join("memory.max"), "max\n").unwrap();
-        assert_eq!(memory_bound_in("0::/course/learner-b\n", &root), Some(2 << 30));
+        assert_eq!(
+            memory_bound_in("0::/course/learner-b\n", &root),
+            Some(2 << 30)
+        );
         // Nothing bounded, odd lines, a path climbing out of the mount: no bound, no panic.
         assert_eq!(memory_bound_in("0::/\n", &root), None);
         assert_eq!(memory_bound_in("", &root), None);
