@@ -127,7 +127,14 @@ done
 ok
 
 step "the course at this commit (course/), its crates (vendor/)"
-rev="$(git rev-parse HEAD 2>/dev/null || echo unversioned)"
+# std's own dependencies are vendored too: evcxr's type inference (its embedded rust-analyzer) runs
+# `cargo metadata` on the toolchain's library/ workspace, which offline and with crates-io replaced by
+# vendor/ fails without them, and then no std type is known: a cell's `let x = f()?`-style variable of a
+# type like `Result<T, String>` ended "Couldn't automatically determine type of variable" for learners
+# (chapter 9's first cell), while it worked where cargo could reach crates.io.
+library="$P/rust/rustup/toolchains/$default/lib/rustlib/src/rust/library/Cargo.toml"
+[ -f "$library" ] || fail "no rust-src in the $default toolchain ($library): run scripts/setup.sh first."
+rev="$(git rev-parse HEAD 2>/dev/null || echo unversioned) $(cat "$P/rust/rustup/toolchains/$default/.course-stamp")"
 dirty="$( { git diff HEAD 2>/dev/null; git ls-files -z --others --exclude-standard | xargs -0 -r sha256sum; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$P/course/.course-rev" 2>/dev/null)" = "$rev $dirty" ]; then ok "already at ${rev:0:10}"
 else
@@ -135,7 +142,9 @@ else
   # The work tree as it is (tracked and new files, with uncommitted edits), never what git ignores
   # (target/, build outputs, the virtual environment).
   git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$P/course.new" -xf -
-  (cd "$P/course.new" && cargo vendor --locked --versioned-dirs --quiet "$P/vendor.new" >/dev/null) || fail "cargo vendor failed."
+  # (RUSTC_BOOTSTRAP: library/Cargo.toml uses cargo features of the toolchain's own build, as rust-analyzer's run does)
+  (cd "$P/course.new" && RUSTC_BOOTSTRAP=1 cargo vendor --locked --versioned-dirs --quiet -s "$library" "$P/vendor.new" >/dev/null) \
+    || fail "cargo vendor failed."
   rm -rf "$P/vendor" "$P/course" && mv "$P/vendor.new" "$P/vendor" && mv "$P/course.new" "$P/course"
   echo "$rev $dirty" > "$P/course/.course-rev"
   ok "${rev:0:10}, $(ls "$P/vendor" | wc -l) crates"

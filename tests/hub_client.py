@@ -88,16 +88,35 @@ class Learner:
     def connect(self, kernel_id: str) -> "Kernel":
         """A websocket to a running kernel (JupyterLab reconnects the same way after a lost connection)."""
         url = f"{self.base.replace('http', 'ws', 1)}/user/{self.name}/api/kernels/{kernel_id}/channels"
-        ws = websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=600)
-        return Kernel(ws, kernel_id)
+        header = [f"Authorization: token {self.token}"]
+        return Kernel(websocket.create_connection(url, header=header, timeout=600), kernel_id, url, header)
 
 
 @dataclass
 class Kernel:
     ws: websocket.WebSocket
     id: str
+    url: str = ""
+    header: list | None = None
+
+    def _open(self) -> None:
+        """Reads what waits on the connection (replies to earlier requests, the server's pings, which are
+        answered) and, when the server has closed it meanwhile, connects again, as JupyterLab does. The
+        server closes a connection whose pings went unanswered while the test did other work (jupyter_server's
+        websocket ping timeout): a request sent on it would be lost."""
+        try:
+            self.ws.settimeout(0.05)
+            while True:
+                self.ws.recv()
+        except websocket.WebSocketTimeoutException:
+            return
+        except (websocket.WebSocketConnectionClosedException, OSError):
+            if not self.url:
+                raise
+        self.ws = websocket.create_connection(self.url, header=self.header, timeout=600)
 
     def request(self, msg_type: str, content: dict, channel: str = "shell") -> str:
+        self._open()
         mid = uuid.uuid4().hex
         self.ws.send(json.dumps({
             "header": {"msg_id": mid, "msg_type": msg_type, "username": "", "session": "hubclient",

@@ -596,8 +596,12 @@ def chapter_9(hub: TestHub, kernels: dict) -> None:
     its traces made (strace traces a child it started: Yama's ptrace_scope 1 allows that), its reservation
     sized to the learner's memory bound, its thread counts within their process bound, zero errors."""
     name = hub.names[1]  # B: A's and C's kernels are closed by the checks before
-    _, kernel = kernels[name]
-    nb = json.loads(next((ROOT / "notebooks").glob("09-*.ipynb")).read_text())
+    learner, _ = kernels[name]
+    path = f"{course_hub.CONTENT_DIR}/notebooks/{next((ROOT / 'notebooks').glob('09-*.ipynb')).name}"
+    nb = learner.notebook(path)  # the learner's own copy, through their server
+    # The chapter's own kernel, as opening it in JupyterLab gives one (a session for its path; from B's pool).
+    kernel = learner.open_kernel(path)
+    kernel.wait_ready()
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     errors, charts, texts = [], 0, []
     t0 = time.monotonic()
@@ -611,6 +615,7 @@ def chapter_9(hub: TestHub, kernels: dict) -> None:
             errors.append(f"cell {i}: {text.strip()[-300:]}")
         peak_pids = max(peak_pids, len(course_hub.cgroup_pids(name)))
     took = time.monotonic() - t0
+    kernel.close()
     every = "\n".join(texts)
     check(f"chapter 9 runs for learner {name} in their kernel with zero errors and its charts", not errors and charts >= 6,
           f"{len(cells)} code cells, {charts} charts, {took:.0f} s; {'; '.join(errors)[:600]}")

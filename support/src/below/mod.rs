@@ -294,6 +294,23 @@ pub fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64>
     best
 }
 
+/// The CPUs in this process's affinity mask (sched_getaffinity(2)): what glibc counts for its default
+/// arena limit (`arena_get2` calls `__get_nprocs_sched`, glibc 2.36 `malloc/arena.c:940`, which reads
+/// the mask, `sysdeps/unix/sysv/linux/getsysstats.c:33-46`). A cgroup CPU quota does not lower it, while
+/// it lowers `std::thread::available_parallelism` (the classroom server's learners have a quota).
+/// 1 when the call fails.
+pub fn affinity_cpus() -> usize {
+    // SAFETY: cpu_set_t is plain data, all zeros an empty set; sched_getaffinity writes at most the
+    // size it is given into it, and CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        (libc::CPU_COUNT(&set) as usize).max(1)
+    }
+}
+
 /// The reservation [`touch`] makes here: 1 GiB, or a quarter of the cgroup's memory bound when
 /// that is smaller (rounded down to 2 MiB); with the sentence that says which.
 pub fn reservation() -> (usize, String) {
@@ -838,6 +855,18 @@ mod tests {
         assert_eq!(memory_bound_in("0::/../../etc\n", &root), None);
         assert_eq!(memory_bound_in(&"0::/a\n".repeat(10_000), &root), None);
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "a system call Miri does not model")]
+    fn the_affinity_mask_counts_at_least_the_cpus_std_sees() {
+        // available_parallelism is the mask lowered by a cgroup quota, never more than the mask.
+        let std_sees = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(
+            affinity_cpus() >= std_sees,
+            "{} < {std_sees}",
+            affinity_cpus()
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl FromStr for Place {
 /// the code that decides it: std's `System::realloc` calls libc `realloc` only for alignments up
 /// to `MIN_ALIGN` (`library/std/src/sys/alloc/unix.rs:52-58`), and glibc's `realloc` keeps a heap
 /// chunk in place when it can, else moves it with `_int_malloc` + `memcpy` + free (glibc 2.36
-/// `malloc.c:4882-4897`), and moves an mmapped chunk with `mremap` (`mremap_chunk`, 3068-3107),
+/// `malloc.c:4882-4897`), and moves an mmapped chunk with `mremap` (`mremap_chunk`, 3068-3111),
 /// which moves pages, not bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrowPath {
