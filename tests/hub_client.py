@@ -144,6 +144,9 @@ class Kernel:
                 raise HubError(f"no {reply} within {timeout:.0f} s")
             self.ws.settimeout(left)
             m = json.loads(self.ws.recv())
+            if m["header"]["msg_type"] == "status" and m["content"].get("execution_state") in ("restarting", "dead"):
+                raise HubError(f"the kernel died and was {m['content']['execution_state']} while running the request "
+                               "(the server restarts a kernel that died: out of memory?)")
             if m.get("parent_header", {}).get("msg_id") != mid:
                 continue
             t = m["header"]["msg_type"]

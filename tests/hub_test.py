@@ -599,6 +599,10 @@ def chapter_9(hub: TestHub, kernels: dict) -> None:
     learner, _ = kernels[name]
     path = f"{course_hub.CONTENT_DIR}/notebooks/{next((ROOT / 'notebooks').glob('09-*.ipynb')).name}"
     nb = learner.notebook(path)  # the learner's own copy, through their server
+    # B closes chapter 0 first: under the test hub's bound (MEM_MB) B's server, the pool's waiting kernel and
+    # two open chapters' kernels do not fit (the kernel the OOM killer ended restarted under the test).
+    for k in learner.api("GET", "kernels").json():
+        learner.api("DELETE", f"kernels/{k['id']}")
     # The chapter's own kernel, as opening it in JupyterLab gives one (a session for its path; from B's pool).
     kernel = learner.open_kernel(path)
     kernel.wait_ready()
