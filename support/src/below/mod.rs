@@ -321,7 +321,7 @@ pub fn reservation() -> (usize, String) {
             (
                 r,
                 format!(
-                    "{} MiB: a quarter of this cgroup's memory bound (memory.max = {} MiB)",
+                    "{} MiB: a quarter of this cgroup's memory bound ({} MiB)",
                     r >> 20,
                     b >> 20
                 ),
