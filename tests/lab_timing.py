@@ -42,13 +42,16 @@ STATE = r"""
   const panel = app && [...app.shell.widgets('main')].find(w => w.sessionContext && w.context && w.context.path === name);
   const ctx = panel && panel.sessionContext;
   const status = ctx && ctx.session && ctx.session.kernel ? ctx.session.kernel.status : '';
+  const connection = ctx && ctx.session && ctx.session.kernel ? ctx.session.kernel.connectionStatus : '';
   const model = panel && panel.content && panel.content.model;
-  let cells = 0, firstDone = false, chart = false;
+  let cells = 0, firstDone = false, chart = false, done = 0;
   if (model) {
     for (let i = 0; i < model.cells.length; i++) {
       const c = model.cells.get(i);
       if (c.type !== 'code') continue;
-      if (cells === 0) firstDone = c.executionCount !== null && c.executionCount !== undefined;
+      const ran = c.executionCount !== null && c.executionCount !== undefined;
+      if (cells === 0) firstDone = ran;
+      if (ran) done += 1;
       cells += 1;
       for (let j = 0; j < c.outputs.length; j++) {
         const d = c.outputs.get(j).data || {};
@@ -57,7 +60,7 @@ STATE = r"""
     }
   }
   const news = [...document.querySelectorAll('.jp-toast-message, .Toastify__toast')].map(t => t.textContent).join(' | ');
-  return JSON.stringify({ready: !!ctx, status, firstDone, chart, news, cells});
+  return JSON.stringify({ready: !!ctx, status, connection, firstDone, chart, news, cells, done});
 })(NAME)
 """
 
@@ -70,15 +73,18 @@ def state(name: str) -> str:
 def run_until_chart(b, nb: str, t0: float) -> dict:
     """Waits until the chapter's kernel is idle, presses Run All, and waits for the first code cell
     and the first chart; seconds from t0."""
-    opened = json.loads(b.wait_for(
-        f"(() => {{ const s = JSON.parse({state(nb)}); return s.status === 'idle' && s.cells > 0 ? JSON.stringify(s) : ''; }})()",
-        timeout=180, poll=0.1))
+    try:
+        opened = json.loads(b.wait_for(
+            f"(() => {{ const s = JSON.parse({state(nb)}); return s.status === 'idle' && s.cells > 0 ? JSON.stringify(s) : ''; }})()",
+            timeout=180, poll=0.1))
+    except cdp.BrowserError as e:
+        raise cdp.BrowserError(f"{nb}: the kernel was not idle within 180 s; the notebook's state: {b.evaluate(state(nb))}") from e
     t_idle = time.monotonic() - t0
     b.evaluate("(() => { const app = window.jupyterapp;"
                f" const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === {json.dumps(nb)});"
                " app.shell.activateById(panel.id);"
                " void app.commands.execute('notebook:run-all-cells'); return 1; })()")
-    t_first = t_chart = None
+    t_first = t_chart = idle_since = None
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and t_chart is None:
         s = json.loads(b.evaluate(state(nb)))
@@ -87,6 +93,11 @@ def run_until_chart(b, nb: str, t0: float) -> dict:
             t_first = now
         if s["chart"]:
             t_chart = now
+        # Run All ended without a chart (a chapter that draws none before an error cell stops Run All, or
+        # at all): the kernel idle for 3 s after its first cell.
+        idle_since = (idle_since or now) if s["status"] == "idle" and s["firstDone"] else None
+        if idle_since is not None and now - idle_since > 3:
+            break
         time.sleep(0.1)
     return {"kernel_idle": t_idle, "first_cell": t_first, "first_chart": t_chart, "cells": opened["cells"]}
 
@@ -226,7 +237,11 @@ def main() -> int:
                     t1 = time.monotonic()
                     restart(b, nb)
                     time.sleep(0.5)  # the status leaves 'idle' once the restart is under way
-                    restarts.append(run_until_chart(b, nb, t1)["first_chart"])
+                    try:
+                        restarts.append(run_until_chart(b, nb, t1)["first_chart"])
+                    except cdp.BrowserError as e:
+                        with urllib.request.urlopen(f"{base}/api/kernels?token={token}") as r:
+                            raise cdp.BrowserError(f"{e}; the server's kernels: {r.read().decode()}") from e
                 kinds = kernel_kinds(scratch / "warm-record.jsonl", base, token, nb)
                 results[nb] = {**opened, "restart_first_chart": restarts[0], "second_restart_first_chart": restarts[1],
                                "kernels": kinds}
@@ -277,7 +292,10 @@ def main() -> int:
             lab.wait(timeout=20)
         except subprocess.TimeoutExpired:
             lab.kill()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if os.environ.get("COURSE_LAB_KEEP"):
+            print(f"[lab] kept {scratch} (its lab.log and the pool's record)", flush=True)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
