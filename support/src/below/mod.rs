@@ -247,7 +247,7 @@ pub fn steps_chart(title: &str, steps: &[Step]) -> Bars {
 /// The smallest memory bound of this process's cgroup and its parents, in bytes; `None` when there
 /// is none. Both layouts are read: cgroup v2's `memory.max` (one tree, the `0::` line of
 /// `/proc/self/cgroup`) and cgroup v1's `memory.limit_in_bytes` (the memory controller's own tree, the
-/// `N:memory:` line), which is what the classroom server sets on a v1 machine; see [`memory_bound_in`].
+/// `N:memory:` line), which is what the classroom server sets on a v1 machine (at most 64 levels, `..` parts skipped).
 pub fn memory_bound() -> Option<u64> {
     let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     memory_bound_in(&cg, std::path::Path::new("/sys/fs/cgroup"))
@@ -256,7 +256,7 @@ pub fn memory_bound() -> Option<u64> {
 /// [`memory_bound`] for a `/proc/PID/cgroup` text and a cgroup mount point `root` (tests give their
 /// own). v1's "no bound" is a huge number (the largest page-aligned `i64`), counted as none: only
 /// values below 2^60 bytes are bounds. At most 64 levels are read; `..` parts are skipped.
-pub fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
+fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
     let mut best: Option<u64> = None;
     let mut walk = |top: std::path::PathBuf, path: &str, file: &str| {
         let mut dir = top;
@@ -279,7 +279,7 @@ pub fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64>
             consider(&dir);
         }
     };
-    for line in proc_cgroup.lines() {
+    for line in proc_cgroup.lines().take(64) {
         let mut f = line.splitn(3, ':');
         let (_, controllers, path) = (f.next(), f.next(), f.next());
         let (Some(controllers), Some(path)) = (controllers, path) else {
