@@ -101,7 +101,8 @@ for tc in default nightly; do
     src="$(rustup run nightly rustc --print sysroot 2>/dev/null)" || fail "no nightly toolchain: run scripts/setup.sh first."; fi
   name="$(basename "$src")"
   dst="$P/rust/rustup/toolchains/$name"
-  stamp="$("$src/bin/rustc" -vV | sha256sum | cut -d' ' -f1)"
+  # (rust-src in the stamp: a copy made before it was installed is made again)
+  stamp="$({ "$src/bin/rustc" -vV; ls "$src/lib/rustlib/src/rust/library/Cargo.toml" 2>/dev/null; } | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$dst/.course-stamp" 2>/dev/null)" != "$stamp" ]; then
     mkdir -p "$P/rust/rustup/toolchains"; copy_tree "$src" "$dst"; echo "$stamp" > "$dst/.course-stamp"
   fi

@@ -4,6 +4,7 @@ Used by tests/hub_test.py (security, restarts, bounds) and tests/hub_load.py (ma
 from __future__ import annotations
 
 import json
+import select
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -100,19 +101,28 @@ class Kernel:
     header: list | None = None
 
     def _open(self) -> None:
-        """Reads what waits on the connection (replies to earlier requests, the server's pings, which are
-        answered) and, when the server has closed it meanwhile, connects again, as JupyterLab does. The
-        server closes a connection whose pings went unanswered while the test did other work (jupyter_server's
-        websocket ping timeout): a request sent on it would be lost."""
+        """Reads what already waits on the connection (replies to earlier requests, the server's pings,
+        which are answered), without waiting for more, and connects again when the server has closed it
+        meanwhile, as JupyterLab does. The server closes a connection whose pings went unanswered while the
+        test did other work (jupyter_server's websocket ping timeout, 30 s here): a request sent on it would
+        be lost."""
+        closed = False
         try:
-            self.ws.settimeout(0.05)
-            while True:
-                self.ws.recv()
+            while select.select([self.ws.sock], [], [], 0)[0]:
+                self.ws.settimeout(10)  # data is there: the rest of its frame follows at once
+                opcode, _ = self.ws.recv_data(control_frame=True)  # a ping is answered and returned too
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    closed = True
+                    break
         except websocket.WebSocketTimeoutException:
             return
-        except (websocket.WebSocketConnectionClosedException, OSError):
-            if not self.url:
-                raise
+        except (websocket.WebSocketConnectionClosedException, OSError, ValueError, TypeError):
+            closed = True  # (a closed connection's socket is None: select raises TypeError)
+        if not closed:
+            return
+        if not self.url:
+            raise websocket.WebSocketConnectionClosedException("the kernel's websocket was closed")
+        self.close()
         self.ws = websocket.create_connection(self.url, header=self.header, timeout=600)
 
     def request(self, msg_type: str, content: dict, channel: str = "shell") -> str:

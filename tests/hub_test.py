@@ -326,7 +326,7 @@ def tls_and_culler(hub: TestHub) -> None:
         # listed for up to its http_timeout, 120 s, and a start meanwhile ended "stopped while starting").
         u = requests.get(f"{learner.base}/hub/api/users/{a}", headers=learner.headers(), timeout=30).json()
         check("after hub stop and start, the hub lists no server of the room as running or pending",
-              not u.get("servers") and not u.get("pending"), f"servers {u.get('servers')}, pending {u.get('pending')}")
+              "servers" in u and not u["servers"] and not u.get("pending"), f"servers {u.get('servers')}, pending {u.get('pending')}")
         learner.start_server()
         t0 = time.monotonic()
         running = True
@@ -595,12 +595,13 @@ def chapter_9(hub: TestHub, kernels: dict) -> None:
     """Chapter 9 run for a learner: every code cell in their own kernel (their Unix user, their cgroups),
     its traces made (strace traces a child it started: Yama's ptrace_scope 1 allows that), its reservation
     sized to the learner's memory bound, its thread counts within their process bound, zero errors."""
-    name = hub.names[1]  # B: A's and C's kernels are closed by the checks before
+    name = hub.names[1]  # B: A's kernel is closed by the checks before (and C's by no_root_path, after)
     learner, _ = kernels[name]
     path = f"{course_hub.CONTENT_DIR}/notebooks/{next((ROOT / 'notebooks').glob('09-*.ipynb')).name}"
     nb = learner.notebook(path)  # the learner's own copy, through their server
     # B closes chapter 0 first: under the test hub's bound (MEM_MB) B's server, the pool's waiting kernel and
     # two open chapters' kernels do not fit (the kernel the OOM killer ended restarted under the test).
+    kernels[name][1].close()
     for k in learner.api("GET", "kernels").json():
         learner.api("DELETE", f"kernels/{k['id']}")
     # The chapter's own kernel, as opening it in JupyterLab gives one (a session for its path; from B's pool).
@@ -799,7 +800,10 @@ def main() -> int:
                 cpu_fairness(hub, kernels)
                 bounds(hub, kernels)
                 nothing_lost(hub, kernels)
-                chapter_9(hub, kernels)
+                try:
+                    chapter_9(hub, kernels)
+                except Exception as e:  # report it and go on with the checks after it
+                    check("chapter 9 runs for a learner on the hub", False, f"{type(e).__name__}: {e}")
             if len(kernels) >= 3:
                 no_root_path(hub, kernels)
             tls_and_culler(hub)

@@ -189,6 +189,7 @@ class DiesWithItsServer(unittest.TestCase):
             print(p.pid, flush=True)
             time.sleep(60)
         """)], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(parent.kill)
         child = int(parent.stdout.readline())
         # Popen returns once `setpriv` is exec'd, before it has set the signal: wait until it has exec'd
         # `sleep` (the signal is set by then), or killing the parent races the prctl (CI met that race).

@@ -247,7 +247,7 @@ pub fn steps_chart(title: &str, steps: &[Step]) -> Bars {
 /// The smallest memory bound of this process's cgroup and its parents, in bytes; `None` when there
 /// is none. Both layouts are read: cgroup v2's `memory.max` (one tree, the `0::` line of
 /// `/proc/self/cgroup`) and cgroup v1's `memory.limit_in_bytes` (the memory controller's own tree, the
-/// `N:memory:` line), which is what the classroom server sets on a v1 machine (at most 64 levels, `..` parts skipped).
+/// `N:memory:` line), which is what the classroom server sets on a v1 machine.
 pub fn memory_bound() -> Option<u64> {
     let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     memory_bound_in(&cg, std::path::Path::new("/sys/fs/cgroup"))
@@ -255,7 +255,8 @@ pub fn memory_bound() -> Option<u64> {
 
 /// [`memory_bound`] for a `/proc/PID/cgroup` text and a cgroup mount point `root` (tests give their
 /// own). v1's "no bound" is a huge number (the largest page-aligned `i64`), counted as none: only
-/// values below 2^60 bytes are bounds. At most 64 levels are read; `..` parts are skipped.
+/// values below 2^60 bytes are bounds. At most 64 levels are read; a path with `..` (a cgroup namespace's
+/// view of a cgroup outside it) reads the mount's own bound only.
 fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
     let mut best: Option<u64> = None;
     let mut walk = |top: std::path::PathBuf, path: &str, file: &str| {
@@ -270,9 +271,13 @@ fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
             }
         };
         consider(&dir);
+        if path.split('/').any(|p| p == "..") {
+            // In a cgroup namespace a path can climb above the mount; only the mount's own bound is known.
+            return;
+        }
         for part in path
             .split('/')
-            .filter(|p| !p.is_empty() && *p != ".." && *p != ".")
+            .filter(|p| !p.is_empty() && *p != ".")
             .take(64)
         {
             dir.push(part);
@@ -298,14 +303,14 @@ fn memory_bound_in(proc_cgroup: &str, root: &std::path::Path) -> Option<u64> {
 /// arena limit (`arena_get2` calls `__get_nprocs_sched`, glibc 2.36 `malloc/arena.c:940`, which reads
 /// the mask, `sysdeps/unix/sysv/linux/getsysstats.c:33-46`). A cgroup CPU quota does not lower it, while
 /// it lowers `std::thread::available_parallelism` (the classroom server's learners have a quota).
-/// 1 when the call fails.
+/// 2 when the call fails, as glibc then assumes (arena.c:944-947).
 pub fn affinity_cpus() -> usize {
     // SAFETY: cpu_set_t is plain data, all zeros an empty set; sched_getaffinity writes at most the
     // size it is given into it, and CPU_COUNT only reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return 1;
+            return 2;
         }
         (libc::CPU_COUNT(&set) as usize).max(1)
     }
@@ -852,6 +857,8 @@ mod tests {
         assert_eq!(memory_bound_in("0::/\n", &root), None);
         assert_eq!(memory_bound_in("", &root), None);
         assert_eq!(memory_bound_in("garbage\n::\n9:memory\n", &root), None);
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/memory.max"), "4096\n").unwrap();
         assert_eq!(memory_bound_in("0::/../../etc\n", &root), None);
         assert_eq!(memory_bound_in(&"0::/a\n".repeat(10_000), &root), None);
         std::fs::remove_dir_all(&root).unwrap();
