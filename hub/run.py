@@ -151,23 +151,31 @@ def cmd_start(args) -> int:
     return 0
 
 
-def stop_servers_through_hub(timeout: float = 60) -> int:
+def hub_api() -> tuple[str, str]:
+    """Where root's own tools reach the running hub's API, and the course's service token (OSError when no
+    hub was started from this state folder)."""
+    return (STATE / "api_url").read_text().strip(), (STATE / "service_token").read_text().strip()
+
+
+def running_servers(users) -> list[str]:
+    """The names in a GET /users answer that have a server running or starting."""
+    return [u["name"] for u in users if isinstance(u, dict) and u.get("servers")] if isinstance(users, list) else []
+
+
+def stop_servers_through_hub(timeout: float = 60) -> None:
     """Asks the running hub to stop every learner's server (DELETE /users/NAME/server, the course's service
     token) and waits until it says none runs, at most `timeout` s: the hub then records them as stopped, and
     the next `make hub` does not wait on servers that no longer exist (a hub that finds a server in its
-    database checks it for up to 120 s before giving up on it). Returns how many it stopped; 0 without a hub."""
+    database checks it for up to 120 s before giving up on it). Nothing to do without a hub."""
     import prestart
 
     try:
-        base = (STATE / "api_url").read_text().strip()
-        token = (STATE / "service_token").read_text().strip()
+        base, token = hub_api()
         status, users = prestart.api(base, token, "GET", "/users")
     except (OSError, ValueError):
-        return 0
-    if status != 200 or not isinstance(users, list):
-        return 0
-    running = asked = [u["name"] for u in users if u.get("servers")]
-    for name in asked:
+        return
+    running = running_servers(users) if status == 200 else []
+    for name in running:
         prestart.api(base, token, "DELETE", f"/users/{name}/server")
     deadline = time.monotonic() + timeout
     while running and time.monotonic() < deadline:
@@ -178,8 +186,7 @@ def stop_servers_through_hub(timeout: float = 60) -> int:
             break
         if status != 200:
             break
-        running = [u["name"] for u in users if isinstance(u, dict) and u.get("servers")]
-    return len(asked) - len(running)
+        running = running_servers(users)
 
 
 def cmd_stop(args) -> int:
@@ -218,8 +225,7 @@ def cmd_warm(args) -> int:
         print("[hub-warm] error: run as root (it reads the learners' cgroups and the hub's service token)", file=sys.stderr)
         return 1
     try:
-        base = (STATE / "api_url").read_text().strip()
-        token = (STATE / "service_token").read_text().strip()
+        base, token = hub_api()
         names = course_hub.read_class_list(STATE / "learners.txt")
     except (OSError, course_hub.ClassListError) as e:
         print(f"[hub-warm] error: no running hub in {STATE} ({e}): start it first (make hub CLASS=...)", file=sys.stderr)
