@@ -12,9 +12,11 @@ to it as JupyterLab does (REST sessions, the kernel's websocket). It checks:
      count is the one a cold kernel gives its first cell;
   3. two chapters opened at once never share a kernel (one gets the waiting kernel, the other claims the
      refill still warming and gets it once warmed); a notebook in another folder gets a cold kernel;
-  4. a restart gets another warmed kernel (a new process, no variables of before);
+  4. a restart gets another warmed kernel (a new process, no variables of before), and JupyterLab learns its
+     status again: after reconnecting it sends kernel_info and ignores status messages whose parent's type is
+     in the page's `untracked_message_types` (read from the lab page), so one with another parent must come;
   4b. Restart during Run All, RESTARTS times in a row for each of chapters 0, 4 and 7 (COURSE_TEST_RESTARTS,
-     default 20): every restart comes back to idle and the chapter then runs to its first chart, with no
+     default 20): every restart comes back to idle (as JupyterLab sees it, as in 4) and the chapter then runs to its first chart, with no
      kernel dying after its restart (the server's automatic restarts counted in its log);
   5. after the server stops (SIGTERM), and in a second server after `kill -9`, no process it started
      (waiting, handed-over or cold kernels, and their children) is left running.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -200,6 +203,39 @@ def run_all(k: Kernel, cells: list[str]) -> None:
                                       "user_expressions": {}, "allow_stdin": False})
 
 
+def untracked_types(lab: Lab) -> list[str]:
+    """The page's `untracked_message_types`, as JupyterLab reads them (jupyterlab_server copies them from the
+    server's kernel manager into the page's configuration)."""
+    html = requests.get(f"{lab.base}/lab", headers=lab.headers(), timeout=30).text
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    if not m:
+        raise Failed("the lab page has no jupyter-config-data")
+    return list(json.loads(m.group(1)).get("untracked_message_types", []))
+
+
+def status_lab_would_see(k: Kernel, untracked: list[str], timeout: float = 60) -> list[str]:
+    """What JupyterLab does when its websocket reconnects after a restart (services/kernel/default.ts:
+    the status is "unknown", a kernel_info request goes out "to get kernel status back"), and the statuses
+    it would then take: JupyterLab ignores a status message whose parent's type is untracked. Waits for the
+    kernel_info reply and its idle; returns the statuses JupyterLab would have taken meanwhile."""
+    mid = k.request("kernel_info_request", {})
+    taken, replied, idle = [], False, False
+    deadline = time.monotonic() + timeout
+    while not (replied and idle):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Failed(f"no kernel_info reply and idle within {timeout:.0f} s")
+        k.ws.settimeout(left)
+        m = json.loads(k.ws.recv())
+        parent = m.get("parent_header") or {}
+        if m["header"]["msg_type"] == "status" and parent.get("msg_type") not in untracked:
+            taken.append(m["content"]["execution_state"])
+        if parent.get("msg_id") == mid:
+            replied = replied or m["header"]["msg_type"] == "kernel_info_reply"
+            idle = idle or (m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+    return taken
+
+
 def run_cell(k: Kernel, code: str) -> str:
     status, _, text = first_cell(k, code)
     if status != "ok":
@@ -285,7 +321,12 @@ def main() -> int:
         a.close()
         a = Kernel(websocket.create_connection(f"ws://127.0.0.1:{lab.port}/api/kernels/{a.id}/channels",
                                                header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
-        a.wait_ready(300)
+        untracked = untracked_types(lab)
+        taken = status_lab_would_see(a, untracked, 300)
+        check(taken and taken[-1] == "idle",
+              f"after the restart JupyterLab learns the kernel is idle from the kernel_info it sends on reconnecting "
+              f"(statuses it takes: {taken}; the page's untracked types: {len(untracked)}, kernel_info "
+              f"{'not ' if 'kernel_info_request' not in untracked else ''}among them)")
         after = lab.handed(a.id)
         old_gone = not psutil.pid_exists(waiting) or psutil.Process(waiting).status() == psutil.STATUS_ZOMBIE
         check(len(after) == 2 and after[1] != waiting and old_gone,
@@ -314,7 +355,8 @@ def main() -> int:
                 a.close()
                 a = Kernel(websocket.create_connection(f"ws://127.0.0.1:{lab.port}/api/kernels/{a.id}/channels",
                                                        header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
-                a.wait_ready(300)
+                if status_lab_would_see(a, untracked, 300)[-1:] != ["idle"]:
+                    raise Failed(f"{chapter}: after restart {i + 1} JupyterLab would not learn the kernel's status")
                 lab.remember()
                 try:
                     run_to_chart(a, cells)

@@ -175,6 +175,21 @@ class PoolRules(unittest.TestCase):
             if saved is not None:
                 os.environ["COURSE_WARM_KERNELS"] = saved
 
+    def test_kernel_info_counts_as_activity_and_nothing_else_changes(self):
+        """JupyterLab's page takes its untracked types from the server's kernel manager: kernel_info must leave
+        them (or a restarted, warmed kernel's status never comes back), every other type stays."""
+        from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+        km = MappingKernelManager()
+        before = list(km.untracked_message_types)
+        self.assertIn("kernel_info_request", before)  # jupyter_server's default: what the fix is for
+        warm.count_kernel_info_as_activity(km)
+        self.assertEqual(km.untracked_message_types, [t for t in before if not t.startswith("kernel_info_")])
+        self.assertTrue(km.track_message_type("kernel_info_request"))
+        self.assertFalse(km.track_message_type("comm_info_request"))
+        warm.count_kernel_info_as_activity(km)  # a second call changes nothing
+        self.assertEqual(len(km.untracked_message_types), len(before) - 2)
+
 
 @unittest.skipIf(warm is None, "course_warm_kernel is not installed: run `make setup`")
 @unittest.skipUnless(sys.platform.startswith("linux"), "PR_SET_PDEATHSIG is Linux's")

@@ -509,6 +509,28 @@ def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "course_warm_kernel"}]
 
 
+KERNEL_INFO = ("kernel_info_request", "kernel_info_reply")
+
+
+def count_kernel_info_as_activity(kernel_manager) -> None:
+    """Takes kernel_info out of the server's `untracked_message_types`, so that JupyterLab learns a restarted
+    kernel's status from the kernel_info it sends when it reconnects.
+
+    JupyterLab (services/kernel/default.ts) sets a kernel's status to "unknown" when its websocket
+    reconnects after a restart, sends kernel_info "to get kernel status back", and then ignores every
+    status message whose parent's type is in the page's `untracked_message_types`, which jupyterlab_server
+    copies from the server's kernel manager (jupyter_server 2.x lists kernel_info there by default). Its
+    status then comes back only with a status message of another parent, and a warmed kernel handed over on
+    a restart (on new ports, already started) sends none: the notebook stayed "unknown" and Run All waited
+    for good (JupyterLab in Chromium: 3 of 3 restarts once the pool had refilled; a cold restart, on the
+    kernel's old ports, came back). With kernel_info counted, the kernel's own answer to that request brings
+    the status back. The server's activity watcher then also counts a kernel_info (a new connection's nudge)
+    as activity, which moves its idle time for culling to that moment only."""
+    kept = [t for t in kernel_manager.untracked_message_types if t not in KERNEL_INFO]
+    if len(kept) != len(kernel_manager.untracked_message_types):
+        kernel_manager.untracked_message_types = kept
+
+
 def _load_jupyter_server_extension(serverapp) -> None:
     """Creates the server's pool and starts filling it once the server's event loop runs."""
     from jupyter_core.paths import jupyter_runtime_dir
@@ -526,6 +548,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     ip = str(km_config["ip"]) if "ip" in km_config else "127.0.0.1"
     pool = Pool(serverapp.kernel_spec_manager, root, runtime, serverapp.log, ip="127.0.0.1" if ip == "localhost" else ip)
     Pool.current = pool
+    count_kernel_info_as_activity(serverapp.kernel_manager)
     atexit.register(pool.stop)
     from tornado.ioloop import IOLoop
 
