@@ -152,8 +152,9 @@ class Kernel:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise HubError(f"no {reply} within {timeout:.0f} s")
-            self.ws.settimeout(left)
-            m = json.loads(self.ws.recv())
+            m = self._next_message(left)
+            if m is None:
+                continue
             if m["header"]["msg_type"] == "status" and m["content"].get("execution_state") in ("restarting", "dead"):
                 raise HubError(f"the kernel died and was {m['content']['execution_state']} while running the request "
                                "(the server restarts a kernel that died: out of memory?)")
@@ -167,6 +168,21 @@ class Kernel:
             elif t in ("stream", "display_data", "execute_result", "error"):
                 outputs.append({"type": t, **m["content"]})
         return status, outputs
+
+    def _next_message(self, timeout: float) -> dict | None:
+        """The next message within `timeout` s, or None when a ping or pong came first (answered; the caller
+        checks its deadline again: `recv()` itself would go on reading past pings, which the server sends every
+        30 s, so a kernel that never answers would keep it waiting for ever)."""
+        self.ws.settimeout(max(0.01, timeout))
+        try:
+            opcode, data = self.ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            return None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            raise HubError("the server closed the kernel's websocket")
+        if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+            return None
+        return json.loads(data)
 
     def close(self) -> None:
         try:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "hub"))
 import course_hub  # noqa: E402
 import hub_load  # noqa: E402
 import prestart  # noqa: E402
-from hub_client import Learner, has_chart, output_text  # noqa: E402
+from hub_client import HubError, Learner, has_chart, output_text  # noqa: E402
 
 CGROUP_NAME = course_hub.CGROUP_NAME
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
@@ -606,7 +606,10 @@ def chapter_9(hub: TestHub, kernels: dict) -> None:
         learner.api("DELETE", f"kernels/{k['id']}")
     # The chapter's own kernel, as opening it in JupyterLab gives one (a session for its path; from B's pool).
     kernel = learner.open_kernel(path)
-    kernel.wait_ready()
+    try:
+        kernel.wait_ready()
+    except HubError as e:
+        raise HubError(f"{e}; the server's kernels: {learner.api('GET', 'kernels').json()}") from e
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     errors, charts, texts = [], 0, []
     t0 = time.monotonic()

@@ -132,12 +132,15 @@ class Lab:
         if r.status_code != 201:
             raise Failed(f"no session for {path}: {r.status_code} {r.text[:300]}")
         kid = r.json()["kernel"]["id"]
-        ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/api/kernels/{kid}/channels",
-                                         header=[f"Authorization: token {self.token}"], timeout=600)
-        k = Kernel(ws, kid)
+        k = self.connect(kid)
         k.wait_ready(300)
         self.remember()
         return k
+
+    def connect(self, kid: str) -> Kernel:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/api/kernels/{kid}/channels",
+                                         header=[f"Authorization: token {self.token}"], timeout=600)
+        return Kernel(ws, kid)
 
     def handed(self, kernel_id: str) -> list[int]:
         return [e["pid"] for e in self.events("handed") if e["kernel_id"] == kernel_id]
@@ -159,21 +162,20 @@ def first_cell(k: Kernel, code: str) -> tuple[str, int | None, str]:
     from hub_client import output_text
 
     count = None
-    original = k.ws.recv
+    original = k._next_message
 
-    def recv():
+    def next_message(timeout: float):
         nonlocal count
-        raw = original()
-        m = json.loads(raw)
-        if m.get("header", {}).get("msg_type") == "execute_input":
+        m = original(timeout)
+        if m and m.get("header", {}).get("msg_type") == "execute_input":
             count = m["content"].get("execution_count")
-        return raw
+        return m
 
-    k.ws.recv = recv
+    k._next_message = next_message
     try:
         status, outputs = k.execute(code, timeout=300)
     finally:
-        k.ws.recv = original
+        k._next_message = original
     return status, count, output_text(outputs).strip()
 
 
@@ -225,8 +227,9 @@ def status_lab_would_see(k: Kernel, untracked: list[str], timeout: float = 60) -
         left = deadline - time.monotonic()
         if left <= 0:
             raise Failed(f"no kernel_info reply and idle within {timeout:.0f} s")
-        k.ws.settimeout(left)
-        m = json.loads(k.ws.recv())
+        m = k._next_message(left)
+        if m is None:
+            continue
         parent = m.get("parent_header") or {}
         if m["header"]["msg_type"] == "status" and parent.get("msg_type") not in untracked:
             taken.append(m["content"]["execution_state"])

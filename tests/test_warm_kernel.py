@@ -175,20 +175,24 @@ class PoolRules(unittest.TestCase):
             if saved is not None:
                 os.environ["COURSE_WARM_KERNELS"] = saved
 
-    def test_kernel_info_counts_as_activity_and_nothing_else_changes(self):
-        """JupyterLab's page takes its untracked types from the server's kernel manager: kernel_info must leave
-        them (or a restarted, warmed kernel's status never comes back), every other type stays."""
+    def test_the_page_counts_kernel_info_and_the_server_does_not_change(self):
+        """JupyterLab's page takes its untracked types from the page configuration: kernel_info leaves them (or a
+        restarted, warmed kernel's status never comes back), every other type stays, and the server's own list
+        (its activity tracking, its nudge of new connections) is not touched."""
         from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 
         km = MappingKernelManager()
-        before = list(km.untracked_message_types)
-        self.assertIn("kernel_info_request", before)  # jupyter_server's default: what the fix is for
-        warm.count_kernel_info_as_activity(km)
-        self.assertEqual(km.untracked_message_types, [t for t in before if not t.startswith("kernel_info_")])
-        self.assertTrue(km.track_message_type("kernel_info_request"))
-        self.assertFalse(km.track_message_type("comm_info_request"))
-        warm.count_kernel_info_as_activity(km)  # a second call changes nothing
-        self.assertEqual(len(km.untracked_message_types), len(before) - 2)
+        server_list = list(km.untracked_message_types)
+        self.assertIn("kernel_info_request", server_list)  # jupyter_server's default: what the fix is for
+        settings = {"page_config_data": {"untracked_message_types": list(server_list), "other": 1}}
+        self.assertTrue(warm.lab_counts_kernel_info(settings))
+        self.assertEqual(settings["page_config_data"]["untracked_message_types"],
+                         [t for t in server_list if not t.startswith("kernel_info_")])
+        self.assertEqual(settings["page_config_data"]["other"], 1)
+        self.assertEqual(km.untracked_message_types, server_list)
+        self.assertFalse(warm.lab_counts_kernel_info(settings))  # a second call changes nothing
+        for odd in ({}, {"page_config_data": None}, {"page_config_data": {"untracked_message_types": "x"}}):
+            self.assertFalse(warm.lab_counts_kernel_info(odd))
 
 
 @unittest.skipIf(warm is None, "course_warm_kernel is not installed: run `make setup`")

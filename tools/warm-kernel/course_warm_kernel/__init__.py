@@ -512,23 +512,29 @@ def _jupyter_server_extension_points() -> list[dict]:
 KERNEL_INFO = ("kernel_info_request", "kernel_info_reply")
 
 
-def count_kernel_info_as_activity(kernel_manager) -> None:
-    """Takes kernel_info out of the server's `untracked_message_types`, so that JupyterLab learns a restarted
-    kernel's status from the kernel_info it sends when it reconnects.
+def lab_counts_kernel_info(settings: dict) -> bool:
+    """Takes kernel_info out of the `untracked_message_types` of JupyterLab's page configuration (in the server's
+    `settings["page_config_data"]`); True if it was there. The server's own activity tracking is not changed.
 
-    JupyterLab (services/kernel/default.ts) sets a kernel's status to "unknown" when its websocket
-    reconnects after a restart, sends kernel_info "to get kernel status back", and then ignores every
-    status message whose parent's type is in the page's `untracked_message_types`, which jupyterlab_server
-    copies from the server's kernel manager (jupyter_server 2.x lists kernel_info there by default). Its
-    status then comes back only with a status message of another parent, and a warmed kernel handed over on
-    a restart (on new ports, already started) sends none: the notebook stayed "unknown" and Run All waited
-    for good (JupyterLab in Chromium: 3 of 3 restarts once the pool had refilled; a cold restart, on the
-    kernel's old ports, came back). With kernel_info counted, the kernel's own answer to that request brings
-    the status back. The server's activity watcher then also counts a kernel_info (a new connection's nudge)
-    as activity, which moves its idle time for culling to that moment only."""
-    kept = [t for t in kernel_manager.untracked_message_types if t not in KERNEL_INFO]
-    if len(kept) != len(kernel_manager.untracked_message_types):
-        kernel_manager.untracked_message_types = kept
+    JupyterLab (services/kernel/default.ts) sets a kernel's status to "unknown" when its websocket reconnects
+    after a restart, sends kernel_info "to get kernel status back", and then ignores every status message whose
+    parent's type the page lists as untracked; jupyterlab_server copies that list from the server's kernel
+    manager, where jupyter_server 2.x has kernel_info by default. A warmed kernel handed over on a restart (on
+    new ports, already started) sends no other status: the notebook stayed "unknown" and Run All waited for
+    good (JupyterLab in Chromium: 3 of 3 restarts once the pool had refilled; a cold restart, on the kernel's
+    old ports, came back). With kernel_info counted by the page, the kernel's own answer to that request brings
+    the status back.
+
+    Only the page: taking kernel_info out of the kernel manager's list instead (tried first) also made the
+    server skip its nudge of a new websocket whenever the kernel was answering its own kernel_info just then
+    (it does not nudge a "busy" kernel), and the new connection's first answers could then be lost before its
+    IOPub subscription was in place (2 connections that never answered in 5 test runs)."""
+    page = settings.get("page_config_data") or {}
+    types = page.get("untracked_message_types")
+    if not isinstance(types, list) or not any(t in KERNEL_INFO for t in types):
+        return False
+    page["untracked_message_types"] = [t for t in types if t not in KERNEL_INFO]
+    return True
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
@@ -548,11 +554,16 @@ def _load_jupyter_server_extension(serverapp) -> None:
     ip = str(km_config["ip"]) if "ip" in km_config else "127.0.0.1"
     pool = Pool(serverapp.kernel_spec_manager, root, runtime, serverapp.log, ip="127.0.0.1" if ip == "localhost" else ip)
     Pool.current = pool
-    count_kernel_info_as_activity(serverapp.kernel_manager)
     atexit.register(pool.stop)
     from tornado.ioloop import IOLoop
 
-    (getattr(serverapp, "io_loop", None) or IOLoop.current()).add_callback(pool.start)
+    def start() -> None:
+        # Once the loop runs, every extension is loaded: jupyterlab's has written the page's configuration.
+        if lab_counts_kernel_info(serverapp.web_app.settings):
+            serverapp.log.info("[warm kernels] JupyterLab's page counts kernel_info statuses (a restart comes back)")
+        pool.start()
+
+    (getattr(serverapp, "io_loop", None) or IOLoop.current()).add_callback(start)
 
 
 load_jupyter_server_extension = _load_jupyter_server_extension
