@@ -816,8 +816,10 @@ def main() -> int:
         finally:
             for _, k in list(locals().get("kernels", {}).values()):
                 k.close()
+    # The failed checks' names on the last line: CI keeps only the end of a failed run's output, after the
+    # hub's log (a failure in the middle of the test was out of sight there).
     print(f"[hub-test] {'all checks passed' if not failures else f'{len(failures)} failed'} "
-          f"({time.monotonic() - t0:.0f} s)")
+          f"({time.monotonic() - t0:.0f} s){': ' + ' | '.join(failures) if failures else ''}")
     return 1 if failures else 0
 
 

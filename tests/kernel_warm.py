@@ -12,7 +12,8 @@ to it as JupyterLab does (REST sessions, the kernel's websocket). It checks:
      count is the one a cold kernel gives its first cell;
   3. two chapters opened at once never share a kernel (one gets the waiting kernel, the other claims the
      refill still warming and gets it once warmed); a notebook in another folder gets a cold kernel;
-  4. a restart gets another warmed kernel (a new process, no variables of before), and JupyterLab learns its
+  4. a restart during a running cell gets another warmed kernel (a new process, no variables of before), which the
+     server does not call busy (it would then not nudge the new websocket), and JupyterLab learns its
      status again: after reconnecting it sends kernel_info and ignores status messages whose parent's type is
      in the page's `untracked_message_types` (read from the lab page), so one with another parent must come;
   4b. Restart during Run All, RESTARTS times in a row for each of chapters 0, 4 and 7 (COURSE_TEST_RESTARTS,
@@ -317,10 +318,16 @@ def main() -> int:
             k.close()
             requests.delete(f"{lab.base}/api/kernels/{k.id}", headers=lab.headers(), timeout=120)
 
-        # 4: a restart gets another warmed kernel.
+        # 4: a restart gets another warmed kernel: made while a cell runs (a learner's escape from a stuck cell).
         lab.wait_ready(3)
+        a.request("execute_request", {"code": "std::thread::sleep(std::time::Duration::from_secs(60));",
+                                      "silent": False, "store_history": True, "user_expressions": {},
+                                      "allow_stdin": False})
+        time.sleep(3)
         r = requests.post(f"{lab.base}/api/kernels/{a.id}/restart", headers=lab.headers(), timeout=300)
-        check(r.status_code == 200, f"restart answered {r.status_code}")
+        check(r.status_code == 200 and r.json().get("execution_state") != "busy",
+              f"restart during a running cell answered {r.status_code}, the new kernel "
+              f"{r.json().get('execution_state') if r.status_code == 200 else '?'} for the server (not the old one's busy)")
         a.close()
         a = Kernel(websocket.create_connection(f"ws://127.0.0.1:{lab.port}/api/kernels/{a.id}/channels",
                                                header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
@@ -355,6 +362,9 @@ def main() -> int:
                 r = requests.post(f"{lab.base}/api/kernels/{a.id}/restart", headers=lab.headers(), timeout=300)
                 if r.status_code != 200:
                     raise Failed(f"{chapter}: restart {i + 1} answered {r.status_code}")
+                # The server must not keep the old kernel's "busy" (it would not nudge the new websocket).
+                if r.json().get("execution_state") == "busy":
+                    raise Failed(f"{chapter}: after restart {i + 1} the server still calls the new kernel busy")
                 a.close()
                 a = Kernel(websocket.create_connection(f"ws://127.0.0.1:{lab.port}/api/kernels/{a.id}/channels",
                                                        header=[f"Authorization: token {lab.token}"], timeout=600), a.id)
@@ -408,6 +418,7 @@ def main() -> int:
                 line for line in lab.log_path.read_text(errors="replace").splitlines()
                 if "ServerApp]" in line or "rror" in line)[-3000:], flush=True)
             print(f"[warm] record: {lab.events()[-6:]}", flush=True)
+        print(f"[warm] FAILED (again, after the logs above): {type(e).__name__}: {e}", flush=True)
         return 1
     finally:
         for lab in labs:

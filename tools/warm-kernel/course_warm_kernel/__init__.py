@@ -483,6 +483,14 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         self.pgid = os.getpgid(self.pid) if hasattr(os, "getpgid") else None
         self.cwd = warm.cwd
         self.handed_pid = self.pid
+        # A new kernel starts as "starting" for the server. jupyter_server 2.21.1 keeps the old kernel's state
+        # across a restart (its restart writes `self.execution_state = "starting"` on the MappingKernelManager,
+        # services/kernels/kernelmanager.py:517, not on the kernel): restarted during Run All, the kernel stayed
+        # "busy", the server then skipped its nudge of the notebook's new websocket (it does not nudge a busy
+        # kernel), the kernel's answer to JupyterLab's kernel_info could go out before that websocket's IOPub
+        # subscription was in place, and the notebook stayed "unknown" (chapter 4, 1 of 20 restarts).
+        if getattr(self.parent, "execution_state", None) is not None:
+            self.parent.execution_state = "starting"
         if Pool.current is not None:
             Pool.current.handed_over(warm, self.kernel_id)
         return self.connection_info
