@@ -139,13 +139,15 @@ class Kernel:
         mid = self.request("kernel_info_request", {})
         self._collect(mid, timeout, reply="kernel_info_reply")
 
-    def execute(self, code: str, timeout: float = 600) -> tuple[str, list[dict]]:
+    def execute(self, code: str, timeout: float = 600, seen=None) -> tuple[str, list[dict]]:
         """Runs one cell; returns (status, outputs as Jupyter messages' contents with their type)."""
         mid = self.request("execute_request", {"code": code, "silent": False, "store_history": True,
                                                "user_expressions": {}, "allow_stdin": False})
-        return self._collect(mid, timeout)
+        return self._collect(mid, timeout, seen=seen)
 
-    def _collect(self, mid: str, timeout: float, reply: str = "execute_reply"):
+    def _collect(self, mid: str, timeout: float, reply: str = "execute_reply", seen=None):
+        """Reads until the request `mid` has its `reply` and its idle status; `seen`, if given, is called with
+        every message read meanwhile (a test watching more than the request's own)."""
         outputs, status, idle, got_reply = [], None, False, False
         deadline = time.monotonic() + timeout
         while not (idle and got_reply):
@@ -155,6 +157,8 @@ class Kernel:
             m = self._next_message(left)
             if m is None:
                 continue
+            if seen is not None:
+                seen(m)
             if m["header"]["msg_type"] == "status" and m["content"].get("execution_state") in ("restarting", "dead"):
                 raise HubError(f"the kernel died and was {m['content']['execution_state']} while running the request "
                                "(the server restarts a kernel that died: out of memory?)")

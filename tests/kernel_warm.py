@@ -163,20 +163,13 @@ def first_cell(k: Kernel, code: str) -> tuple[str, int | None, str]:
     from hub_client import output_text
 
     count = None
-    original = k._next_message
 
-    def next_message(timeout: float):
+    def seen(m: dict) -> None:
         nonlocal count
-        m = original(timeout)
-        if m and m.get("header", {}).get("msg_type") == "execute_input":
+        if m.get("header", {}).get("msg_type") == "execute_input":
             count = m["content"].get("execution_count")
-        return m
 
-    k._next_message = next_message
-    try:
-        status, outputs = k.execute(code, timeout=300)
-    finally:
-        k._next_message = original
+    status, outputs = k.execute(code, timeout=300, seen=seen)
     return status, count, output_text(outputs).strip()
 
 
@@ -221,22 +214,13 @@ def status_lab_would_see(k: Kernel, untracked: list[str], timeout: float = 60) -
     the status is "unknown", a kernel_info request goes out "to get kernel status back"), and the statuses
     it would then take: JupyterLab ignores a status message whose parent's type is untracked. Waits for the
     kernel_info reply and its idle; returns the statuses JupyterLab would have taken meanwhile."""
-    mid = k.request("kernel_info_request", {})
-    taken, replied, idle = [], False, False
-    deadline = time.monotonic() + timeout
-    while not (replied and idle):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Failed(f"no kernel_info reply and idle within {timeout:.0f} s")
-        m = k._next_message(left)
-        if m is None:
-            continue
-        parent = m.get("parent_header") or {}
-        if m["header"]["msg_type"] == "status" and parent.get("msg_type") not in untracked:
+    taken: list[str] = []
+
+    def seen(m: dict) -> None:
+        if m["header"]["msg_type"] == "status" and (m.get("parent_header") or {}).get("msg_type") not in untracked:
             taken.append(m["content"]["execution_state"])
-        if parent.get("msg_id") == mid:
-            replied = replied or m["header"]["msg_type"] == "kernel_info_reply"
-            idle = idle or (m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+
+    k._collect(k.request("kernel_info_request", {}), timeout, reply="kernel_info_reply", seen=seen)
     return taken
 
 
